@@ -1,0 +1,392 @@
+/* Argument parsing and the top-level commands. */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "caps.h"
+#include "config.h"
+#include "device.h"
+#include "jobs.h"
+
+static const char usage_main[] =
+    "Usage: cldispatch [--help] [--version]\n"
+    "       cldispatch --devices [--json]\n"
+    "       cldispatch --jobs\n"
+    "       cldispatch run JOB [OPTIONS] INPUT... -o OUTDIR\n"
+    "\n"
+    "Send image and array jobs to the best processor: the host CPU (plain\n"
+    "C), an OpenCL CPU device or an OpenCL GPU, with decoding, compute and\n"
+    "saving overlapped.\n"
+    "\n"
+    "  --devices         list every OpenCL platform and device\n"
+    "  --json            with --devices: one JSON document (see README)\n"
+    "  --jobs            list the jobs, their options and workload classes\n"
+    "  --version         print the version\n"
+    "  -h, --help        this help; `cldispatch run --help` for run\n"
+    "\n"
+    "Exit codes: 0 all items done, 1 some items failed, 2 usage error,\n"
+    "3 no usable device or OpenCL error.\n";
+
+static const char usage_run[] =
+    "Usage: cldispatch run JOB [OPTIONS] INPUT... -o OUTDIR\n"
+    "\n"
+    "Run JOB on each input image (files, or folders walked for .png .jpg\n"
+    ".jpeg .ppm .pgm .pnm) and write OUTDIR/<name>.<ext>, keeping names\n"
+    "relative to an input folder. Outputs are written atomically.\n"
+    "\n"
+    "  -o, --output DIR     output folder (created if missing; required)\n"
+    "  -d, --device SEL     auto | host | cpu | gpu | N | PLATFORM:NAME\n"
+    "                       (default: $CLDISPATCH_DEVICE, else auto)\n"
+    "  -f, --format FMT     png | jpg | ppm | pgm (default: the input's)\n"
+    "  -q, --quality N      JPEG quality 1..100 (default 90)\n"
+    "      --overwrite      replace existing outputs (default: refuse)\n"
+    "      --max-pixels N   refuse larger images (default 512000000)\n"
+    "  -j, --threads N      host worker threads (default: cores)\n"
+    "      --explain        print the chosen target and why\n"
+    "  -v, --verbose        a line per finished item\n"
+    "\n"
+    "Job options (see `cldispatch --jobs` for which job takes which):\n"
+    "  --sigma S  --amount A  --scale F  --size WxH  --levels N  --iter N\n"
+    "  --n N  --seed N\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "cldispatch: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'cldispatch --help'.\n");
+    return CLD_EXIT_USAGE;
+}
+
+static int status_exit(enum cld_status st)
+{
+    switch (st) {
+    case CLD_OK:
+        return CLD_EXIT_OK;
+    case CLD_ERR_USAGE:
+    case CLD_ERR_INVALID:
+        return CLD_EXIT_USAGE;
+    case CLD_ERR_CL:
+    case CLD_ERR_BUILD:
+    case CLD_ERR_NO_PLATFORM:
+    case CLD_ERR_NO_DEVICE:
+    case CLD_ERR_UNSUPPORTED:
+        return CLD_EXIT_DEVICE;
+    default:
+        return CLD_EXIT_ITEMS_FAILED;
+    }
+}
+
+static bool parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_u64(const char *s, uint64_t lo, uint64_t hi,
+                      uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    if (*s == '-' || *s == '+' || *s == ' ')
+        return false;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_size(const char *s, uint32_t *w, uint32_t *h)
+{
+    char buf[64];
+    char *x;
+    uint64_t a, b;
+
+    snprintf(buf, sizeof buf, "%s", s);
+    x = strpbrk(buf, "xX");
+    if (!x)
+        return false;
+    *x = '\0';
+    if (!parse_u64(buf, 1, 65536, &a) || !parse_u64(x + 1, 1, 65536, &b))
+        return false;
+    *w = (uint32_t)a;
+    *h = (uint32_t)b;
+    return true;
+}
+
+static int cmd_devices(bool json)
+{
+    struct cld_device_list list;
+    enum cld_status st = cld_device_discover_isolated(&list);
+
+    if (st != CLD_OK) {
+        fprintf(stderr, "cldispatch: device discovery failed: %s\n",
+                cld_error_detail());
+        return CLD_EXIT_DEVICE;
+    }
+    if (json)
+        cld_caps_print_json(stdout, &list, NULL, NULL);
+    else
+        cld_caps_print_text(stdout, &list, NULL, NULL);
+    for (int p = 0; p < list.nplatforms; p++) {
+        if (list.platforms[p].status != CLD_OK)
+            fprintf(stderr, "cldispatch: platform %d (%s): %s\n", p,
+                    list.platforms[p].name, list.platforms[p].error);
+    }
+    if (list.ndevices == 0) {
+        fprintf(stderr, "cldispatch: %s\n",
+                list.nplatforms == 0
+                    ? "no OpenCL platform found (is an ICD such as "
+                      "pocl-opencl-icd installed? see /etc/OpenCL/vendors)"
+                    : "no OpenCL device found on any platform");
+        cld_device_list_free(&list);
+        return CLD_EXIT_DEVICE;
+    }
+    cld_device_list_free(&list);
+    return CLD_EXIT_OK;
+}
+
+enum run_opt {
+    OPT_OVERWRITE = 256,
+    OPT_MAX_PIXELS,
+    OPT_EXPLAIN,
+    OPT_SIGMA,
+    OPT_AMOUNT,
+    OPT_SCALE,
+    OPT_SIZE,
+    OPT_LEVELS,
+    OPT_ITER,
+    OPT_N,
+    OPT_SEED
+};
+
+static const struct {
+    int opt;
+    unsigned bit;
+    const char *name;
+} job_opts[] = {
+    {OPT_SIGMA, CLD_OPT_SIGMA, "--sigma"},
+    {OPT_AMOUNT, CLD_OPT_AMOUNT, "--amount"},
+    {OPT_SCALE, CLD_OPT_SCALE, "--scale"},
+    {OPT_SIZE, CLD_OPT_SIZE, "--size"},
+    {OPT_LEVELS, CLD_OPT_LEVELS, "--levels"},
+    {OPT_ITER, CLD_OPT_ITER, "--iter"},
+    {OPT_N, CLD_OPT_N, "--n"},
+    {OPT_SEED, CLD_OPT_SEED, "--seed"},
+};
+
+static int cmd_run(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"device", required_argument, NULL, 'd'},
+        {"format", required_argument, NULL, 'f'},
+        {"quality", required_argument, NULL, 'q'},
+        {"threads", required_argument, NULL, 'j'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"overwrite", no_argument, NULL, OPT_OVERWRITE},
+        {"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
+        {"explain", no_argument, NULL, OPT_EXPLAIN},
+        {"sigma", required_argument, NULL, OPT_SIGMA},
+        {"amount", required_argument, NULL, OPT_AMOUNT},
+        {"scale", required_argument, NULL, OPT_SCALE},
+        {"size", required_argument, NULL, OPT_SIZE},
+        {"levels", required_argument, NULL, OPT_LEVELS},
+        {"iter", required_argument, NULL, OPT_ITER},
+        {"n", required_argument, NULL, OPT_N},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {NULL, 0, NULL, 0}};
+    struct cld_batch_opts o;
+    struct cld_batch_result res;
+    const struct cld_job *job;
+    unsigned given = 0;
+    uint64_t u;
+    int c;
+    enum cld_status st;
+
+    memset(&o, 0, sizeof o);
+    o.out = stdout;
+    o.err = stderr;
+    o.device = getenv("CLDISPATCH_DEVICE");
+    if (o.device && !*o.device)
+        o.device = NULL;
+    if (argc < 2 || argv[1][0] == '-') {
+        if (argc >= 2 && (!strcmp(argv[1], "--help") ||
+                          !strcmp(argv[1], "-h"))) {
+            fputs(usage_run, stdout);
+            return CLD_EXIT_OK;
+        }
+        return usage_error("%s", "run: missing JOB (see --jobs)");
+    }
+    job = cld_job_find(argv[1]);
+    if (!job)
+        return usage_error("run: unknown job '%s' (see --jobs)", argv[1]);
+    o.job = job;
+    cld_params_default(&o.params);
+    argc--;
+    argv++;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:d:f:q:j:vh", longopts, NULL)) !=
+           -1) {
+        for (size_t k = 0; k < sizeof job_opts / sizeof job_opts[0]; k++) {
+            if (job_opts[k].opt == c) {
+                if (!(job->options & job_opts[k].bit)) {
+                    fprintf(stderr, "cldispatch: %s is not an option of "
+                            "%s\n", job_opts[k].name, job->name);
+                    return CLD_EXIT_USAGE;
+                }
+                given |= job_opts[k].bit;
+            }
+        }
+        switch (c) {
+        case 'o':
+            o.outdir = optarg;
+            break;
+        case 'd':
+            o.device = optarg;
+            break;
+        case 'f':
+            o.format = cld_format_from_name(optarg);
+            if (o.format == CLD_FMT_UNKNOWN || o.format == CLD_FMT_AUTO)
+                return usage_error("bad --format '%s' (png, jpg, ppm, pgm)",
+                                   optarg);
+            break;
+        case 'q':
+            if (!parse_u64(optarg, 1, 100, &u))
+                return usage_error("bad --quality '%s' (1..100)", optarg);
+            o.quality = (int)u;
+            break;
+        case 'j':
+            if (!parse_u64(optarg, 1, 256, &u))
+                return usage_error("bad --threads '%s' (1..256)", optarg);
+            o.threads = (unsigned)u;
+            break;
+        case 'v':
+            o.verbose = true;
+            break;
+        case 'h':
+            fputs(usage_run, stdout);
+            return CLD_EXIT_OK;
+        case OPT_OVERWRITE:
+            o.overwrite = true;
+            break;
+        case OPT_MAX_PIXELS:
+            if (!parse_u64(optarg, 1, UINT64_C(1) << 40, &u))
+                return usage_error("bad --max-pixels '%s'", optarg);
+            o.limits.max_pixels = u;
+            break;
+        case OPT_EXPLAIN:
+            o.explain = true;
+            break;
+        case OPT_SIGMA:
+            if (!parse_double(optarg, 0.01, 100.0, &o.params.sigma))
+                return usage_error("bad --sigma '%s' (0.01..100)", optarg);
+            break;
+        case OPT_AMOUNT:
+            if (!parse_double(optarg, 0.0, 100.0, &o.params.amount))
+                return usage_error("bad --amount '%s' (0..100)", optarg);
+            break;
+        case OPT_SCALE:
+            if (!parse_double(optarg, 0.001, 64.0, &o.params.scale))
+                return usage_error("bad --scale '%s' (0.001..64)", optarg);
+            break;
+        case OPT_SIZE:
+            if (!parse_size(optarg, &o.params.width, &o.params.height))
+                return usage_error("bad --size '%s' (WxH, 1..65536)",
+                                   optarg);
+            break;
+        case OPT_LEVELS:
+            if (!parse_u64(optarg, 2, 256, &u))
+                return usage_error("bad --levels '%s' (2..256)", optarg);
+            o.params.levels = (uint32_t)u;
+            break;
+        case OPT_ITER:
+            if (!parse_u64(optarg, 1, 1000000, &u))
+                return usage_error("bad --iter '%s' (1..1000000)", optarg);
+            o.params.iter = (uint32_t)u;
+            break;
+        case OPT_N:
+            if (!parse_u64(optarg, 1, 16384, &u))
+                return usage_error("bad --n '%s' (1..16384)", optarg);
+            o.params.n = (uint32_t)u;
+            break;
+        case OPT_SEED:
+            if (!parse_u64(optarg, 0, UINT64_MAX, &u))
+                return usage_error("bad --seed '%s'", optarg);
+            o.params.seed = u;
+            break;
+        case ':':
+            return usage_error("option %s needs a value", argv[optind - 1]);
+        default:
+            return usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (!o.outdir)
+        return usage_error("%s", "run: missing -o OUTDIR");
+    if (o.device && cld_device_selector_check(o.device) != CLD_OK)
+        return usage_error("%s", cld_error_detail());
+    if (job->validate && job->validate(&o.params) != CLD_OK)
+        return usage_error("%s", cld_error_detail());
+    (void)given;
+    st = cld_batch_run(&o, argv + optind, argc - optind, &res);
+    if (st != CLD_OK) {
+        fprintf(stderr, "cldispatch: %s\n", cld_error_detail()[0]
+                                                ? cld_error_detail()
+                                                : cld_status_str(st));
+        return status_exit(st);
+    }
+    fprintf(stderr, "%u done, %u failed\n", res.done, res.failed);
+    return res.failed ? CLD_EXIT_ITEMS_FAILED : CLD_EXIT_OK;
+}
+
+int cld_cli_main(int argc, char **argv)
+{
+    bool devices = false, json = false, jobs = false;
+
+    if (argc >= 2 && strcmp(argv[1], "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage_main, stdout);
+            return CLD_EXIT_OK;
+        } else if (!strcmp(argv[i], "--version")) {
+            printf("cldispatch %s\n", CLD_VERSION);
+            return CLD_EXIT_OK;
+        } else if (!strcmp(argv[i], "--devices")) {
+            devices = true;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = true;
+        } else if (!strcmp(argv[i], "--jobs")) {
+            jobs = true;
+        } else {
+            return usage_error("unknown argument '%s'", argv[i]);
+        }
+    }
+    if (json && !devices)
+        return usage_error("%s", "--json goes with --devices");
+    if (devices)
+        return cmd_devices(json);
+    if (jobs) {
+        cld_jobs_print(stdout);
+        return CLD_EXIT_OK;
+    }
+    fputs(usage_main, stderr);
+    return CLD_EXIT_USAGE;
+}

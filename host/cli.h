@@ -1,0 +1,17 @@
+/* The command line: options into a struct, then the device report, the job
+ * list, or a batch run. Returns the process exit code (see README):
+ * 0 all items done, 1 some items failed, 2 usage error, 3 no usable device
+ * or an OpenCL error. */
+#ifndef CLD_CLI_H
+#define CLD_CLI_H
+
+enum cld_exit {
+    CLD_EXIT_OK = 0,
+    CLD_EXIT_ITEMS_FAILED = 1,
+    CLD_EXIT_USAGE = 2,
+    CLD_EXIT_DEVICE = 3
+};
+
+int cld_cli_main(int argc, char **argv);
+
+#endif

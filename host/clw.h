@@ -1,0 +1,99 @@
+/* Checked wrappers over the OpenCL calls the project uses. Every failure is
+ * reported by name (CL_OUT_OF_RESOURCES, not -5) in the thread's detail line,
+ * and every wrapper passes through one fault-injection switch so that tests
+ * can make a device fail at a chosen call. */
+#ifndef CLD_CLW_H
+#define CLD_CLW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <CL/cl.h>
+
+#include "error.h"
+
+/* Symbolic name of an OpenCL error code ("CL_OUT_OF_RESOURCES"); codes the
+ * table lacks come back as "CL_ERROR(-1234)" in a per-thread buffer. */
+const char *cld_cl_errname(cl_int err);
+
+/* CLD_OK for CL_SUCCESS; otherwise records "call: NAME" and returns
+ * CLD_ERR_CL. */
+enum cld_status cld_clw_check(cl_int err, const char *call);
+
+/* Fault injection. The nth call (1-based, counted from now) of the named
+ * wrapper, or of every wrapper when call is "*", fails with err instead of
+ * running; nth 0 means every call from now on. Also read once from the
+ * environment variable CLDISPATCH_FAULT="CALL[:NTH[:CL_ERROR_NAME]]"
+ * (defaults: NTH 1, CL_OUT_OF_RESOURCES). cld_clw_fault_clear() disarms. */
+void cld_clw_fault_set(const char *call, unsigned nth, cl_int err);
+void cld_clw_fault_clear(void);
+/* The error to inject for this call, or CL_SUCCESS. */
+cl_int cld_clw_fault(const char *call);
+
+/* One OpenCL device with its own context, an in-order queue and a cache of
+ * built programs. Thread-safe: programs are built once under a lock;
+ * kernels are created per use by the caller (clSetKernelArg is not
+ * thread-safe on a shared kernel). */
+struct cld_clctx;
+
+/* Create a context and queue for a device (profiling enabled). The caller
+ * destroys it with cld_clctx_destroy. */
+enum cld_status cld_clctx_create(cl_device_id dev, struct cld_clctx **out);
+void cld_clctx_destroy(struct cld_clctx *ctx);
+cl_context cld_clctx_context(const struct cld_clctx *ctx);
+cl_command_queue cld_clctx_queue(const struct cld_clctx *ctx);
+cl_device_id cld_clctx_device(const struct cld_clctx *ctx);
+/* True when the device shares memory with the host (CPU devices, iGPUs):
+ * buffers should wrap host memory instead of copying. */
+bool cld_clctx_host_unified(const struct cld_clctx *ctx);
+/* CL_DEVICE_TYPE_* of the device. */
+cl_device_type cld_clctx_type(const struct cld_clctx *ctx);
+
+/* The OpenCL C source of a kernel family ("pointwise" for cl/pointwise.cl):
+ * from $CLDISPATCH_KERNEL_DIR when set, else the copy embedded at build
+ * time. Returns a malloc'd string the caller frees. */
+enum cld_status cld_kernel_source(const char *family, char **out);
+
+/* Build (once) and return the program for a family and option string. The
+ * context owns the program. On a build failure the detail line holds the
+ * device's build log. */
+enum cld_status cld_clctx_program(struct cld_clctx *ctx, const char *family,
+                                  const char *options, cl_program *out);
+
+/* A new kernel from a built program; the caller releases it. */
+enum cld_status cld_clw_kernel(cl_program prog, const char *name,
+                               cl_kernel *out);
+enum cld_status cld_clw_arg(cl_kernel k, cl_uint idx, size_t size,
+                            const void *value);
+/* A buffer; the caller releases it. */
+enum cld_status cld_clw_buffer(cl_context ctx, cl_mem_flags flags,
+                               size_t size, void *host, cl_mem *out);
+enum cld_status cld_clw_write(cl_command_queue q, cl_mem mem, bool blocking,
+                              size_t offset, size_t size, const void *ptr,
+                              cl_uint nwait, const cl_event *wait,
+                              cl_event *ev);
+enum cld_status cld_clw_read(cl_command_queue q, cl_mem mem, bool blocking,
+                             size_t offset, size_t size, void *ptr,
+                             cl_uint nwait, const cl_event *wait,
+                             cl_event *ev);
+enum cld_status cld_clw_run(cl_command_queue q, cl_kernel k, cl_uint dims,
+                            const size_t *global, const size_t *local,
+                            cl_uint nwait, const cl_event *wait,
+                            cl_event *ev);
+enum cld_status cld_clw_map(cl_command_queue q, cl_mem mem, cl_map_flags fl,
+                            size_t offset, size_t size, void **out);
+enum cld_status cld_clw_unmap(cl_command_queue q, cl_mem mem, void *ptr);
+enum cld_status cld_clw_finish(cl_command_queue q);
+
+/* Release helpers that accept NULL. */
+void cld_clw_release_mem(cl_mem m);
+void cld_clw_release_kernel(cl_kernel k);
+void cld_clw_release_event(cl_event e);
+
+/* Round n up to a multiple of m (m > 0). */
+static inline size_t cld_round_up(size_t n, size_t m)
+{
+    return (n + m - 1) / m * m;
+}
+
+#endif

@@ -1,0 +1,119 @@
+/* The job catalogue. A job is an OpenCL kernel family in cl/, a plain C
+ * reference (the `host` target and the test oracle) and a traits function
+ * that describes the workload for placement. Adding a job touches one cl/
+ * file, one host/job_*.c file and one entry in the table in jobs.c. */
+#ifndef CLD_JOBS_H
+#define CLD_JOBS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "clw.h"
+#include "error.h"
+#include "image.h"
+#include "workload.h"
+
+/* Parameters of every job; each job reads the ones it declares. */
+struct cld_params {
+    double sigma;     /* blur, sharpen */
+    double amount;    /* sharpen */
+    double scale;     /* resize (0 = use size) */
+    uint32_t width;   /* resize --size, mandelbrot --size */
+    uint32_t height;
+    uint32_t levels;  /* dither */
+    uint32_t iter;    /* mandelbrot */
+    uint32_t n;       /* matmul */
+    uint64_t seed;    /* matmul random inputs */
+};
+
+/* Bits naming the options a job accepts (for parsing and --jobs). */
+enum cld_opt {
+    CLD_OPT_SIGMA = 1u << 0,
+    CLD_OPT_AMOUNT = 1u << 1,
+    CLD_OPT_SCALE = 1u << 2,
+    CLD_OPT_SIZE = 1u << 3,
+    CLD_OPT_LEVELS = 1u << 4,
+    CLD_OPT_ITER = 1u << 5,
+    CLD_OPT_N = 1u << 6,
+    CLD_OPT_SEED = 1u << 7
+};
+
+enum cld_data_kind {
+    CLD_DATA_NONE,   /* generators take no input */
+    CLD_DATA_IMAGE,
+    CLD_DATA_MATRIX  /* one or two float32 matrices */
+};
+
+/* What flows into and out of a job. Owns its buffers. */
+struct cld_data {
+    enum cld_data_kind kind;
+    struct cld_image img;
+    struct cld_matrix mat[2];
+    int nmat;
+};
+
+void cld_data_free(struct cld_data *d);
+
+struct cld_job {
+    const char *name;
+    const char *summary;
+    enum cld_workload_class cls;
+    unsigned flags;         /* CLD_WL_* */
+    enum cld_data_kind input;
+    enum cld_data_kind output;
+    const char *family;     /* cl/<family>.cl */
+    unsigned options;       /* CLD_OPT_* bits */
+    /* Check parameters; CLD_ERR_USAGE with a detail when invalid. May be
+     * NULL. */
+    enum cld_status (*validate)(const struct cld_params *p);
+    /* Describe the work for placement (input may be NULL for generators). */
+    void (*traits)(const struct cld_params *p, const struct cld_data *in,
+                   struct cld_workload *w);
+    /* Plain C reference: fills *out (caller frees with cld_data_free). */
+    enum cld_status (*run_host)(const struct cld_params *p,
+                                const struct cld_data *in,
+                                struct cld_data *out);
+    /* OpenCL implementation on one device context. */
+    enum cld_status (*run_cl)(struct cld_clctx *ctx,
+                              const struct cld_params *p,
+                              const struct cld_data *in,
+                              struct cld_data *out);
+};
+
+/* Defaults for every parameter. */
+void cld_params_default(struct cld_params *p);
+
+/* The job named `name`, or NULL. */
+const struct cld_job *cld_job_find(const char *name);
+/* The nth job (0-based) or NULL past the end. */
+const struct cld_job *cld_job_at(size_t i);
+
+/* Print the catalogue (`cldispatch --jobs`). */
+void cld_jobs_print(FILE *f);
+
+/* Run a job on the host or on a device context (ctx NULL = host). */
+enum cld_status cld_job_run(const struct cld_job *job, struct cld_clctx *ctx,
+                            const struct cld_params *p,
+                            const struct cld_data *in, struct cld_data *out);
+
+/* Helpers shared by the job files. ---------------------------------------*/
+
+/* A read-only device buffer holding `size` bytes at host (which must stay
+ * alive and unchanged until the buffer is released). Wraps the host memory
+ * on host-unified devices, copies otherwise. */
+enum cld_status cld__buf_in(struct cld_clctx *ctx, const void *host,
+                            size_t size, cl_mem *out);
+/* A device buffer whose results end up at host after cld__buf_fetch. */
+enum cld_status cld__buf_out(struct cld_clctx *ctx, void *host, size_t size,
+                             cl_mem *out);
+/* A device-only scratch buffer. */
+enum cld_status cld__buf_tmp(struct cld_clctx *ctx, size_t size, cl_mem *out);
+/* Bring an output buffer's contents to host memory (blocking). */
+enum cld_status cld__buf_fetch(struct cld_clctx *ctx, cl_mem mem, void *host,
+                               size_t size);
+
+/* Job implementations (one file per family). */
+extern const struct cld_job cld_job_grayscale;
+
+#endif

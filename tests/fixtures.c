@@ -1,0 +1,163 @@
+/* Shared test helpers. */
+
+#include "fixtures.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *cld_test_images_dir(void)
+{
+    const char *d = getenv("CLDISPATCH_IMAGES");
+
+    return (d && *d) ? d : "../shared/images";
+}
+
+const char *cld_test_image(const char *name)
+{
+    static _Thread_local char buf[4096];
+
+    snprintf(buf, sizeof buf, "%s/%s", cld_test_images_dir(), name);
+    return buf;
+}
+
+char *cld_test_tmpdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    char *path = NULL;
+
+    if (!base || !*base)
+        base = "/tmp";
+    if (asprintf(&path, "%s/cldtest.XXXXXX", base) < 0)
+        return NULL;
+    if (!mkdtemp(path)) {
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag,
+                    struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void cld_test_rmtree(const char *path)
+{
+    if (path)
+        nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int cld_test_no_device(const char *suite)
+{
+    const char *req = getenv("CLDISPATCH_REQUIRE_DEVICE");
+
+    if (req && strcmp(req, "1") == 0) {
+        fprintf(stderr, "%s: no OpenCL device found, and "
+                "CLDISPATCH_REQUIRE_DEVICE=1 requires one\n", suite);
+        return 1;
+    }
+    fprintf(stderr, "%s: no OpenCL device found; skipping\n", suite);
+    return 77;
+}
+
+int cld_test_count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    if (!d)
+        return -1;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+bool cld_test_have_device(void)
+{
+    struct cld_device_list list;
+    bool have;
+
+    if (cld_device_discover(&list) != CLD_OK)
+        return false;
+    have = list.ndevices > 0;
+    cld_device_list_free(&list);
+    return have;
+}
+
+int cld_test_devices_setup(void **state)
+{
+    struct cld_test_devices *t = calloc(1, sizeof *t);
+
+    if (!t)
+        return -1;
+    if (cld_device_discover(&t->list) != CLD_OK || t->list.ndevices == 0) {
+        cld_device_list_free(&t->list);
+        free(t);
+        return -1;
+    }
+    for (int i = 0; i < t->list.ndevices && t->n < CLD_TEST_MAX_DEVICES;
+         i++) {
+        if (cld_clctx_create(t->list.devices[i].device, &t->ctx[t->n]) !=
+            CLD_OK) {
+            fprintf(stderr, "cannot use device %d: %s\n", i,
+                    cld_error_detail());
+            continue;
+        }
+        t->n++;
+    }
+    *state = t;
+    return t->n > 0 ? 0 : -1;
+}
+
+int cld_test_devices_teardown(void **state)
+{
+    struct cld_test_devices *t = *state;
+
+    if (!t)
+        return 0;
+    for (int i = 0; i < t->n; i++)
+        cld_clctx_destroy(t->ctx[i]);
+    cld_device_list_free(&t->list);
+    free(t);
+    *state = NULL;
+    return 0;
+}
+
+bool cld_test_image_diff(const struct cld_image *a, const struct cld_image *b,
+                         int *maxdiff, double *psnr)
+{
+    size_t n;
+    double se = 0;
+    int md = 0;
+
+    if (a->width != b->width || a->height != b->height ||
+        a->channels != b->channels)
+        return false;
+    n = (size_t)a->width * a->height * a->channels;
+    for (size_t i = 0; i < n; i++) {
+        int d = (int)a->data[i] - (int)b->data[i];
+
+        if (d < 0)
+            d = -d;
+        if (d > md)
+            md = d;
+        se += (double)d * d;
+    }
+    *maxdiff = md;
+    *psnr = se == 0 ? INFINITY
+                    : 10.0 * log10(255.0 * 255.0 / (se / (double)n));
+    return true;
+}
