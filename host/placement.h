@@ -1,0 +1,183 @@
+/* Placement: pure functions that turn a workload, the profiles of the
+ * candidate targets and the run history into a plan with reasons. Nothing
+ * here calls OpenCL, so every rule is testable with synthetic machines. */
+#ifndef CLD_PLACEMENT_H
+#define CLD_PLACEMENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "error.h"
+#include "workload.h"
+
+#define CLD_NAME_MAX 96     /* target name, with its terminator */
+#define CLD_KEY_MAX 256     /* target key "platform|device|driver" */
+#define CLD_JOB_MAX 32      /* job name */
+#define CLD_PARAMS_MAX 96   /* same size as cld_workload.params */
+#define CLD_TARGET_RATES 16 /* calibrated per-job rates per target */
+#define CLD_HISTORY_SAMPLES 16     /* samples kept per history entry */
+#define CLD_HISTORY_MIN_SAMPLES 3  /* fewer than this: the prior decides */
+#define CLD_HISTORY_MAX_ENTRIES 4096
+#define CLD_PLAN_MAX 16     /* candidates per plan */
+
+enum cld_target_kind {
+    CLD_TARGET_HOST,     /* the C reference on host threads */
+    CLD_TARGET_CL_CPU,   /* OpenCL CPU device (PoCL) */
+    CLD_TARGET_CL_GPU,   /* OpenCL GPU, discrete or integrated */
+    CLD_TARGET_CL_ACCEL  /* any other OpenCL device */
+};
+
+/* Short name: "host", "cpu", "gpu", "accel". */
+const char *cld_target_kind_str(enum cld_target_kind kind);
+
+struct cld_job_rate {
+    char job[CLD_JOB_MAX];
+    double elements_per_s;
+};
+
+/* One candidate target. Zero in a property means "unknown"; the prior then
+ * assumes a typical value for the kind. */
+struct cld_target_profile {
+    enum cld_target_kind kind;
+    int device_index;              /* -1 for the host */
+    char name[CLD_NAME_MAX];
+    char key[CLD_KEY_MAX];         /* cache key: platform|device|driver */
+    /* Static properties from discovery. */
+    uint32_t compute_units;
+    uint32_t max_clock_mhz;
+    uint64_t global_mem_bytes;
+    uint64_t max_alloc_bytes;      /* 0: no limit (the host) */
+    bool host_unified_memory;      /* integrated GPU or CPU device */
+    bool fp64;                     /* ignored for the host: always true */
+    uint32_t vector_width_float;   /* preferred float vector width */
+    uint32_t host_threads;         /* host target: worker threads */
+    /* Measured by calibration; 0 = not measured. */
+    double h2d_bytes_per_s;
+    double d2h_bytes_per_s;
+    double launch_s;               /* enqueue-to-start latency */
+    size_t n_rates;
+    struct cld_job_rate rates[CLD_TARGET_RATES];
+};
+
+/* Zero *t and set its identity; name and key are truncated to fit. */
+void cld_target_init(struct cld_target_profile *t, enum cld_target_kind kind,
+                     int device_index, const char *name, const char *key);
+
+/* Set (or replace) the calibrated throughput of a job on t.
+ * CLD_ERR_INVALID if the rate is not positive or the table is full. */
+enum cld_status cld_target_set_rate(struct cld_target_profile *t,
+                                    const char *job, double elements_per_s);
+
+/* Calibrated elements/s of job on t, 0 if none. */
+double cld_target_rate(const struct cld_target_profile *t, const char *job);
+
+/* Run history: measured seconds per item, grouped by (job, params, target
+ * key, size bucket = floor(log2(elements))). Samples are kept oldest first;
+ * adding beyond CLD_HISTORY_SAMPLES drops the oldest. */
+struct cld_sample {
+    uint64_t elements;
+    double seconds;   /* wall time of one item, transfers included */
+};
+
+struct cld_history_entry {
+    char job[CLD_JOB_MAX];
+    char params[CLD_PARAMS_MAX];
+    char key[CLD_KEY_MAX];
+    int bucket;
+    size_t n;
+    struct cld_sample samples[CLD_HISTORY_SAMPLES];
+};
+
+struct cld_history {
+    size_t n, cap;
+    struct cld_history_entry *entries;  /* owned; freed by _clear */
+};
+
+void cld_history_init(struct cld_history *h);
+
+/* Free the entries; h is empty and reusable afterwards. NULL is fine. */
+void cld_history_clear(struct cld_history *h);
+
+/* floor(log2(elements)); 0 for 0 or 1 element. */
+int cld_history_bucket(uint64_t elements);
+
+/* Add one sample. CLD_ERR_INVALID for elements == 0, a non-positive or
+ * non-finite time, or names that are too long or hold tabs or newlines;
+ * CLD_ERR_NOMEM. Past CLD_HISTORY_MAX_ENTRIES the oldest entry goes. */
+enum cld_status cld_history_add(struct cld_history *h, const char *job,
+                                const char *params, const char *key,
+                                uint64_t elements, double seconds);
+
+struct cld_estimate {
+    double seconds;     /* predicted seconds for one item */
+    unsigned used;      /* samples kept for the median */
+    unsigned rejected;  /* outliers dropped (> 3 MAD from the median) */
+    int bucket;         /* bucket the samples came from */
+};
+
+/* Estimate one item of `elements` from the history of (job, params, key):
+ * its own size bucket, else the one below, else the one above. Each sample
+ * is scaled to `elements`, keeping `fixed_s` (launch overhead) unscaled;
+ * outliers are rejected and the median of the rest is returned. False (and
+ * *out zeroed) when fewer than CLD_HISTORY_MIN_SAMPLES samples exist. */
+bool cld_history_estimate(const struct cld_history *h, const char *job,
+                          const char *params, const char *key,
+                          uint64_t elements, double fixed_s,
+                          struct cld_estimate *out);
+
+/* The plan: one row per candidate target, in the order of the targets. */
+struct cld_candidate {
+    char target[CLD_NAME_MAX];
+    enum cld_target_kind kind;
+    bool excluded;
+    bool measured;          /* seconds came from the run history */
+    double seconds;         /* predicted for the whole batch */
+    double overhead_s;      /* per item: launches and enqueues */
+    double transfer_s;      /* per item: bus transfers */
+    double compute_s;       /* per item: the work itself */
+    char reason[160];       /* why excluded; "" otherwise */
+    char basis[224];        /* what the estimate rests on */
+};
+
+struct cld_plan {
+    char job[CLD_JOB_MAX];
+    char params[CLD_PARAMS_MAX];
+    uint64_t elements;
+    uint32_t batch;
+    unsigned flags;
+    size_t n;
+    int chosen;             /* index into the targets; -1 if none */
+    char reason[256];       /* one line: why the chosen one */
+    struct cld_candidate cand[CLD_PLAN_MAX];
+};
+
+/* Empty plan, no exclusions. Call before cld_plan_exclude and decide. */
+void cld_plan_init(struct cld_plan *plan);
+
+/* Mark the target at `index` excluded before deciding (a kernel that did
+ * not build, a device the user turned off...); decide keeps the mark.
+ * CLD_ERR_INVALID if index >= CLD_PLAN_MAX. */
+enum cld_status cld_plan_exclude(struct cld_plan *plan, size_t index,
+                                 const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Fill plan (initialised by cld_plan_init) for w on targets[0..n-1]; hist
+ * may be NULL. CLD_ERR_INVALID for bad arguments or n > CLD_PLAN_MAX;
+ * CLD_ERR_NO_DEVICE when every target is excluded (plan->chosen = -1, the
+ * rows still say why). */
+enum cld_status cld_placement_decide(const struct cld_workload *w,
+                                     const struct cld_target_profile *targets,
+                                     size_t n,
+                                     const struct cld_history *hist,
+                                     struct cld_plan *plan);
+
+/* The --explain table: one row per candidate, the chosen one marked '*',
+ * then the reason for the choice. */
+void cld_plan_print(FILE *f, const struct cld_plan *plan);
+
+/* Human-readable time ("14.2 us", "5.03 ms", "1.20 s") into buf. */
+const char *cld_format_seconds(char *buf, size_t size, double s);
+
+#endif
