@@ -19,10 +19,13 @@ const char *cld_test_images_dir(void)
 
 const char *cld_test_image(const char *name)
 {
-    static _Thread_local char buf[4096];
+    /* A ring of buffers, so that several calls can share one printf. */
+    static _Thread_local char buf[8][4096];
+    static _Thread_local unsigned next;
+    char *b = buf[next++ % 8];
 
-    snprintf(buf, sizeof buf, "%s/%s", cld_test_images_dir(), name);
-    return buf;
+    snprintf(b, sizeof buf[0], "%s/%s", cld_test_images_dir(), name);
+    return b;
 }
 
 char *cld_test_tmpdir(void)

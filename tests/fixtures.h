@@ -9,7 +9,8 @@
 /* Folder of the shared real test images ($CLDISPATCH_IMAGES). */
 const char *cld_test_images_dir(void);
 
-/* Path of an image in that folder, in a static per-thread buffer. */
+/* Path of an image in that folder, in one of eight rotating per-thread
+ * buffers (so up to eight results can be used at once). */
 const char *cld_test_image(const char *name);
 
 /* A fresh temporary folder; the caller frees the string and removes the

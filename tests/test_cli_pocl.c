@@ -1,0 +1,260 @@
+/* The cldispatch program end to end: help and version, exit codes for
+ * usage errors and missing devices, a batch that mixes good and malformed
+ * files, name collisions, overwrite rules, an injected device failure
+ * mid-batch, and outputs equal to the C reference. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fixtures.h"
+#include "image_io.h"
+#include "jobs.h"
+
+static char output[65536];
+
+/* Run `cldispatch ARGS` (a shell fragment) with stdout and stderr
+ * captured into output; returns the exit code. */
+static int run(const char *fmt, ...)
+{
+    char args[4096], cmd[8192];
+    const char *bin = getenv("CLDISPATCH_BIN");
+    va_list ap;
+    FILE *p;
+    size_t n;
+    int st;
+
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", bin ? bin : "./cldispatch",
+             args);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    n = fread(output, 1, sizeof output - 1, p);
+    output[n] = '\0';
+    st = pclose(p);
+    if (getenv("CLD_TEST_VERBOSE"))
+        fprintf(stderr, "$ %s\n%s", cmd, output);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static bool exists(const char *dir, const char *name)
+{
+    char path[8400];
+    struct stat sb;
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &sb) == 0;
+}
+
+static int count_lines_with(const char *needle)
+{
+    int n = 0;
+
+    for (const char *p = output; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+static void test_cli_help_version_and_usage(void **state)
+{
+    (void)state;
+    assert_int_equal(run("--version"), 0);
+    assert_non_null(strstr(output, "cldispatch 0."));
+    assert_int_equal(run("--help"), 0);
+    assert_non_null(strstr(output, "Exit codes"));
+    assert_int_equal(run("run --help"), 0);
+    assert_non_null(strstr(output, "--device"));
+    assert_int_equal(run("--jobs"), 0);
+    assert_non_null(strstr(output, "grayscale"));
+    assert_non_null(strstr(output, "data-parallel image"));
+    assert_int_equal(run(""), 2);
+    assert_int_equal(run("--bogus"), 2);
+    assert_int_equal(run("--json"), 2);
+    assert_int_equal(run("run nosuchjob x.png -o /tmp"), 2);
+    assert_non_null(strstr(output, "unknown job"));
+    assert_int_equal(run("run grayscale %s", cld_test_image("camera.png")),
+                     2);
+    assert_non_null(strstr(output, "-o"));
+    assert_int_equal(run("run grayscale --sigma 2 x.png -o /tmp"), 2);
+    assert_non_null(strstr(output, "not an option of grayscale"));
+    assert_int_equal(run("run grayscale --device nonsense x.png -o /tmp"),
+                     2);
+    assert_int_equal(run("run grayscale --quality 101 x.png -o /tmp"), 2);
+    assert_int_equal(run("run grayscale --format gif x.png -o /tmp"), 2);
+    assert_int_equal(run("run grayscale --threads x x.png -o /tmp"), 2);
+}
+
+static void test_cli_devices_report(void **state)
+{
+    (void)state;
+    assert_int_equal(run("--devices"), 0);
+    assert_non_null(strstr(output, "[0] pocl:"));
+    assert_non_null(strstr(output, "[1] pocl:"));
+    assert_int_equal(run("--devices --json | python3 -c "
+                         "'import json,sys; d=json.load(sys.stdin); "
+                         "assert d[\"device_count\"] >= 2'"), 0);
+    /* A crashing platform probe is reported; no device left: exit 3. */
+    assert_int_equal(run("--devices >/dev/null; CLDISPATCH_TEST_CRASH_"
+                         "PLATFORM=0 %s --devices", getenv("CLDISPATCH_BIN")),
+                     3);
+    assert_non_null(strstr(output, "probe crashed"));
+    /* No ICD at all. */
+    assert_int_equal(run("--devices >/dev/null; OCL_ICD_VENDORS=/nonexistent "
+                         "%s --devices", getenv("CLDISPATCH_BIN")), 3);
+    assert_non_null(strstr(output, "no OpenCL platform found"));
+    assert_int_equal(run("run grayscale --device 7 %s -o /tmp/cld-none",
+                         cld_test_image("camera.png")), 3);
+    assert_non_null(strstr(output, "device 7 does not exist"));
+}
+
+static void check_gray_output(const char *dir, const char *name,
+                              const char *src)
+{
+    char path[4096];
+    struct cld_data in = {.kind = CLD_DATA_IMAGE}, ref;
+    struct cld_image got;
+    struct cld_params p;
+    int maxdiff;
+    double psnr;
+
+    cld_params_default(&p);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_int_equal(cld_image_load(src, NULL, &in.img), CLD_OK);
+    assert_int_equal(cld_job_run(cld_job_find("grayscale"), NULL, &p, &in,
+                                 &ref), CLD_OK);
+    assert_int_equal(cld_image_load(path, NULL, &got), CLD_OK);
+    assert_true(cld_test_image_diff(&ref.img, &got, &maxdiff, &psnr));
+    assert_int_equal(maxdiff, 0);
+    cld_image_free(&got);
+    cld_data_free(&ref);
+    cld_data_free(&in);
+}
+
+static void test_cli_batch_with_bad_files(void **state)
+{
+    static const char *const devs[] = {"host", "0", "1", "POCL:basic"};
+    char *tmp = cld_test_tmpdir();
+
+    (void)state;
+    assert_non_null(tmp);
+    for (size_t d = 0; d < sizeof devs / sizeof devs[0]; d++) {
+        char out[4200];
+
+        snprintf(out, sizeof out, "%s/out%zu", tmp, d);
+        assert_int_equal(run("run grayscale --device %s %s %s %s/bad -o %s",
+                             devs[d], cld_test_image("camera.png"),
+                             cld_test_image("chelsea.png"),
+                             cld_test_images_dir(), out), 1);
+        /* One line per bad file, naming it. */
+        assert_int_equal(count_lines_with("cldispatch: "), 5);
+        assert_non_null(strstr(output, "empty.png: "));
+        assert_non_null(strstr(output, "truncated_rocket.jpg: "));
+        assert_non_null(strstr(output, "huge_dims_100000x100000.ppm: "));
+        assert_non_null(strstr(output, "text_not_image.png: "));
+        assert_non_null(strstr(output, "truncated_camera.png: "));
+        assert_non_null(strstr(output, "2 done, 5 failed"));
+        /* Good outputs exactly equal the reference; nothing else left. */
+        check_gray_output(out, "camera.png", cld_test_image("camera.png"));
+        check_gray_output(out, "chelsea.png", cld_test_image("chelsea.png"));
+        assert_int_equal(cld_test_count_entries(out), 2);
+    }
+    cld_test_rmtree(tmp);
+    free(tmp);
+}
+
+static void test_cli_collisions_and_overwrite(void **state)
+{
+    char *tmp = cld_test_tmpdir();
+    char out[4200], path[4300];
+    struct stat sb;
+    FILE *f;
+
+    (void)state;
+    snprintf(out, sizeof out, "%s/out", tmp);
+    /* astronaut.png and astronaut.ppm both become astronaut.png. */
+    assert_int_equal(run("run grayscale --device host --format png %s %s "
+                         "-o %s", cld_test_image("astronaut.png"),
+                         cld_test_image("astronaut.ppm"), out), 2);
+    assert_non_null(strstr(output, "would both write"));
+    assert_int_equal(cld_test_count_entries(out), -1); /* nothing made */
+
+    assert_int_equal(run("run grayscale --device host %s -o %s",
+                         cld_test_image("camera.png"), out), 0);
+    snprintf(path, sizeof path, "%s/camera.png", out);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("keep me", f);
+    fclose(f);
+    assert_int_equal(run("run grayscale --device host %s -o %s",
+                         cld_test_image("camera.png"), out), 1);
+    assert_non_null(strstr(output, "--overwrite"));
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_size, 7);
+    assert_int_equal(run("run grayscale --device host --overwrite %s -o %s",
+                         cld_test_image("camera.png"), out), 0);
+    check_gray_output(out, "camera.png", cld_test_image("camera.png"));
+    /* --format converts; the environment selects the device. */
+    assert_int_equal(run("run grayscale --format jpg %s -o %s && "
+                         "CLDISPATCH_DEVICE=1 %s run grayscale --format pgm "
+                         "%s -o %s", cld_test_image("rocket.jpg"), out,
+                         getenv("CLDISPATCH_BIN"),
+                         cld_test_image("rocket.jpg"), out), 0);
+    assert_true(exists(out, "rocket.jpg"));
+    assert_true(exists(out, "rocket.pgm"));
+    assert_int_equal(cld_test_count_entries(out), 3);
+    cld_test_rmtree(tmp);
+    free(tmp);
+}
+
+static void test_cli_device_failure_mid_batch(void **state)
+{
+    char *tmp = cld_test_tmpdir();
+
+    (void)state;
+    /* The second kernel launch fails: that item is reported by name with
+     * the OpenCL error by name, the others complete. */
+    setenv("CLDISPATCH_FAULT", "clEnqueueNDRangeKernel:2:CL_OUT_OF_RESOURCES",
+           1);
+    assert_int_equal(run("run grayscale --device 0 --threads 1 %s %s %s -o "
+                         "%s/out", cld_test_image("camera.png"),
+                         cld_test_image("chelsea.png"),
+                         cld_test_image("rocket.jpg"), tmp), 1);
+    unsetenv("CLDISPATCH_FAULT");
+    assert_non_null(strstr(output, "CL_OUT_OF_RESOURCES"));
+    assert_non_null(strstr(output, "chelsea.png"));
+    assert_non_null(strstr(output, "2 done, 1 failed"));
+    {
+        char out[4200];
+
+        snprintf(out, sizeof out, "%s/out", tmp);
+        assert_int_equal(cld_test_count_entries(out), 2);
+        assert_false(exists(out, "chelsea.png"));
+    }
+    cld_test_rmtree(tmp);
+    free(tmp);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cli_help_version_and_usage),
+        cmocka_unit_test(test_cli_devices_report),
+        cmocka_unit_test(test_cli_batch_with_bad_files),
+        cmocka_unit_test(test_cli_collisions_and_overwrite),
+        cmocka_unit_test(test_cli_device_failure_mid_batch),
+    };
+
+    if (!cld_test_have_device())
+        return cld_test_no_device("cli");
+    return cmocka_run_group_tests_name("cli_pocl", tests, NULL, NULL);
+}
