@@ -551,6 +551,13 @@ static bool spawn(struct child *c, int pi)
         return false;
     }
     if (c->pid == 0) {
+        /* A crash must end the child where the parent can see it, even
+         * when the caller installed handlers (test frameworks do). */
+        static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+                                    SIGABRT};
+
+        for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
+            signal(fatal[i], SIG_DFL);
         close(fds[0]);
         if (pi < 0)
             child_list(fds[1]);
