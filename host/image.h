@@ -27,6 +27,14 @@ struct cld_matrix {
     float *data; /* rows * cols floats, row-major; owned */
 };
 
+/* BT.601 luma in 16-bit fixed point, the one definition used everywhere
+ * (jobs, kernels in cl/, and PGM conversion): 0.299 R + 0.587 G + 0.114 B,
+ * rounded. */
+static inline uint8_t cld_luma(uint32_t r, uint32_t g, uint32_t b)
+{
+    return (uint8_t)((r * 19595u + g * 38470u + b * 7471u + 32768u) >> 16);
+}
+
 /* Bytes of one image / matrix, or 0 when the size overflows size_t. */
 size_t cld_image_bytes(uint32_t width, uint32_t height, uint32_t channels);
 size_t cld_matrix_bytes(uint32_t rows, uint32_t cols);

@@ -157,9 +157,7 @@ static void convert_row(const uint8_t *src, uint32_t sch, uint8_t *dst,
             *dst++ = src[1];
             *dst++ = src[2];
         } else {
-            uint32_t y = 299u * src[0] + 587u * src[1] + 114u * src[2];
-
-            *dst++ = (uint8_t)((y + 500u) / 1000u);
+            *dst++ = cld_luma(src[0], src[1], src[2]);
         }
     }
 }

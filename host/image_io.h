@@ -81,8 +81,8 @@ struct cld_save_opts {
 /* Write img to path atomically (a temporary file in the same folder renamed
  * into place; nothing is left behind on failure). opts may be NULL: AUTO,
  * quality 90, no overwrite. Channels are converted as the format needs:
- * PNG keeps 1/2/3/4 channels; PGM takes grey, or BT.601 luma
- * (299 R + 587 G + 114 B) / 1000 rounded for colour; PPM replicates grey;
+ * PNG keeps 1/2/3/4 channels; PGM takes grey, or
+ * BT.601 luma (cld_luma in image.h) for colour; PPM replicates grey;
  * JPEG, PPM and PGM drop alpha. JPEG uses 4:2:0 chroma subsampling. With
  * fmt AUTO, a ".pnm" path is written as PGM for grey images, PPM otherwise.
  * Without overwrite an existing file gives CLD_ERR_EXISTS and is untouched. */
