@@ -50,8 +50,12 @@ enum cld_status cld_matrix_alloc(struct cld_matrix *m, uint32_t rows,
                                  uint32_t cols);
 void cld_matrix_free(struct cld_matrix *m);
 
-/* Aligned, padded allocation used by both; free with cld_buffer_free. */
+/* Aligned, padded allocation used by both; free with cld_buffer_free.
+ * Large blocks (1 MiB and up) are recycled through a small cache, so a batch
+ * of similar images does not pay first-touch page faults for every item. */
 void *cld_buffer_alloc(size_t bytes);
 void cld_buffer_free(void *p);
+/* Release the blocks kept for reuse (optional; for leak checkers). */
+void cld_buffer_cache_clear(void);
 
 #endif
