@@ -1,4 +1,9 @@
-/* Planning and running a batch of items through the executor. */
+/* Planning and running a batch of items through the executor. Each item
+ * is placed on its own: after decoding, its workload goes to placement
+ * (profiles, run history and this batch's measurements), unless --device
+ * or CLDISPATCH_DEVICE forces a target. A target whose kernels fail to
+ * build is excluded for the rest of the batch and the item is retried on
+ * the next best one. Measured run times feed the history. */
 #include "batch.h"
 
 #include <errno.h>
@@ -10,10 +15,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "calibrate.h"
 #include "device.h"
 #include "executor.h"
 #include "fsutil.h"
 #include "npy.h"
+#include "placement.h"
+#include "profile.h"
+#include "targets.h"
+
+#define MAX_GROUPS 64
 
 struct item {
     char *src[2];   /* inputs (NULL for generators; two for matmul) */
@@ -24,15 +35,30 @@ struct item {
     struct batch *b;
 };
 
+/* Items of one size bucket placed on one target, for --explain. */
+struct group {
+    int bucket;
+    int target;
+    unsigned items;
+    double run_s;   /* sum of the measured compute times */
+    unsigned timed;
+};
+
 struct batch {
     const struct cld_batch_opts *o;
     struct item *items;
     size_t nitems, cap;
-    struct cld_device_list devices;
-    bool have_devices;
-    struct cld_selection sel;
-    struct cld_clctx *ctx; /* the selected device's context, or NULL */
-    pthread_mutex_t lock;  /* serialises printing */
+    struct cld_targets *targets;
+    int forced;            /* target index from --device; -1: auto */
+    const char *spec;      /* the selector, for messages */
+    struct cld_profile_store *store;  /* NULL: no cache folder */
+    pthread_mutex_t lock;  /* guards what follows, and printing */
+    struct cld_history hist;   /* saved history plus this batch's */
+    struct cld_history fresh;  /* this batch's measurements */
+    bool excluded[CLD_PLAN_MAX];
+    char why[CLD_PLAN_MAX][160];
+    struct group groups[MAX_GROUPS];
+    size_t ngroups;
 };
 
 static double now_s(void)
@@ -305,10 +331,190 @@ static enum cld_status save_output(struct item *it, const struct cld_data *r)
     }
 }
 
+/* Place one item: fill plan and *target. Caller holds b->lock. Prints the
+ * plan the first time an item of this size bucket goes to this target. */
+static enum cld_status choose(struct batch *b, const struct cld_data *in,
+                              struct cld_plan *plan, int *target)
+{
+    const struct cld_batch_opts *o = b->o;
+    size_t nt = cld_targets_count(b->targets);
+    enum cld_status st;
+    struct group *g = NULL;
+    int bucket;
+
+    cld_plan_init(plan);
+    for (size_t i = 0; i < nt; i++) {
+        if (b->excluded[i])
+            cld_plan_exclude(plan, i, "%s", b->why[i]);
+    }
+    st = cld_targets_decide(b->targets, o->job, &o->params, in, &b->hist,
+                            plan);
+    if (b->forced >= 0) {
+        const struct cld_candidate *c = &plan->cand[b->forced];
+
+        if (c->excluded)
+            return cld_error_set(CLD_ERR_UNSUPPORTED, "%s cannot run %s: %s",
+                                 c->target, o->job->name, c->reason);
+        if (plan->chosen != b->forced)
+            snprintf(plan->reason, sizeof plan->reason,
+                     "forced by --device/CLDISPATCH_DEVICE '%s' "
+                     "(placement would pick %s)", b->spec,
+                     plan->chosen >= 0 ? plan->cand[plan->chosen].target
+                                       : "nothing");
+        else
+            snprintf(plan->reason, sizeof plan->reason,
+                     "forced by --device/CLDISPATCH_DEVICE '%s' (placement "
+                     "agrees)", b->spec);
+        plan->chosen = b->forced;
+        st = CLD_OK;
+    }
+    if (st != CLD_OK)
+        return st;
+    *target = plan->chosen;
+    bucket = cld_history_bucket(plan->elements);
+    for (size_t i = 0; i < b->ngroups && !g; i++) {
+        if (b->groups[i].bucket == bucket && b->groups[i].target == *target)
+            g = &b->groups[i];
+    }
+    if (!g && b->ngroups < MAX_GROUPS) {
+        g = &b->groups[b->ngroups++];
+        g->bucket = bucket;
+        g->target = *target;
+        if (o->explain) {
+            fprintf(o->out, "items of about 2^%d elements:\n", bucket);
+            cld_plan_print(o->out, plan);
+            fflush(o->out);
+        }
+    }
+    return CLD_OK;
+}
+
+/* Exclude target i for the rest of the batch, "what: first error line";
+ * true for the caller that excluded it first (who warns). Caller holds
+ * b->lock. */
+static bool exclude(struct batch *b, int i, const char *what,
+                    const char *line)
+{
+    if (b->excluded[i])
+        return false;
+    b->excluded[i] = true;
+    snprintf(b->why[i], sizeof b->why[i], "%s: %s", what, line);
+    return true;
+}
+
+/* An item done on target in `seconds`: count it in its group, and record
+ * the time unless it includes a program build (timed false). */
+static void record(struct batch *b, int target, const struct cld_data *in,
+                   double seconds, bool timed)
+{
+    const struct cld_target_profile *t =
+        &cld_targets_profiles(b->targets)[target];
+    struct cld_workload w;
+    int bucket;
+
+    cld_targets_workload(b->o->job, &b->o->params, in, &w);
+    bucket = cld_history_bucket(w.elements);
+    pthread_mutex_lock(&b->lock);
+    if (timed && w.elements > 0) {
+        cld_history_add(&b->fresh, w.job, w.params, t->key, w.elements,
+                        seconds);
+        cld_history_add(&b->hist, w.job, w.params, t->key, w.elements,
+                        seconds);
+    }
+    for (size_t i = 0; i < b->ngroups; i++) {
+        if (b->groups[i].bucket == bucket && b->groups[i].target == target) {
+            b->groups[i].items++;
+            if (timed) {
+                b->groups[i].run_s += seconds;
+                b->groups[i].timed++;
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&b->lock);
+}
+
+/* Run the job on the item's input: place it, run it, and on a kernel build
+ * failure (or a device that cannot be opened) exclude that target and try
+ * the next best one. */
+static enum cld_status place_and_run(struct item *it,
+                                     const struct cld_data *in,
+                                     struct cld_data *res)
+{
+    struct batch *b = it->b;
+    const struct cld_batch_opts *o = b->o;
+    size_t nt = cld_targets_count(b->targets);
+    enum cld_status st = CLD_ERR_NO_DEVICE;
+    char line[256];
+    int announce = -1;  /* target whose exclusion this item announces */
+
+    for (size_t attempt = 0; attempt <= nt; attempt++) {
+        struct cld_plan plan;
+        struct cld_clctx *ctx = NULL;
+        struct cld_clctx_stats s0 = {0}, s1 = {0};
+        int target = -1;
+        double t0;
+
+        pthread_mutex_lock(&b->lock);
+        st = choose(b, in, &plan, &target);
+        if (announce >= 0) {
+            fprintf(o->err, "cldispatch: warning: %s: %s; %s goes to %s "
+                    "instead\n",
+                    cld_targets_profiles(b->targets)[announce].name,
+                    b->why[announce], o->job->name,
+                    st == CLD_OK ? plan.cand[target].target : "no target");
+            announce = -1;
+        }
+        pthread_mutex_unlock(&b->lock);
+        if (st != CLD_OK)
+            return st;
+        st = cld_targets_context(b->targets, (size_t)target, &ctx);
+        if (st != CLD_OK) {
+            if (b->forced >= 0)
+                return st;
+            pthread_mutex_lock(&b->lock);
+            if (exclude(b, target, "cannot be opened",
+                        cld_calibrate_first_error(cld_error_detail(), line,
+                                                  sizeof line)))
+                announce = target;
+            pthread_mutex_unlock(&b->lock);
+            continue;
+        }
+        if (ctx)
+            cld_clctx_get_stats(ctx, &s0);
+        t0 = now_s();
+        st = cld_job_run(o->job, ctx, &o->params, in, res);
+        t0 = now_s() - t0;
+        if (st == CLD_ERR_BUILD) {
+            bool first;
+
+            pthread_mutex_lock(&b->lock);
+            first = exclude(b, target, "kernel build failed",
+                            cld_calibrate_first_error(cld_error_detail(),
+                                                      line, sizeof line));
+            pthread_mutex_unlock(&b->lock);
+            if (b->forced >= 0)
+                return st;
+            if (first)
+                announce = target;
+            continue;
+        }
+        if (st != CLD_OK)
+            return st;
+        if (ctx)
+            cld_clctx_get_stats(ctx, &s1);
+        /* A run that waited for a program build measures the build. */
+        record(b, target, in, t0,
+               s1.source_builds + s1.binary_loads
+                   == s0.source_builds + s0.binary_loads);
+        return CLD_OK;
+    }
+    return st;
+}
+
 static enum cld_status run_item(void *arg)
 {
     struct item *it = arg;
-    struct batch *b = it->b;
     struct cld_data in, res;
     double t0 = now_s();
     enum cld_status st;
@@ -316,7 +522,7 @@ static enum cld_status run_item(void *arg)
     memset(&res, 0, sizeof res);
     st = load_input(it, &in);
     if (st == CLD_OK) {
-        st = cld_job_run(b->o->job, b->ctx, &b->o->params, &in, &res);
+        st = place_and_run(it, &in, &res);
         if (st != CLD_OK)
             cld_error_prefix("%s", it->src[0] ? it->src[0] : it->out);
     }
@@ -346,42 +552,75 @@ static void item_done(struct cld_future *f, void *user)
     pthread_mutex_unlock(&b->lock);
 }
 
-static enum cld_status setup_target(struct batch *b)
+/* Targets, the forced one if any, and the saved profiles and history. */
+static enum cld_status setup_targets(struct batch *b)
 {
-    const char *spec = b->o->device ? b->o->device : "auto";
+    const struct cld_batch_opts *o = b->o;
+    const char *spec = o->device ? o->device : "auto";
+    bool host_only;
+    char warn[512];
+    unsigned nprof = 0;
     enum cld_status st;
 
     if ((st = cld_device_selector_check(spec)) != CLD_OK)
         return st;
-    b->sel.kind = CLD_SELECT_HOST;
-    if (!strcasecmp(spec, "host"))
-        return CLD_OK;
-    if ((st = cld_device_discover(&b->devices)) != CLD_OK)
-        return st;
-    b->have_devices = true;
-    if ((st = cld_device_select(&b->devices, spec, &b->sel)) != CLD_OK)
-        return st;
-    if (b->sel.kind == CLD_SELECT_AUTO) {
-        /* Without measurements, the prior: a GPU when there is one for
-         * data-parallel work, the host otherwise. */
-        b->sel.kind = CLD_SELECT_HOST;
-        if (b->o->job->flags & CLD_WL_DATA_PARALLEL) {
-            for (int i = 0; i < b->devices.ndevices; i++) {
-                if (b->devices.devices[i].type & CL_DEVICE_TYPE_GPU) {
-                    b->sel.kind = CLD_SELECT_DEVICE;
-                    b->sel.device = i;
-                    break;
-                }
-            }
-        }
+    b->spec = spec;
+    host_only = strcasecmp(spec, "host") == 0;
+    st = cld_targets_discover(host_only, &b->targets);
+    if (st != CLD_OK) {
+        if (strcasecmp(spec, "auto") != 0)
+            return st;
+        fprintf(o->err, "cldispatch: warning: device discovery failed (%s); "
+                "running on the host\n", cld_error_detail());
+        if ((st = cld_targets_discover(true, &b->targets)) != CLD_OK)
+            return st;
     }
-    if (b->sel.kind != CLD_SELECT_DEVICE)
+    if ((st = cld_targets_select(b->targets, spec, &b->forced)) != CLD_OK)
+        return st;
+    if (cld_profile_store_open(NULL, &b->store) != CLD_OK) {
+        if (o->explain)
+            fprintf(o->out, "no profile store (%s): placement uses the "
+                    "prior\n", cld_error_detail());
+        b->store = NULL;
         return CLD_OK;
-    st = cld_clctx_create(b->devices.devices[b->sel.device].device, &b->ctx);
-    if (st != CLD_OK)
-        cld_error_prefix("device %d (%s)", b->sel.device,
-                         b->devices.devices[b->sel.device].name);
-    return st;
+    }
+    if (cld_targets_load(b->targets, b->store, &b->hist, &nprof, warn,
+                         sizeof warn) != CLD_OK)
+        fprintf(o->err, "cldispatch: warning: profiles not loaded: %s\n",
+                cld_error_detail());
+    if (warn[0])
+        fprintf(o->err, "cldispatch: warning: %s\n", warn);
+    if (o->explain)
+        fprintf(o->out, "%zu target%s, %u with a calibrated profile, %zu "
+                "history entr%s (%s)%s\n", cld_targets_count(b->targets),
+                cld_targets_count(b->targets) == 1 ? "" : "s", nprof,
+                b->hist.n, b->hist.n == 1 ? "y" : "ies",
+                cld_profile_store_dir(b->store),
+                nprof ? "" : "; run `cldispatch --calibrate` to measure");
+    return CLD_OK;
+}
+
+static void explain_summary(struct batch *b)
+{
+    char t[32];
+
+    if (!b->o->explain || b->ngroups == 0)
+        return;
+    fprintf(b->o->out, "summary:\n");
+    for (size_t i = 0; i < b->ngroups; i++) {
+        const struct group *g = &b->groups[i];
+
+        fprintf(b->o->out, "  2^%-2d elements  %-36s %4u item%s", g->bucket,
+                cld_targets_profiles(b->targets)[g->target].name, g->items,
+                g->items == 1 ? " " : "s");
+        if (g->timed)
+            fprintf(b->o->out, "  %s per item (compute, mean of %u)",
+                    cld_format_seconds(t, sizeof t, g->run_s / g->timed),
+                    g->timed);
+        else if (g->items == 0 && b->excluded[g->target])
+            fprintf(b->o->out, "  (excluded: %s)", b->why[g->target]);
+        fputc('\n', b->o->out);
+    }
 }
 
 static unsigned default_threads(void)
@@ -403,17 +642,17 @@ enum cld_status cld_batch_run(const struct cld_batch_opts *o,
     memset(res, 0, sizeof *res);
     memset(&b, 0, sizeof b);
     b.o = o;
+    b.forced = -1;
+    cld_history_init(&b.hist);
+    cld_history_init(&b.fresh);
     pthread_mutex_init(&b.lock, NULL);
     if ((st = plan(&b, inputs, ninputs)) != CLD_OK ||
         (st = check_outputs(&b)) != CLD_OK)
         goto out;
     if ((st = cld_mkdir_p(o->outdir)) != CLD_OK)
         goto out;
-    if ((st = setup_target(&b)) != CLD_OK)
+    if ((st = setup_targets(&b)) != CLD_OK)
         goto out;
-    if (o->explain)
-        fprintf(o->out, "%s: target %s\n", o->job->name,
-                b.ctx ? b.devices.devices[b.sel.device].id : "host");
     if ((st = cld_executor_create(threads, 2 * threads, &ex)) != CLD_OK)
         goto out;
     for (size_t i = 0; i < b.nitems; i++) {
@@ -425,8 +664,13 @@ enum cld_status cld_batch_run(const struct cld_batch_opts *o,
             goto out;
     }
     cld_executor_drain(ex);
+    explain_summary(&b);
 out:
     cld_executor_destroy(ex);
+    if (b.store && b.fresh.n > 0
+        && cld_profile_record_many(b.store, &b.fresh) != CLD_OK)
+        fprintf(o->err, "cldispatch: warning: run history not saved: %s\n",
+                cld_error_detail());
     for (size_t i = 0; i < b.nitems; i++) {
         struct item *it = &b.items[i];
 
@@ -444,9 +688,10 @@ out:
         free(it->err);
     }
     free(b.items);
-    cld_clctx_destroy(b.ctx);
-    if (b.have_devices)
-        cld_device_list_free(&b.devices);
+    cld_history_clear(&b.hist);
+    cld_history_clear(&b.fresh);
+    cld_profile_store_close(b.store);
+    cld_targets_destroy(b.targets);
     pthread_mutex_destroy(&b.lock);
     return st;
 }

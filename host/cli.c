@@ -9,16 +9,24 @@
 #include <string.h>
 
 #include "batch.h"
+#include "bench.h"
+#include "calibrate.h"
 #include "caps.h"
 #include "config.h"
 #include "device.h"
 #include "jobs.h"
+#include "profile.h"
+#include "targets.h"
 
 static const char usage_main[] =
     "Usage: cldispatch [--help] [--version]\n"
     "       cldispatch --devices [--json]\n"
     "       cldispatch --jobs\n"
+    "       cldispatch --calibrate [--job NAME]\n"
     "       cldispatch run JOB [OPTIONS] INPUT... -o OUTDIR\n"
+    "       cldispatch bench placement [--quick] [--runs N] [--job NAME]\n"
+    "                                  [--no-calibrate]\n"
+    "       cldispatch bench kernels [--size WxH] [--runs N] [--job NAME]\n"
     "\n"
     "Send image and array jobs to the best processor: the host CPU (plain\n"
     "C), an OpenCL CPU device or an OpenCL GPU, with decoding, compute and\n"
@@ -27,6 +35,16 @@ static const char usage_main[] =
     "  --devices         list every OpenCL platform and device\n"
     "  --json            with --devices: one JSON document (see README)\n"
     "  --jobs            list the jobs, their options and workload classes\n"
+    "  --calibrate       measure every target (bandwidth, launch cost, each\n"
+    "                    job's rate; a few seconds) and save the profiles\n"
+    "                    under $XDG_CACHE_HOME/cldispatch for placement;\n"
+    "                    --job NAME: that job only\n"
+    "  bench placement   run every job at 256x256, 1024x1024 and 4000x3000\n"
+    "                    (--quick: 256x256 and 1024x768) on every target\n"
+    "                    after calibrating; report how often the automatic\n"
+    "                    choice was the fastest\n"
+    "  bench kernels     each job's throughput on each target on a\n"
+    "                    4000x3000 synthetic image, cold and warm\n"
     "  --version         print the version\n"
     "  -h, --help        this help; `cldispatch run --help` for run\n"
     "\n"
@@ -48,7 +66,8 @@ static const char usage_run[] =
     "      --overwrite      replace existing outputs (default: refuse)\n"
     "      --max-pixels N   refuse larger images (default 512000000)\n"
     "  -j, --threads N      host worker threads (default: cores)\n"
-    "      --explain        print the chosen target and why\n"
+    "      --explain        per size of item, every candidate target with\n"
+    "                       its predicted time and what decided it\n"
     "  -v, --verbose        a line per finished item\n"
     "\n"
     "Job options (see `cldispatch --jobs` for which job takes which):\n"
@@ -129,9 +148,33 @@ static bool parse_size(const char *s, uint32_t *w, uint32_t *h)
     return true;
 }
 
+/* Targets for the "Preferred for" line, with the saved profiles and
+ * history; NULL (no line) when they cannot be set up. */
+static struct cld_targets *preferred_targets(const struct cld_device_list *l,
+                                             struct cld_history *hist)
+{
+    struct cld_targets *t = NULL;
+    struct cld_profile_store *s = NULL;
+
+    if (cld_targets_create(l, &t) != CLD_OK)
+        return NULL;
+    if (cld_profile_store_open(NULL, &s) == CLD_OK) {
+        char warn[512];
+
+        if (cld_targets_load(t, s, hist, NULL, warn, sizeof warn) != CLD_OK)
+            cld_history_clear(hist);
+        if (warn[0])
+            fprintf(stderr, "cldispatch: warning: %s\n", warn);
+        cld_profile_store_close(s);
+    }
+    return t;
+}
+
 static int cmd_devices(bool json)
 {
     struct cld_device_list list;
+    struct cld_history hist;
+    struct cld_preferred_ctx pc;
     enum cld_status st = cld_device_discover_isolated(&list);
 
     if (st != CLD_OK) {
@@ -139,10 +182,17 @@ static int cmd_devices(bool json)
                 cld_error_detail());
         return CLD_EXIT_DEVICE;
     }
+    cld_history_init(&hist);
+    pc.targets = preferred_targets(&list, &hist);
+    pc.hist = &hist;
     if (json)
-        cld_caps_print_json(stdout, &list, NULL, NULL);
+        cld_caps_print_json(stdout, &list,
+                            pc.targets ? cld_targets_preferred : NULL, &pc);
     else
-        cld_caps_print_text(stdout, &list, NULL, NULL);
+        cld_caps_print_text(stdout, &list,
+                            pc.targets ? cld_targets_preferred : NULL, &pc);
+    cld_targets_destroy((struct cld_targets *)pc.targets);
+    cld_history_clear(&hist);
     for (int p = 0; p < list.nplatforms; p++) {
         if (list.platforms[p].status != CLD_OK)
             fprintf(stderr, "cldispatch: platform %d (%s): %s\n", p,
@@ -356,12 +406,154 @@ static int cmd_run(int argc, char **argv)
     return res.failed ? CLD_EXIT_ITEMS_FAILED : CLD_EXIT_OK;
 }
 
+static int cmd_calibrate(const char *job)
+{
+    struct cld_targets *t = NULL;
+    struct cld_profile_store *s = NULL;
+    struct cld_calibrate_opts co = {.job = job, .out = stdout,
+                                    .err = stderr};
+    char warn[512];
+    enum cld_status st;
+    int rc = CLD_EXIT_OK;
+
+    st = cld_targets_discover(false, &t);
+    if (st != CLD_OK) {
+        fprintf(stderr, "cldispatch: warning: device discovery failed (%s); "
+                "calibrating the host only\n", cld_error_detail());
+        if ((st = cld_targets_discover(true, &t)) != CLD_OK)
+            goto out;
+    }
+    if (cld_profile_store_open(NULL, &s) != CLD_OK) {
+        fprintf(stderr, "cldispatch: warning: %s; the profiles will not be "
+                "saved\n", cld_error_detail());
+        s = NULL;
+    } else {
+        /* Start from the saved profiles so that nothing else is lost. */
+        if (cld_targets_load(t, s, NULL, NULL, warn, sizeof warn) != CLD_OK)
+            fprintf(stderr, "cldispatch: warning: %s\n", cld_error_detail());
+        if (warn[0])
+            fprintf(stderr, "cldispatch: warning: %s\n", warn);
+    }
+    st = cld_calibrate(t, s, NULL, &co);
+out:
+    if (st != CLD_OK) {
+        fprintf(stderr, "cldispatch: calibration failed: %s\n",
+                cld_error_detail());
+        rc = status_exit(st);
+    }
+    cld_profile_store_close(s);
+    cld_targets_destroy(t);
+    return rc;
+}
+
+static const char usage_bench[] =
+    "Usage: cldispatch bench placement [--quick] [--runs N] [--job NAME]\n"
+    "                                  [--no-calibrate]\n"
+    "       cldispatch bench kernels [--size WxH] [--runs N] [--job NAME]\n"
+    "\n"
+    "placement: calibrate (as --calibrate), then for every job at 256x256,\n"
+    "  1024x1024 and 4000x3000 (--quick: 256x256 and 1024x768) decide the\n"
+    "  target, time every target, and report how often the choice was the\n"
+    "  fastest and the geometric-mean slowdown of the choice. Default runs:\n"
+    "  5, 3 for items over 4 Mpixels (--quick: 2), each cell after a\n"
+    "  warm-up, the targets interleaved.\n"
+    "kernels: per job and target, the cold first run, the median of N runs\n"
+    "  (default 5) after a warm-up, and million elements per second, on a\n"
+    "  synthetic RGB image (default 4000x3000). I/O is never timed.\n";
+
+static int cmd_bench(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"quick", no_argument, NULL, 'Q'},
+        {"runs", required_argument, NULL, 'r'},
+        {"job", required_argument, NULL, 'J'},
+        {"size", required_argument, NULL, 'S'},
+        {"no-calibrate", no_argument, NULL, 'N'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    struct cld_bench_opts o;
+    bool placement;
+    uint64_t u;
+    int c;
+    enum cld_status st;
+
+    memset(&o, 0, sizeof o);
+    o.out = stdout;
+    o.err = stderr;
+    if (argc < 2 || (strcmp(argv[1], "placement") != 0 &&
+                     strcmp(argv[1], "kernels") != 0)) {
+        if (argc >= 2 && (!strcmp(argv[1], "--help") ||
+                          !strcmp(argv[1], "-h"))) {
+            fputs(usage_bench, stdout);
+            return CLD_EXIT_OK;
+        }
+        return usage_error("%s", "bench: say 'placement' or 'kernels'");
+    }
+    placement = strcmp(argv[1], "placement") == 0;
+    argc--;
+    argv++;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'Q':
+            if (!placement)
+                return usage_error("%s", "--quick goes with bench placement");
+            o.quick = true;
+            break;
+        case 'N':
+            if (!placement)
+                return usage_error("%s", "--no-calibrate goes with bench "
+                                   "placement");
+            o.no_calibrate = true;
+            break;
+        case 'r':
+            if (!parse_u64(optarg, 1, 15, &u))
+                return usage_error("bad --runs '%s' (1..15)", optarg);
+            o.runs = (unsigned)u;
+            break;
+        case 'J':
+            if (!cld_job_find(optarg))
+                return usage_error("unknown job '%s' (see --jobs)", optarg);
+            o.job = optarg;
+            break;
+        case 'S':
+            if (placement)
+                return usage_error("%s", "--size goes with bench kernels");
+            if (!parse_size(optarg, &o.width, &o.height))
+                return usage_error("bad --size '%s' (WxH, 1..65536)",
+                                   optarg);
+            break;
+        case 'h':
+            fputs(usage_bench, stdout);
+            return CLD_EXIT_OK;
+        case ':':
+            return usage_error("option %s needs a value", argv[optind - 1]);
+        default:
+            return usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    st = placement ? cld_bench_placement(&o) : cld_bench_kernels(&o);
+    if (st != CLD_OK) {
+        fprintf(stderr, "cldispatch: %s\n", cld_error_detail()[0]
+                                                ? cld_error_detail()
+                                                : cld_status_str(st));
+        return status_exit(st);
+    }
+    return CLD_EXIT_OK;
+}
+
 int cld_cli_main(int argc, char **argv)
 {
-    bool devices = false, json = false, jobs = false;
+    bool devices = false, json = false, jobs = false, calibrate = false;
+    const char *job = NULL;
 
     if (argc >= 2 && strcmp(argv[1], "run") == 0)
         return cmd_run(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "bench") == 0)
+        return cmd_bench(argc - 1, argv + 1);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(usage_main, stdout);
@@ -375,12 +567,24 @@ int cld_cli_main(int argc, char **argv)
             json = true;
         } else if (!strcmp(argv[i], "--jobs")) {
             jobs = true;
+        } else if (!strcmp(argv[i], "--calibrate")) {
+            calibrate = true;
+        } else if (!strcmp(argv[i], "--job") && i + 1 < argc) {
+            job = argv[++i];
+            if (!cld_job_find(job))
+                return usage_error("unknown job '%s' (see --jobs)", job);
         } else {
             return usage_error("unknown argument '%s'", argv[i]);
         }
     }
     if (json && !devices)
         return usage_error("%s", "--json goes with --devices");
+    if (calibrate && (devices || jobs))
+        return usage_error("%s", "--calibrate goes alone");
+    if (job && !calibrate)
+        return usage_error("%s", "--job goes with --calibrate");
+    if (calibrate)
+        return cmd_calibrate(job);
     if (devices)
         return cmd_devices(json);
     if (jobs) {

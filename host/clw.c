@@ -1,12 +1,17 @@
 /* Checked OpenCL wrappers, the fault-injection switch, kernel sources and
- * per-device contexts with a program cache. */
+ * per-device contexts with a program cache in memory and on disk. */
 #include "clw.h"
 
+#include <ctype.h>
+#include <stdarg.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "fsutil.h"
 #include "kernels_embedded.h"
 
 #define X(code) { code, #code },
@@ -148,7 +153,10 @@ cl_int cld_clw_fault(const char *call)
 
 /* --- kernel sources ----------------------------------------------------- */
 
-static enum cld_status read_file(const char *path, char **out)
+/* The whole file plus a terminating NUL; *size (when non-NULL) gets the
+ * length without it. Files over max bytes are CLD_ERR_TOO_LARGE. */
+static enum cld_status read_file_max(const char *path, long max, char **out,
+                                     size_t *size)
 {
     FILE *f = fopen(path, "rb");
     char *buf = NULL;
@@ -161,6 +169,10 @@ static enum cld_status read_file(const char *path, char **out)
     if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 ||
         fseek(f, 0, SEEK_SET) != 0) {
         st = cld_error_set(CLD_ERR_IO, "%s: cannot read", path);
+        goto out;
+    }
+    if (len > max) {
+        st = cld_error_set(CLD_ERR_TOO_LARGE, "%s: %ld bytes", path, len);
         goto out;
     }
     buf = malloc((size_t)len + 1);
@@ -176,9 +188,16 @@ static enum cld_status read_file(const char *path, char **out)
     }
     buf[len] = '\0';
     *out = buf;
+    if (size)
+        *size = (size_t)len;
 out:
     fclose(f);
     return st;
+}
+
+static enum cld_status read_file(const char *path, char **out)
+{
+    return read_file_max(path, 64L << 20, out, NULL);
 }
 
 enum cld_status cld_kernel_source(const char *family, char **out)
@@ -216,8 +235,12 @@ struct cld_clctx {
     cl_context ctx;
     cl_command_queue queue;
     bool unified;
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;  /* guards programs, names and stats */
+    pthread_mutex_t submit; /* command submission, see clw.h */
     struct program_entry *programs;
+    char devname[256];     /* filled at the first build, for the cache */
+    char driver[256];
+    struct cld_clctx_stats stats;
 };
 
 enum cld_status cld_clctx_create(cl_device_id dev, struct cld_clctx **out)
@@ -233,6 +256,7 @@ enum cld_status cld_clctx_create(cl_device_id dev, struct cld_clctx **out)
         return cld_error_set(CLD_ERR_NOMEM, "out of memory");
     c->dev = dev;
     pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->submit, NULL);
     err = cld_clw_fault("clGetDeviceInfo");
     if (err == CL_SUCCESS)
         err = clGetDeviceInfo(dev, CL_DEVICE_TYPE, sizeof c->type, &c->type,
@@ -279,7 +303,18 @@ void cld_clctx_destroy(struct cld_clctx *c)
     if (c->ctx)
         clReleaseContext(c->ctx);
     pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->submit);
     free(c);
+}
+
+void cld_clctx_lock(struct cld_clctx *c)
+{
+    pthread_mutex_lock(&c->submit);
+}
+
+void cld_clctx_unlock(struct cld_clctx *c)
+{
+    pthread_mutex_unlock(&c->submit);
 }
 
 cl_context cld_clctx_context(const struct cld_clctx *c) { return c->ctx; }
@@ -315,26 +350,346 @@ static void build_log(cl_program prog, cl_device_id dev, const char *family)
     free(log);
 }
 
+/* --- program binary cache ---------------------------------------------- */
+
+#define CACHE_MAGIC "cldispatch-clbin 1\n"
+#define CACHE_MAX_BYTES (512L << 20)
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *cache_dir;        /* override; NULL = from the environment */
+static bool cache_dir_set;
+static cld_clw_warn_fn warn_fn;
+static void *warn_user;
+static bool write_warned;      /* warn once per process on write errors */
+
+void cld_clw_cache_set_dir(const char *dir)
+{
+    pthread_mutex_lock(&cache_lock);
+    free(cache_dir);
+    cache_dir = dir ? strdup(dir) : NULL;
+    cache_dir_set = dir != NULL;
+    pthread_mutex_unlock(&cache_lock);
+}
+
+void cld_clw_set_warn(cld_clw_warn_fn fn, void *user)
+{
+    pthread_mutex_lock(&cache_lock);
+    warn_fn = fn;
+    warn_user = user;
+    pthread_mutex_unlock(&cache_lock);
+}
+
+static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void warn(const char *fmt, ...)
+{
+    char line[1024];
+    cld_clw_warn_fn fn;
+    void *user;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&cache_lock);
+    fn = warn_fn;
+    user = warn_user;
+    pthread_mutex_unlock(&cache_lock);
+    if (fn)
+        fn(line, user);
+    else
+        fprintf(stderr, "cldispatch: warning: %s\n", line);
+}
+
+/* The cache folder (malloc'd), or NULL when the cache is off. */
+static char *cache_folder(void)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char *dir = NULL;
+    int rc = 0;
+
+    pthread_mutex_lock(&cache_lock);
+    if (cache_dir_set)
+        dir = cache_dir && *cache_dir ? strdup(cache_dir) : NULL;
+    else if (xdg && xdg[0] == '/')
+        rc = asprintf(&dir, "%s/cldispatch/kernels", xdg);
+    else if (home && *home)
+        rc = asprintf(&dir, "%s/.cache/cldispatch/kernels", home);
+    pthread_mutex_unlock(&cache_lock);
+    return rc < 0 ? NULL : dir;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= UINT64_C(0x100000001b3);
+    }
+    return h;
+}
+
+#define FNV_SEED UINT64_C(0xcbf29ce484222325)
+
+/* Lower-case letters and digits of s, other runs as one '-'. */
+static void slug(char *dst, size_t size, const char *s)
+{
+    size_t n = 0;
+
+    for (; *s && n + 1 < size; s++) {
+        unsigned char ch = (unsigned char)*s;
+
+        if (isalnum(ch))
+            dst[n++] = (char)tolower(ch);
+        else if (n > 0 && dst[n - 1] != '-')
+            dst[n++] = '-';
+    }
+    while (n > 0 && dst[n - 1] == '-')
+        n--;
+    dst[n] = '\0';
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Device name and driver version, once per context (under its lock). */
+static void device_names(struct cld_clctx *c)
+{
+    char *p;
+
+    if (c->devname[0])
+        return;
+    if (clGetDeviceInfo(c->dev, CL_DEVICE_NAME, sizeof c->devname - 1,
+                        c->devname, NULL) != CL_SUCCESS)
+        snprintf(c->devname, sizeof c->devname, "unknown");
+    if (clGetDeviceInfo(c->dev, CL_DRIVER_VERSION, sizeof c->driver - 1,
+                        c->driver, NULL) != CL_SUCCESS)
+        snprintf(c->driver, sizeof c->driver, "unknown");
+    /* The header is line-based: no newlines in the values. */
+    for (p = c->devname; *p; p++)
+        *p = *p == '\n' || *p == '\r' ? ' ' : *p;
+    for (p = c->driver; *p; p++)
+        *p = *p == '\n' || *p == '\r' ? ' ' : *p;
+}
+
+/* The header every cache file of this device, source and options starts
+ * with; the binary's size and checksum follow it. */
+static void cache_header(const struct cld_clctx *c, uint64_t key, char *buf,
+                         size_t size)
+{
+    snprintf(buf, size, CACHE_MAGIC "device=%s\ndriver=%s\nkey=%016llx\n",
+             c->devname, c->driver, (unsigned long long)key);
+}
+
+/* Load path as a program for c. CLD_OK with *out set on a hit; CLD_OK with
+ * *out NULL on a miss (no file) or a rejected file (*rejected set, with
+ * the reason in why); an error when an injected build fault says the build
+ * fails. */
+static enum cld_status cache_load(struct cld_clctx *c, const char *path,
+                                  const char *header, const char *opts,
+                                  const char *family, cl_program *out,
+                                  bool *rejected, char *why, size_t whylen)
+{
+    char *buf = NULL;
+    size_t len = 0, hlen = strlen(header), bsize;
+    unsigned long long sum;
+    const unsigned char *bin;
+    const char *p, *end;
+    char tail[256];
+    cl_program prog = NULL;
+    cl_int err, bstatus = CL_SUCCESS;
+    enum cld_status st = CLD_OK;
+    int used = 0;
+
+    *out = NULL;
+    *rejected = false;
+    if (read_file_max(path, CACHE_MAX_BYTES, &buf, &len) == CLD_ERR_NOT_FOUND)
+        return CLD_OK;
+    cld_error_clear();
+    *rejected = true;
+    if (!buf) {
+        snprintf(why, whylen, "unreadable or too large");
+        goto out;
+    }
+    if (len < hlen || memcmp(buf, header, hlen) != 0) {
+        snprintf(why, whylen, "%s", strncmp(buf, CACHE_MAGIC,
+                                            strlen(CACHE_MAGIC)) == 0
+                                        ? "built for another device, "
+                                          "driver or source"
+                                        : "not a cldispatch kernel cache "
+                                          "file");
+        goto out;
+    }
+    /* The rest of the header ends at the first blank line; the binary,
+     * which may start with any byte, follows it. */
+    p = buf + hlen;
+    end = memmem(p, len - hlen < 256 ? len - hlen : 256, "\n\n", 2);
+    if (!end) {
+        snprintf(why, whylen, "damaged header");
+        goto out;
+    }
+    snprintf(tail, sizeof tail, "%.*s", (int)(end - p + 1), p);
+    if (sscanf(tail, "size=%zu\nsum=%16llx\n%n", &bsize, &sum, &used) != 2
+        || used != (int)strlen(tail)) {
+        snprintf(why, whylen, "damaged header");
+        goto out;
+    }
+    bin = (const unsigned char *)end + 2;
+    if (bsize == 0 || (size_t)(bin - (const unsigned char *)buf) + bsize
+                          != len) {
+        snprintf(why, whylen, "truncated (%zu bytes, header says %zu)",
+                 len - (size_t)(bin - (const unsigned char *)buf), bsize);
+        goto out;
+    }
+    if (fnv1a(FNV_SEED, bin, bsize) != sum) {
+        snprintf(why, whylen, "checksum mismatch");
+        goto out;
+    }
+    err = cld_clw_fault("clCreateProgramWithBinary");
+    if (err == CL_SUCCESS)
+        prog = clCreateProgramWithBinary(c->ctx, 1, &c->dev, &bsize, &bin,
+                                         &bstatus, &err);
+    if (err != CL_SUCCESS || bstatus != CL_SUCCESS) {
+        snprintf(why, whylen, "clCreateProgramWithBinary: %s",
+                 cld_cl_errname(err != CL_SUCCESS ? err : bstatus));
+        goto out;
+    }
+    /* An injected build fault stands for a device that cannot build the
+     * program, from source or binary alike. */
+    err = cld_clw_fault("clBuildProgram");
+    if (err != CL_SUCCESS) {
+        *rejected = false;
+        if (err == CL_BUILD_PROGRAM_FAILURE) {
+            build_log(prog, c->dev, family);
+            st = CLD_ERR_BUILD;
+        } else {
+            st = cld_clw_check(err, "clBuildProgram");
+        }
+        goto out;
+    }
+    err = clBuildProgram(prog, 1, &c->dev, opts, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        snprintf(why, whylen, "clBuildProgram: %s", cld_cl_errname(err));
+        goto out;
+    }
+    *rejected = false;
+    *out = prog;
+    prog = NULL;
+out:
+    if (prog)
+        clReleaseProgram(prog);
+    free(buf);
+    return st;
+}
+
+/* Save prog's binary under path (atomically); false on failure, with the
+ * reason in why. */
+static bool cache_save(const char *dir, const char *path, const char *header,
+                       cl_program prog, char *why, size_t whylen)
+{
+    struct cld_atomic_file af;
+    size_t bsize = 0;
+    unsigned char *bin = NULL;
+    cl_int err;
+    bool ok = false;
+
+    err = clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof bsize,
+                           &bsize, NULL);
+    if (err != CL_SUCCESS || bsize == 0) {
+        snprintf(why, whylen, "no program binary (%s)",
+                 err ? cld_cl_errname(err) : "size 0");
+        return false;
+    }
+    bin = malloc(bsize);
+    if (!bin) {
+        snprintf(why, whylen, "out of memory");
+        return false;
+    }
+    err = clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bin, &bin,
+                           NULL);
+    if (err != CL_SUCCESS) {
+        snprintf(why, whylen, "clGetProgramInfo: %s", cld_cl_errname(err));
+        goto out;
+    }
+    if (cld_mkdir_p(dir) != CLD_OK ||
+        cld_atomic_open(path, true, &af) != CLD_OK) {
+        snprintf(why, whylen, "%s", cld_error_detail());
+        goto out;
+    }
+    af.no_sync = true; /* a torn file fails its checksum and is rebuilt */
+    if (fprintf(af.fp, "%ssize=%zu\nsum=%016llx\n\n", header, bsize,
+                (unsigned long long)fnv1a(FNV_SEED, bin, bsize)) < 0 ||
+        fwrite(bin, 1, bsize, af.fp) != bsize) {
+        cld_atomic_abort(&af);
+        snprintf(why, whylen, "%s: write failed", path);
+        goto out;
+    }
+    if (cld_atomic_commit(&af) != CLD_OK) {
+        snprintf(why, whylen, "%s", cld_error_detail());
+        goto out;
+    }
+    ok = true;
+out:
+    free(bin);
+    return ok;
+}
+
 static enum cld_status build_program(struct cld_clctx *c, const char *family,
                                      const char *options, cl_program *out)
 {
-    char *src = NULL;
-    char opts[512];
+    char *src = NULL, *dir = NULL, *path = NULL;
+    char opts[512], header[768], why[512], name[64], drv[32];
     cl_program prog = NULL;
     cl_int err;
     enum cld_status st;
     const char *text;
+    uint64_t key;
+    bool rejected = false;
+    double t0 = mono_s();
 
     *out = NULL;
     if ((st = cld_kernel_source(family, &src)) != CLD_OK)
         return st;
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 %s", options ? options : "");
+    dir = cache_folder();
+    if (dir) {
+        device_names(c);
+        key = fnv1a(FNV_SEED, src, strlen(src) + 1);
+        key = fnv1a(key, opts, strlen(opts) + 1);
+        cache_header(c, key, header, sizeof header);
+        slug(name, sizeof name, c->devname);
+        slug(drv, sizeof drv, c->driver);
+        if (asprintf(&path, "%s/%s-%s-%016llx.bin", dir, name, drv,
+                     (unsigned long long)key) < 0)
+            path = NULL;
+    }
+    if (path) {
+        st = cache_load(c, path, header, opts, family, &prog, &rejected, why,
+                        sizeof why);
+        if (st != CLD_OK)
+            goto out;
+        if (prog) {
+            c->stats.binary_loads++;
+            goto done;
+        }
+        if (rejected) {
+            c->stats.cache_rejects++;
+            warn("kernel cache: %s: %s; ignored, building from source",
+                 path, why);
+        }
+    }
     text = src;
     err = cld_clw_fault("clCreateProgramWithSource");
     if (err == CL_SUCCESS)
         prog = clCreateProgramWithSource(c->ctx, 1, &text, NULL, &err);
     if ((st = cld_clw_check(err, "clCreateProgramWithSource")) != CLD_OK)
         goto out;
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 %s", options ? options : "");
     err = cld_clw_fault("clBuildProgram");
     if (err == CL_SUCCESS)
         err = clBuildProgram(prog, 1, &c->dev, opts, NULL, NULL);
@@ -345,13 +700,39 @@ static enum cld_status build_program(struct cld_clctx *c, const char *family,
     }
     if ((st = cld_clw_check(err, "clBuildProgram")) != CLD_OK)
         goto out;
+    c->stats.source_builds++;
+    if (path) {
+        if (cache_save(dir, path, header, prog, why, sizeof why)) {
+            c->stats.cache_writes++;
+        } else {
+            bool first;
+
+            pthread_mutex_lock(&cache_lock);
+            first = !write_warned;
+            write_warned = true;
+            pthread_mutex_unlock(&cache_lock);
+            if (first)
+                warn("kernel cache: not saved: %s", why);
+        }
+    }
+done:
+    c->stats.build_seconds += mono_s() - t0;
     *out = prog;
     prog = NULL;
 out:
     if (prog)
         clReleaseProgram(prog);
+    free(path);
+    free(dir);
     free(src);
     return st;
+}
+
+void cld_clctx_get_stats(struct cld_clctx *c, struct cld_clctx_stats *out)
+{
+    pthread_mutex_lock(&c->lock);
+    *out = c->stats;
+    pthread_mutex_unlock(&c->lock);
 }
 
 enum cld_status cld_clctx_program(struct cld_clctx *c, const char *family,

@@ -46,6 +46,14 @@ cl_device_id cld_clctx_device(const struct cld_clctx *ctx);
 /* True when the device shares memory with the host (CPU devices, iGPUs):
  * buffers should wrap host memory instead of copying. */
 bool cld_clctx_host_unified(const struct cld_clctx *ctx);
+/* Serialise command submission on this context. Jobs hold it for the
+ * whole enqueue-to-readback of one item: PoCL 3.1's `basic` driver
+ * deadlocks when two host threads enqueue on one queue at once (seen here:
+ * pocl_update_event_running re-takes an event lock), and one kernel already
+ * uses every compute unit, so host threads overlap decode and save with
+ * device work rather than with each other's kernels. */
+void cld_clctx_lock(struct cld_clctx *ctx);
+void cld_clctx_unlock(struct cld_clctx *ctx);
 /* CL_DEVICE_TYPE_* of the device. */
 cl_device_type cld_clctx_type(const struct cld_clctx *ctx);
 
@@ -59,6 +67,34 @@ enum cld_status cld_kernel_source(const char *family, char **out);
  * device's build log. */
 enum cld_status cld_clctx_program(struct cld_clctx *ctx, const char *family,
                                   const char *options, cl_program *out);
+
+/* Program binary cache. Built programs are saved (clGetProgramInfo
+ * CL_PROGRAM_BINARIES) to a file named after the device, its driver version
+ * and a hash of the source and build options, and later loaded with
+ * clCreateProgramWithBinary. A corrupt or foreign file is ignored with a
+ * warning and the program is built from source again; writes are atomic.
+ * dir NULL: $XDG_CACHE_HOME/cldispatch/kernels, else
+ * $HOME/.cache/cldispatch/kernels (the default); "" turns the cache off.
+ * The string is copied. */
+void cld_clw_cache_set_dir(const char *dir);
+
+/* Where warnings of this layer go (a cache file ignored or not written):
+ * one line without a newline. NULL restores the default, which prints
+ * "cldispatch: warning: LINE" on stderr. The function may be called from
+ * several threads at once. */
+typedef void (*cld_clw_warn_fn)(const char *line, void *user);
+void cld_clw_set_warn(cld_clw_warn_fn fn, void *user);
+
+/* Program counters of one context, for tests, benchmarks and the batch
+ * (which does not record a timing that includes a build). */
+struct cld_clctx_stats {
+    unsigned source_builds;   /* programs compiled from source */
+    unsigned binary_loads;    /* programs loaded from the binary cache */
+    unsigned cache_rejects;   /* cache files ignored as corrupt/foreign */
+    unsigned cache_writes;    /* cache files written */
+    double build_seconds;     /* time spent building or loading */
+};
+void cld_clctx_get_stats(struct cld_clctx *ctx, struct cld_clctx_stats *out);
 
 /* A new kernel from a built program; the caller releases it. */
 enum cld_status cld_clw_kernel(cl_program prog, const char *name,

@@ -5,6 +5,14 @@
 
 static const struct cld_job *const jobs[] = {
     &cld_job_grayscale,
+    &cld_job_mandelbrot,
+    &cld_job_matmul,
+    &cld_job_resize,
+    &cld_job_equalize,
+    &cld_job_dither,
+    &cld_job_blur,
+    &cld_job_sobel,
+    &cld_job_sharpen,
 };
 
 #define NJOBS (sizeof jobs / sizeof jobs[0])
@@ -89,9 +97,11 @@ enum cld_status cld_job_run(const struct cld_job *job, struct cld_clctx *ctx,
     enum cld_status st;
 
     memset(out, 0, sizeof *out);
-    if (ctx)
+    if (ctx) {
+        cld_clctx_lock(ctx);
         st = job->run_cl(ctx, p, in, out);
-    else
+        cld_clctx_unlock(ctx);
+    } else
         st = job->run_host(p, in, out);
     if (st != CLD_OK)
         cld_data_free(out);

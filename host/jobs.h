@@ -115,5 +115,8 @@ enum cld_status cld__buf_fetch(struct cld_clctx *ctx, cl_mem mem, void *host,
 
 /* Job implementations (one file per family). */
 extern const struct cld_job cld_job_grayscale;
+extern const struct cld_job cld_job_mandelbrot, cld_job_matmul;
+extern const struct cld_job cld_job_resize, cld_job_equalize, cld_job_dither;
+extern const struct cld_job cld_job_blur, cld_job_sobel, cld_job_sharpen;
 
 #endif

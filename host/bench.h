@@ -1,0 +1,37 @@
+/* Benchmarks (`cldispatch bench placement|kernels`). They print figures and
+ * judge nothing: the placement benchmark runs every job at several sizes
+ * on every target and reports how often the automatic choice was the
+ * fastest; the kernel benchmark reports each job's throughput per target
+ * on a large synthetic image. */
+#ifndef CLD_BENCH_H
+#define CLD_BENCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "error.h"
+
+struct cld_bench_opts {
+    const char *job;       /* only this job; NULL: every job */
+    bool quick;            /* placement: fewer and smaller sizes */
+    bool no_calibrate;     /* placement: use the saved profiles as they are */
+    unsigned runs;         /* timed runs per cell; 0: the default */
+    uint32_t width;        /* kernels: the image size; 0: 4000 x 3000 */
+    uint32_t height;
+    FILE *out;             /* tables (stdout) */
+    FILE *err;             /* warnings (stderr) */
+};
+
+/* Calibrate (unless no_calibrate), then for each job x size decide the
+ * target from the profiles and history, measure every target, and print
+ * the table, the share of cells where the choice was the fastest and the
+ * geometric-mean slowdown of the choice against the fastest. The measured
+ * times are recorded in the run history, like any run's. */
+enum cld_status cld_bench_placement(const struct cld_bench_opts *o);
+
+/* Per job and target: the first (cold) run, the median of `runs` runs
+ * after a warm-up, and millions of elements (pixels) per second. */
+enum cld_status cld_bench_kernels(const struct cld_bench_opts *o);
+
+#endif

@@ -1,0 +1,710 @@
+/* Convolution jobs: blur (separable Gaussian), sharpen (unsharp mask) and
+ * sobel (gradient magnitude of luma), on the host or with cl/convolve.cl.
+ * The Gaussian taps are computed once here and shared by the C reference
+ * and the kernels; the kernels sum in another order, so blur and sharpen
+ * match the reference to within a float rounding (the tests allow a
+ * difference of 1), while sobel matches exactly. All borders clamp to the
+ * edge. */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobs.h"
+
+/* Largest blur radius the kernels accept (sigma 333). */
+#define MAX_RADIUS 1000
+/* CPU kernels: work-item strip width in bytes (cl/convolve.cl STRIP), the
+ * work-group size along it, and output rows per work-item (blur: at most;
+ * fewer on small images). */
+#define STRIP 64
+#define CPU_GROUP 16
+#define BLUR_ROWS 256
+#define SOBEL_ROWS 64
+/* Output rows per work-item of the Sobel kernel on other devices. */
+#define GPU_SOBEL_ROWS 4
+/* Work-group sizes along x of the Sobel and the two-pass kernels. Explicit
+ * sizes matter on PoCL, which compiles a kernel anew for each work-group
+ * size it picks itself (that is, for nearly every image size). */
+#define SOBEL_GROUP 16
+#define PASS_GROUP 64
+
+enum conv_kind { CONV_BLUR, CONV_SHARPEN };
+
+/* Reference -------------------------------------------------------------*/
+
+/* ceil(3 sigma), kept within 1 .. MAX_RADIUS + 1 for any sigma (traits
+ * may see parameters that validation would refuse). */
+static int radius_of(double sigma)
+{
+    if (!(sigma > 0.0))
+        return 1;
+    if (3.0 * sigma > MAX_RADIUS)
+        return MAX_RADIUS + 1;
+    return (int)ceil(3.0 * sigma);
+}
+
+static enum cld_status check_sigma(double sigma)
+{
+    if (!(sigma >= 0.01))
+        return cld_error_set(CLD_ERR_USAGE, "sigma %g is out of range "
+                             "(0.01 or more)", sigma);
+    if (radius_of(sigma) > MAX_RADIUS)
+        return cld_error_set(CLD_ERR_USAGE, "sigma %g needs a blur radius "
+                             "of %.0f pixels; the most is %d (sigma %.1f)",
+                             sigma, ceil(3.0 * sigma), MAX_RADIUS,
+                             MAX_RADIUS / 3.0);
+    return CLD_OK;
+}
+
+static enum cld_status blur_validate(const struct cld_params *p)
+{
+    return check_sigma(p->sigma);
+}
+
+static enum cld_status sharpen_validate(const struct cld_params *p)
+{
+    enum cld_status st = check_sigma(p->sigma);
+
+    if (st != CLD_OK)
+        return st;
+    if (!(p->amount >= 0.0 && p->amount <= 100.0))
+        return cld_error_set(CLD_ERR_USAGE, "amount %g is out of range "
+                             "(0..100)", p->amount);
+    return CLD_OK;
+}
+
+/* The 2r + 1 weights exp(-k^2 / (2 sigma^2)), k = -r..r, normalised to
+ * sum 1 (in double, then rounded to float). The caller frees *taps with
+ * free(). */
+static enum cld_status gauss_taps(double sigma, int *radius, float **taps)
+{
+    int r = radius_of(sigma);
+    double *w = malloc((2 * (size_t)r + 1) * sizeof *w);
+    float *t = malloc((2 * (size_t)r + 1) * sizeof *t);
+    double sum = 0.0;
+
+    if (!w || !t) {
+        free(w);
+        free(t);
+        return cld_error_set(CLD_ERR_NOMEM, "blur: no memory for %d taps",
+                             2 * r + 1);
+    }
+    for (int k = -r; k <= r; k++) {
+        w[k + r] = exp(-(double)k * k / (2.0 * sigma * sigma));
+        sum += w[k + r];
+    }
+    for (int k = 0; k <= 2 * r; k++)
+        t[k] = (float)(w[k] / sum);
+    free(w);
+    *radius = r;
+    *taps = t;
+    return CLD_OK;
+}
+
+static inline uint8_t round_u8(float v)
+{
+    v = floorf(v + 0.5f);
+    return v <= 0.0f ? 0 : v >= 255.0f ? 255 : (uint8_t)v;
+}
+
+static inline int clampi(int v, int lo, int hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* acc[i] += w * src[i] for i < n * 16. Whole groups of 16 and arrays
+ * that do not overlap let compilers vectorise the loop at -O2 (GCC's
+ * "very cheap" model: no scalar tail, no alias checks). */
+static void axpy16(float *restrict acc, const float *restrict src, float w,
+                   size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        for (size_t i = 0; i < 16; i++)
+            acc[j * 16 + i] += w * src[j * 16 + i];
+}
+
+/* Gaussian blur (kind CONV_BLUR) or unsharp mask (CONV_SHARPEN) on the
+ * host: a horizontal pass into a float image, then a vertical pass row by
+ * row. Float rows are padded to whole groups of 16 values (stride rbp);
+ * the padding holds values nobody reads back. */
+static enum cld_status conv_host(enum conv_kind kind,
+                                 const struct cld_params *p,
+                                 const struct cld_data *in,
+                                 struct cld_data *out)
+{
+    const struct cld_image *src = &in->img;
+    int w = (int)src->width, h = (int)src->height, ch = (int)src->channels;
+    size_t rb = (size_t)w * ch, rbp = cld_round_up(rb, 16), npad;
+    float amount = (float)p->amount;
+    float *taps = NULL, *tmp = NULL, *pad = NULL, *acc = NULL;
+    int r;
+    enum cld_status st;
+
+    st = kind == CONV_BLUR ? blur_validate(p) : sharpen_validate(p);
+    if (st != CLD_OK || (st = gauss_taps(p->sigma, &r, &taps)) != CLD_OK)
+        return st;
+    if ((st = cld_image_alloc(&out->img, src->width, src->height,
+                              src->channels)) != CLD_OK)
+        goto out;
+    out->kind = CLD_DATA_IMAGE;
+    /* pad: the row with r clamped pixels on each side, then zeros up to
+     * what the last tap of the last padded value reads. */
+    npad = rbp + 2 * (size_t)r * ch;
+    if (rbp > SIZE_MAX / sizeof(float) / h) {
+        st = cld_error_set(CLD_ERR_TOO_LARGE, "%dx%d image is too large "
+                           "for a float copy", w, h);
+        goto out;
+    }
+    tmp = cld_buffer_alloc(rbp * h * sizeof *tmp);
+    pad = cld_buffer_alloc(npad * sizeof *pad);
+    acc = cld_buffer_alloc(rbp * sizeof *acc);
+    if (!tmp || !pad || !acc) {
+        st = cld_error_set(CLD_ERR_NOMEM, "%s: no memory for a %dx%d float "
+                           "image", kind == CONV_BLUR ? "blur" : "sharpen",
+                           w, h);
+        goto out;
+    }
+    memset(pad, 0, npad * sizeof *pad);
+    /* Horizontal: tmp[i] = sum over k of taps[k] * pad[i + k * ch]. */
+    for (int y = 0; y < h; y++) {
+        const uint8_t *row = src->data + (size_t)y * rb;
+        float *t = tmp + (size_t)y * rbp;
+
+        for (int x = -r; x < w + r; x++)
+            for (int c = 0; c < ch; c++)
+                pad[(size_t)(x + r) * ch + c] =
+                    row[(size_t)clampi(x, 0, w - 1) * ch + c];
+        memset(t, 0, rbp * sizeof *t);
+        for (int k = 0; k <= 2 * r; k++)
+            axpy16(t, pad + (size_t)k * ch, taps[k], rbp / 16);
+    }
+    /* Vertical, one output row at a time, then round (blur) or apply the
+     * mask (sharpen: in + amount * (in - blur)). */
+    for (int y = 0; y < h; y++) {
+        const uint8_t *s = src->data + (size_t)y * rb;
+        uint8_t *d = out->img.data + (size_t)y * rb;
+
+        memset(acc, 0, rbp * sizeof *acc);
+        for (int k = -r; k <= r; k++)
+            axpy16(acc, tmp + (size_t)clampi(y + k, 0, h - 1) * rbp,
+                   taps[k + r], rbp / 16);
+        if (kind == CONV_BLUR) {
+            for (size_t i = 0; i < rb; i++)
+                d[i] = round_u8(acc[i]);
+        } else {
+            for (size_t i = 0; i < rb; i++)
+                d[i] = round_u8(s[i] + amount * (s[i] - acc[i]));
+        }
+    }
+out:
+    cld_buffer_free(acc);
+    cld_buffer_free(pad);
+    cld_buffer_free(tmp);
+    free(taps);
+    if (st != CLD_OK)
+        cld_data_free(out);
+    return st;
+}
+
+static enum cld_status blur_host(const struct cld_params *p,
+                                 const struct cld_data *in,
+                                 struct cld_data *out)
+{
+    return conv_host(CONV_BLUR, p, in, out);
+}
+
+static enum cld_status sharpen_host(const struct cld_params *p,
+                                    const struct cld_data *in,
+                                    struct cld_data *out)
+{
+    return conv_host(CONV_SHARPEN, p, in, out);
+}
+
+static inline int luma(const uint8_t *px, int ch)
+{
+    if (ch < 3)
+        return px[0];
+    return (int)((px[0] * 19595u + px[1] * 38470u + px[2] * 7471u +
+                  32768u) >> 16);
+}
+
+/* Sobel magnitude on the host: luma image, then the 3x3 operator with
+ * clamped neighbours. */
+static enum cld_status sobel_host(const struct cld_params *p,
+                                  const struct cld_data *in,
+                                  struct cld_data *out)
+{
+    const struct cld_image *src = &in->img;
+    int w = (int)src->width, h = (int)src->height, ch = (int)src->channels;
+    size_t npix = (size_t)w * h;
+    uint8_t *g = NULL;
+    enum cld_status st;
+
+    (void)p;
+    if ((st = cld_image_alloc(&out->img, src->width, src->height, 1)) !=
+        CLD_OK)
+        return st;
+    out->kind = CLD_DATA_IMAGE;
+    if (!(g = cld_buffer_alloc(npix))) {
+        cld_data_free(out);
+        return cld_error_set(CLD_ERR_NOMEM, "sobel: no memory for a %dx%d "
+                             "luma image", w, h);
+    }
+    for (size_t i = 0; i < npix; i++)
+        g[i] = (uint8_t)luma(src->data + i * ch, ch);
+    for (int y = 0; y < h; y++) {
+        const uint8_t *a = g + (size_t)clampi(y - 1, 0, h - 1) * w;
+        const uint8_t *b = g + (size_t)y * w;
+        const uint8_t *c = g + (size_t)clampi(y + 1, 0, h - 1) * w;
+        uint8_t *d = out->img.data + (size_t)y * w;
+
+        for (int x = 0; x < w; x++) {
+            int l = clampi(x - 1, 0, w - 1), r = clampi(x + 1, 0, w - 1);
+            int gx = (a[r] + 2 * b[r] + c[r]) - (a[l] + 2 * b[l] + c[l]);
+            int gy = (c[l] + 2 * c[x] + c[r]) - (a[l] + 2 * a[x] + a[r]);
+            double m = floor(sqrt((double)(gx * gx + gy * gy)) + 0.5);
+
+            d[x] = m > 255.0 ? 255 : (uint8_t)m;
+        }
+    }
+    cld_buffer_free(g);
+    return CLD_OK;
+}
+
+/* OpenCL ----------------------------------------------------------------*/
+
+static enum cld_status device_info(struct cld_clctx *ctx,
+                                   cl_device_info what, size_t size,
+                                   void *out)
+{
+    cl_int err = cld_clw_fault("clGetDeviceInfo");
+
+    if (err == CL_SUCCESS)
+        err = clGetDeviceInfo(cld_clctx_device(ctx), what, size, out, NULL);
+    return cld_clw_check(err, "clGetDeviceInfo");
+}
+
+static enum cld_status kernel_group_size(struct cld_clctx *ctx, cl_kernel k,
+                                         size_t *out)
+{
+    cl_int err = cld_clw_fault("clGetKernelWorkGroupInfo");
+
+    if (err == CL_SUCCESS)
+        err = clGetKernelWorkGroupInfo(k, cld_clctx_device(ctx),
+                                       CL_KERNEL_WORK_GROUP_SIZE,
+                                       sizeof *out, out, NULL);
+    return cld_clw_check(err, "clGetKernelWorkGroupInfo");
+}
+
+/* Index ranges of the kernels: byte offsets within a row and row numbers
+ * are ints there. */
+static enum cld_status check_kernel_range(const struct cld_image *img,
+                                          int r)
+{
+    uint64_t rb = (uint64_t)img->width * img->channels;
+
+    if (rb + 2 * (uint64_t)STRIP + 2 * (uint64_t)r * img->channels >
+            INT_MAX / 2 ||
+        img->height > INT_MAX / 2)
+        return cld_error_set(CLD_ERR_TOO_LARGE, "%ux%u image exceeds the "
+                             "convolution kernels' index range",
+                             img->width, img->height);
+    return CLD_OK;
+}
+
+/* Waits for enqueued work before host memory it uses is freed. */
+static enum cld_status settle(struct cld_clctx *ctx, bool enqueued,
+                              enum cld_status st)
+{
+    enum cld_status fs;
+
+    if (!enqueued)
+        return st;
+    fs = cld_clw_finish(cld_clctx_queue(ctx));
+    return st != CLD_OK ? st : fs;
+}
+
+/* Blur or sharpen through the fused CPU kernel; *fits is false (and
+ * nothing is enqueued) when its ring does not fit the device's local
+ * memory, so that the caller falls back to the two-pass kernels. */
+static enum cld_status run_fused(struct cld_clctx *ctx, cl_program prog,
+                                 enum conv_kind kind, float amount,
+                                 const struct cld_image *src, cl_mem bin,
+                                 cl_mem bout, cl_mem btaps, int r,
+                                 bool *fits, bool *enqueued)
+{
+    cl_int w = (cl_int)src->width, h = (cl_int)src->height;
+    cl_int ch = (cl_int)src->channels, cr = r, rows;
+    size_t rb = (size_t)src->width * src->channels, ring_item, group;
+    size_t global[2], local[2];
+    cl_ulong lmem;
+    cl_uint units;
+    cl_kernel k = NULL;
+    enum cld_status st;
+
+    *fits = false;
+    st = cld_clw_kernel(prog, kind == CONV_BLUR ? "convolve_blur"
+                                                : "convolve_sharpen", &k);
+    if (st != CLD_OK ||
+        (st = device_info(ctx, CL_DEVICE_LOCAL_MEM_SIZE, sizeof lmem,
+                          &lmem)) != CLD_OK ||
+        (st = device_info(ctx, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units,
+                          &units)) != CLD_OK ||
+        (st = kernel_group_size(ctx, k, &group)) != CLD_OK)
+        goto out;
+    /* 2r + 1 rows of STRIP floats per work-item. */
+    ring_item = (2 * (size_t)r + 1) * STRIP * sizeof(cl_float);
+    if (group > CPU_GROUP)
+        group = CPU_GROUP;
+    if (group > lmem / ring_item)
+        group = lmem / ring_item;
+    if (group == 0)
+        goto out;
+    *fits = true;
+    global[0] = cld_round_up((rb + STRIP - 1) / STRIP, group);
+    /* Each work-item filters 2r rows it does not output: tall bands
+     * amortise them; shorter ones keep every compute unit busy with a few
+     * work-groups on small images. */
+    rows = BLUR_ROWS;
+    while (rows / 2 >= 8 * r && rows > 16 &&
+           global[0] / group * (((size_t)h + rows - 1) / rows) <
+               4 * (size_t)units)
+        rows /= 2;
+    if (rows < 8 * r)
+        rows = 8 * r;
+    global[1] = ((size_t)h + rows - 1) / rows;
+    local[0] = group;
+    local[1] = 1;
+    if ((st = cld_clw_arg(k, 0, sizeof bin, &bin)) != CLD_OK ||
+        (st = cld_clw_arg(k, 1, sizeof bout, &bout)) != CLD_OK ||
+        (st = cld_clw_arg(k, 2, sizeof btaps, &btaps)) != CLD_OK ||
+        (st = cld_clw_arg(k, 3, sizeof cr, &cr)) != CLD_OK ||
+        (st = cld_clw_arg(k, 4, sizeof w, &w)) != CLD_OK ||
+        (st = cld_clw_arg(k, 5, sizeof h, &h)) != CLD_OK ||
+        (st = cld_clw_arg(k, 6, sizeof ch, &ch)) != CLD_OK ||
+        (st = cld_clw_arg(k, 7, sizeof rows, &rows)) != CLD_OK ||
+        (st = cld_clw_arg(k, 8, group * ring_item, NULL)) != CLD_OK)
+        goto out;
+    if (kind == CONV_SHARPEN &&
+        (st = cld_clw_arg(k, 9, sizeof amount, &amount)) != CLD_OK)
+        goto out;
+    st = cld_clw_run(cld_clctx_queue(ctx), k, 2, global, local, 0, NULL,
+                     NULL);
+    *enqueued = st == CLD_OK;
+out:
+    cld_clw_release_kernel(k);
+    return st;
+}
+
+/* Blur or sharpen through the two-pass kernels and a float temporary. */
+static enum cld_status run_two_pass(struct cld_clctx *ctx, cl_program prog,
+                                    enum conv_kind kind, float amount,
+                                    const struct cld_image *src, cl_mem bin,
+                                    cl_mem bout, cl_mem btaps, int r,
+                                    bool *enqueued)
+{
+    cl_int w = (cl_int)src->width, h = (cl_int)src->height;
+    cl_int ch = (cl_int)src->channels, cr = r;
+    size_t rb = (size_t)src->width * src->channels;
+    size_t global[2], local[2] = {PASS_GROUP, 1}, gh, gv;
+    cl_kernel kh = NULL, kv = NULL;
+    cl_mem tmp = NULL;
+    cl_uint a = 0;
+    enum cld_status st;
+
+    if ((st = cld_clw_kernel(prog, "convolve_blur_h", &kh)) != CLD_OK ||
+        (st = cld_clw_kernel(prog, kind == CONV_BLUR ? "convolve_blur_v"
+                                                     : "convolve_sharpen_v",
+                             &kv)) != CLD_OK ||
+        (st = kernel_group_size(ctx, kh, &gh)) != CLD_OK ||
+        (st = kernel_group_size(ctx, kv, &gv)) != CLD_OK ||
+        (st = cld__buf_tmp(ctx, rb * src->height * sizeof(cl_float),
+                           &tmp)) != CLD_OK)
+        goto out;
+    if (local[0] > gh)
+        local[0] = gh;
+    if (local[0] > gv)
+        local[0] = gv;
+    global[0] = cld_round_up(rb, local[0]);
+    global[1] = src->height;
+    if ((st = cld_clw_arg(kh, 0, sizeof bin, &bin)) != CLD_OK ||
+        (st = cld_clw_arg(kh, 1, sizeof tmp, &tmp)) != CLD_OK ||
+        (st = cld_clw_arg(kh, 2, sizeof btaps, &btaps)) != CLD_OK ||
+        (st = cld_clw_arg(kh, 3, sizeof cr, &cr)) != CLD_OK ||
+        (st = cld_clw_arg(kh, 4, sizeof w, &w)) != CLD_OK ||
+        (st = cld_clw_arg(kh, 5, sizeof h, &h)) != CLD_OK ||
+        (st = cld_clw_arg(kh, 6, sizeof ch, &ch)) != CLD_OK)
+        goto out;
+    if ((st = cld_clw_arg(kv, a++, sizeof tmp, &tmp)) != CLD_OK ||
+        (kind == CONV_SHARPEN &&
+         (st = cld_clw_arg(kv, a++, sizeof bin, &bin)) != CLD_OK) ||
+        (st = cld_clw_arg(kv, a++, sizeof bout, &bout)) != CLD_OK ||
+        (st = cld_clw_arg(kv, a++, sizeof btaps, &btaps)) != CLD_OK ||
+        (st = cld_clw_arg(kv, a++, sizeof cr, &cr)) != CLD_OK ||
+        (st = cld_clw_arg(kv, a++, sizeof w, &w)) != CLD_OK ||
+        (st = cld_clw_arg(kv, a++, sizeof h, &h)) != CLD_OK ||
+        (st = cld_clw_arg(kv, a++, sizeof ch, &ch)) != CLD_OK ||
+        (kind == CONV_SHARPEN &&
+         (st = cld_clw_arg(kv, a++, sizeof amount, &amount)) != CLD_OK))
+        goto out;
+    st = cld_clw_run(cld_clctx_queue(ctx), kh, 2, global, local, 0, NULL,
+                     NULL);
+    *enqueued = *enqueued || st == CLD_OK;
+    if (st == CLD_OK)
+        st = cld_clw_run(cld_clctx_queue(ctx), kv, 2, global, local, 0,
+                         NULL, NULL);
+out:
+    cld_clw_release_mem(tmp);
+    cld_clw_release_kernel(kv);
+    cld_clw_release_kernel(kh);
+    return st;
+}
+
+/* Shared with the device tests, which run both variants on every device:
+ * fused selects convolve_blur / convolve_sharpen (the CPU variant; falls
+ * back to the other when the ring does not fit local memory) over the
+ * two-pass kernels (the GPU variant). sharpen selects the unsharp mask over
+ * the plain blur. Fills *out (caller frees with cld_data_free); on failure
+ * *out is left empty. */
+enum cld_status cld__blur_cl(struct cld_clctx *ctx,
+                             const struct cld_params *p,
+                             const struct cld_data *in, bool sharpen,
+                             bool fused, struct cld_data *out);
+
+enum cld_status cld__blur_cl(struct cld_clctx *ctx,
+                             const struct cld_params *p,
+                             const struct cld_data *in, bool sharpen,
+                             bool fused, struct cld_data *out)
+{
+    const struct cld_image *src = &in->img;
+    enum conv_kind kind = sharpen ? CONV_SHARPEN : CONV_BLUR;
+    size_t bytes = (size_t)src->width * src->height * src->channels;
+    float *taps = NULL, amount = (float)p->amount;
+    cl_mem bin = NULL, bout = NULL, btaps = NULL;
+    cl_program prog;
+    bool fits = false, enqueued = false;
+    int r;
+    enum cld_status st;
+
+    memset(out, 0, sizeof *out);
+    st = sharpen ? sharpen_validate(p) : blur_validate(p);
+    if (st != CLD_OK || (st = gauss_taps(p->sigma, &r, &taps)) != CLD_OK)
+        return st;
+    if ((st = check_kernel_range(src, r)) != CLD_OK ||
+        (st = cld_image_alloc(&out->img, src->width, src->height,
+                              src->channels)) != CLD_OK)
+        goto out;
+    out->kind = CLD_DATA_IMAGE;
+    if ((st = cld_clctx_program(ctx, "convolve", NULL, &prog)) != CLD_OK)
+        goto out;
+    if ((st = cld__buf_in(ctx, src->data, bytes, &bin)) != CLD_OK ||
+        (st = cld__buf_out(ctx, out->img.data, bytes, &bout)) != CLD_OK ||
+        (st = cld__buf_in(ctx, taps, (2 * (size_t)r + 1) * sizeof *taps,
+                          &btaps)) != CLD_OK)
+        goto out;
+    if (fused)
+        st = run_fused(ctx, prog, kind, amount, src, bin, bout, btaps, r,
+                       &fits, &enqueued);
+    if (st == CLD_OK && !fits)
+        st = run_two_pass(ctx, prog, kind, amount, src, bin, bout, btaps, r,
+                          &enqueued);
+    if (st == CLD_OK)
+        st = cld__buf_fetch(ctx, bout, out->img.data, bytes);
+out:
+    st = settle(ctx, enqueued, st);
+    cld_clw_release_mem(btaps);
+    cld_clw_release_mem(bout);
+    cld_clw_release_mem(bin);
+    free(taps);
+    if (st != CLD_OK)
+        cld_data_free(out);
+    return st;
+}
+
+static enum cld_status blur_cl(struct cld_clctx *ctx,
+                               const struct cld_params *p,
+                               const struct cld_data *in,
+                               struct cld_data *out)
+{
+    return cld__blur_cl(ctx, p, in, false,
+                        cld_clctx_type(ctx) & CL_DEVICE_TYPE_CPU, out);
+}
+
+static enum cld_status sharpen_cl(struct cld_clctx *ctx,
+                                  const struct cld_params *p,
+                                  const struct cld_data *in,
+                                  struct cld_data *out)
+{
+    return cld__blur_cl(ctx, p, in, true,
+                        cld_clctx_type(ctx) & CL_DEVICE_TYPE_CPU, out);
+}
+
+static enum cld_status sobel_cl(struct cld_clctx *ctx,
+                                const struct cld_params *p,
+                                const struct cld_data *in,
+                                struct cld_data *out)
+{
+    const struct cld_image *src = &in->img;
+    size_t npix = (size_t)src->width * src->height;
+    cl_int w = (cl_int)src->width, h = (cl_int)src->height;
+    cl_int ch = (cl_int)src->channels;
+    cl_int rows = cld_clctx_type(ctx) & CL_DEVICE_TYPE_CPU ? SOBEL_ROWS
+                                                           : GPU_SOBEL_ROWS;
+    size_t global[2], local[2] = {SOBEL_GROUP, 1}, group;
+    cl_mem bin = NULL, bout = NULL;
+    cl_program prog;
+    cl_kernel k = NULL;
+    bool enqueued = false;
+    enum cld_status st;
+
+    (void)p;
+    memset(out, 0, sizeof *out);
+    if ((st = check_kernel_range(src, 1)) != CLD_OK ||
+        (st = cld_image_alloc(&out->img, src->width, src->height, 1)) !=
+            CLD_OK)
+        return st;
+    out->kind = CLD_DATA_IMAGE;
+    if ((st = cld_clctx_program(ctx, "convolve", NULL, &prog)) != CLD_OK ||
+        (st = cld_clw_kernel(prog, "convolve_sobel", &k)) != CLD_OK ||
+        (st = kernel_group_size(ctx, k, &group)) != CLD_OK)
+        goto out;
+    if ((st = cld__buf_in(ctx, src->data, npix * ch, &bin)) != CLD_OK ||
+        (st = cld__buf_out(ctx, out->img.data, npix, &bout)) != CLD_OK)
+        goto out;
+    if ((st = cld_clw_arg(k, 0, sizeof bin, &bin)) != CLD_OK ||
+        (st = cld_clw_arg(k, 1, sizeof bout, &bout)) != CLD_OK ||
+        (st = cld_clw_arg(k, 2, sizeof w, &w)) != CLD_OK ||
+        (st = cld_clw_arg(k, 3, sizeof h, &h)) != CLD_OK ||
+        (st = cld_clw_arg(k, 4, sizeof ch, &ch)) != CLD_OK ||
+        (st = cld_clw_arg(k, 5, sizeof rows, &rows)) != CLD_OK)
+        goto out;
+    if (local[0] > group)
+        local[0] = group;
+    global[0] = cld_round_up(((size_t)w + STRIP - 1) / STRIP, local[0]);
+    global[1] = ((size_t)h + rows - 1) / rows;
+    st = cld_clw_run(cld_clctx_queue(ctx), k, 2, global, local, 0, NULL,
+                     NULL);
+    enqueued = st == CLD_OK;
+    if (st == CLD_OK)
+        st = cld__buf_fetch(ctx, bout, out->img.data, npix);
+out:
+    st = settle(ctx, enqueued, st);
+    cld_clw_release_mem(bout);
+    cld_clw_release_mem(bin);
+    cld_clw_release_kernel(k);
+    if (st != CLD_OK)
+        cld_data_free(out);
+    return st;
+}
+
+/* Traits ----------------------------------------------------------------*/
+
+static void conv_traits(const char *job, const struct cld_params *p,
+                        const struct cld_data *in, struct cld_workload *w,
+                        double ops_per_byte)
+{
+    uint64_t npix = (uint64_t)in->img.width * in->img.height;
+    uint64_t bytes = npix * in->img.channels;
+
+    w->job = job;
+    w->cls = CLD_CLASS_IMAGE;
+    w->flags = CLD_WL_DATA_PARALLEL;
+    w->elements = npix;
+    w->bytes_in = bytes;
+    w->bytes_out = bytes;
+    /* The two-pass (GPU) variant holds a float temporary image. */
+    w->max_buffer = bytes * sizeof(float);
+    w->ops_per_element = ops_per_byte * in->img.channels;
+    /* One fused kernel on CPUs, two passes elsewhere. */
+    w->kernel_launches = 2;
+    w->needs_fp64 = false;
+    (void)p;
+}
+
+static void blur_traits(const struct cld_params *p, const struct cld_data *in,
+                        struct cld_workload *w)
+{
+    double taps = 2.0 * radius_of(p->sigma) + 1.0;
+
+    /* A multiply-add per tap and channel, in each of the two passes. */
+    conv_traits("blur", p, in, w, 2.0 * taps);
+    snprintf(w->params, sizeof w->params, "sigma=%g", p->sigma);
+}
+
+static void sharpen_traits(const struct cld_params *p,
+                           const struct cld_data *in, struct cld_workload *w)
+{
+    double taps = 2.0 * radius_of(p->sigma) + 1.0;
+
+    /* The blur, then a subtraction and a multiply-add per channel. */
+    conv_traits("sharpen", p, in, w, 2.0 * taps + 3.0);
+    snprintf(w->params, sizeof w->params, "sigma=%g amount=%g", p->sigma,
+             p->amount);
+}
+
+static void sobel_traits(const struct cld_params *p, const struct cld_data *in,
+                         struct cld_workload *w)
+{
+    uint64_t npix = (uint64_t)in->img.width * in->img.height;
+
+    (void)p;
+    w->job = "sobel";
+    w->params[0] = '\0';
+    w->cls = CLD_CLASS_IMAGE;
+    w->flags = CLD_WL_DATA_PARALLEL;
+    w->elements = npix;
+    w->bytes_in = npix * in->img.channels;
+    w->bytes_out = npix;
+    w->max_buffer = w->bytes_in;
+    /* Luma (5), two 3x3 gradients (12), magnitude and rounding (6). */
+    w->ops_per_element = 23;
+    w->kernel_launches = 1;
+    w->needs_fp64 = false;
+}
+
+const struct cld_job cld_job_blur = {
+    .name = "blur",
+    .summary = "Gaussian blur (separable, every channel)",
+    .cls = CLD_CLASS_IMAGE,
+    .flags = CLD_WL_DATA_PARALLEL,
+    .input = CLD_DATA_IMAGE,
+    .output = CLD_DATA_IMAGE,
+    .family = "convolve",
+    .options = CLD_OPT_SIGMA,
+    .validate = blur_validate,
+    .traits = blur_traits,
+    .run_host = blur_host,
+    .run_cl = blur_cl,
+};
+
+const struct cld_job cld_job_sobel = {
+    .name = "sobel",
+    .summary = "Sobel gradient magnitude of luma (8-bit gray out)",
+    .cls = CLD_CLASS_IMAGE,
+    .flags = CLD_WL_DATA_PARALLEL,
+    .input = CLD_DATA_IMAGE,
+    .output = CLD_DATA_IMAGE,
+    .family = "convolve",
+    .options = 0,
+    .validate = NULL,
+    .traits = sobel_traits,
+    .run_host = sobel_host,
+    .run_cl = sobel_cl,
+};
+
+const struct cld_job cld_job_sharpen = {
+    .name = "sharpen",
+    .summary = "unsharp mask: in + amount * (in - blur)",
+    .cls = CLD_CLASS_IMAGE,
+    .flags = CLD_WL_DATA_PARALLEL,
+    .input = CLD_DATA_IMAGE,
+    .output = CLD_DATA_IMAGE,
+    .family = "convolve",
+    .options = CLD_OPT_SIGMA | CLD_OPT_AMOUNT,
+    .validate = sharpen_validate,
+    .traits = sharpen_traits,
+    .run_host = sharpen_host,
+    .run_cl = sharpen_cl,
+};

@@ -1,0 +1,247 @@
+/* The dither job: Floyd-Steinberg error diffusion of luma to N evenly
+ * spaced gray levels, on the host or with cl/dither.cl. Error diffusion
+ * depends on order (every pixel waits for its left and upper neighbours),
+ * so the host is its natural target; the kernels exist for completeness and
+ * for GPUs, which can run rows as a wavefront.
+ *
+ * Integer rules, shared bit for bit with the kernels: values are kept in
+ * 1/16 gray levels. A pixel's value v is 16 * luma plus the errors diffused
+ * into it, clamped to 0..4080 (0..255). Its output is the nearest of the N
+ * levels, round(k * 255 / (N - 1)) with k = round(v * (N - 1) / 4080) (ties
+ * up), and its error e = v - 16 * output goes right (7/16), down-left
+ * (3/16), down (5/16) and down-right (the rest), each share rounded as
+ * floor((w * e + 8) / 16); shares that would leave the image are dropped. */
+#include <stdio.h>
+#include <string.h>
+
+#include "jobs.h"
+
+#define QMAX 4080 /* 255 in 1/16 units */
+
+/* Rows a work-group of the wave kernel runs at once, at most. */
+#define WAVE_ROWS 256u
+
+/* Luma of a pixel: BT.601 for colour, the gray channel otherwise. */
+static inline int luma(const uint8_t *p, uint32_t channels)
+{
+    return channels >= 3 ? cld_luma(p[0], p[1], p[2]) : p[0];
+}
+
+/* floor((w * e + 8) / 16); |w * e| < 16 * 4096 holds since |e| <= QMAX. */
+static inline int share(int e, int w)
+{
+    return (w * e + 8 + 16 * 4096) / 16 - 4096;
+}
+
+/* Output byte for every value 0..QMAX. The caller frees it with
+ * cld_buffer_free. */
+static uint8_t *quant_table(uint32_t levels)
+{
+    uint8_t *t = cld_buffer_alloc(QMAX + 1);
+    uint32_t n = levels - 1;
+
+    if (!t)
+        return NULL;
+    for (uint32_t v = 0; v <= QMAX; v++) {
+        uint32_t k = (v * n + QMAX / 2) / QMAX;
+
+        t[v] = (uint8_t)((k * 255u + n / 2) / n);
+    }
+    return t;
+}
+
+static enum cld_status dither_validate(const struct cld_params *p)
+{
+    if (p->levels < 2 || p->levels > 256)
+        return cld_error_set(CLD_ERR_USAGE, "dither: --levels %u is not in "
+                             "2..256", p->levels);
+    return CLD_OK;
+}
+
+static enum cld_status dither_host(const struct cld_params *p,
+                                   const struct cld_data *in,
+                                   struct cld_data *out)
+{
+    const struct cld_image *src = &in->img;
+    uint32_t w = src->width, h = src->height, ch = src->channels;
+    uint8_t *qtab = NULL;
+    int *cur = NULL, *next = NULL, *t;
+    enum cld_status st;
+
+    if ((st = dither_validate(p)) != CLD_OK)
+        return st;
+    if ((st = cld_image_alloc(&out->img, w, h, 1)) != CLD_OK)
+        return st;
+    out->kind = CLD_DATA_IMAGE;
+    qtab = quant_table(p->levels);
+    cur = cld_buffer_alloc((size_t)w * sizeof *cur);
+    next = cld_buffer_alloc((size_t)w * sizeof *next);
+    if (!qtab || !cur || !next) {
+        st = cld_error_set(CLD_ERR_NOMEM, "dither: out of memory");
+        goto out;
+    }
+    memset(cur, 0, (size_t)w * sizeof *cur);
+    for (uint32_t y = 0; y < h; y++) {
+        const uint8_t *s = src->data + (size_t)y * w * ch;
+        uint8_t *d = out->img.data + (size_t)y * w;
+        int carry = 0;
+
+        memset(next, 0, (size_t)w * sizeof *next);
+        for (uint32_t x = 0; x < w; x++, s += ch) {
+            int v = 16 * luma(s, ch) + cur[x] + carry;
+            int e, e7, e3, e5;
+
+            v = v < 0 ? 0 : v > QMAX ? QMAX : v;
+            d[x] = qtab[v];
+            e = v - 16 * d[x];
+            e7 = share(e, 7);
+            e3 = share(e, 3);
+            e5 = share(e, 5);
+            carry = e7;
+            if (x > 0)
+                next[x - 1] += e3;
+            next[x] += e5;
+            if (x + 1 < w)
+                next[x + 1] += e - e7 - e3 - e5;
+        }
+        t = cur;
+        cur = next;
+        next = t;
+    }
+out:
+    cld_buffer_free(next);
+    cld_buffer_free(cur);
+    cld_buffer_free(qtab);
+    return st;
+}
+
+static enum cld_status max_group_size(struct cld_clctx *ctx, cl_kernel k,
+                                      size_t *out)
+{
+    cl_int err = cld_clw_fault("clGetKernelWorkGroupInfo");
+
+    if (err == CL_SUCCESS)
+        err = clGetKernelWorkGroupInfo(k, cld_clctx_device(ctx),
+                                       CL_KERNEL_WORK_GROUP_SIZE,
+                                       sizeof *out, out, NULL);
+    return cld_clw_check(err, "clGetKernelWorkGroupInfo");
+}
+
+/* Shared with the device tests, which run both kernels on every device:
+ * wave selects dither_wave (the GPU variant: one work-group, rows as a
+ * wavefront) over dither_serial (one work-item). Fills *out (caller frees
+ * with cld_data_free); on failure *out is left empty. */
+enum cld_status cld__dither_cl(struct cld_clctx *ctx,
+                               const struct cld_params *p,
+                               const struct cld_data *in, bool wave,
+                               struct cld_data *out);
+
+enum cld_status cld__dither_cl(struct cld_clctx *ctx,
+                               const struct cld_params *p,
+                               const struct cld_data *in, bool wave,
+                               struct cld_data *out)
+{
+    const struct cld_image *src = &in->img;
+    cl_uint w = src->width, h = src->height, ch = src->channels;
+    size_t npix = (size_t)w * h, rows = 1, errbytes;
+    uint8_t *qtab = NULL;
+    cl_mem bin = NULL, bout = NULL, bq = NULL, berr = NULL;
+    cl_program prog;
+    cl_kernel k = NULL;
+    enum cld_status st;
+
+    memset(out, 0, sizeof *out);
+    if ((st = dither_validate(p)) != CLD_OK)
+        return st;
+    if ((st = cld_image_alloc(&out->img, w, h, 1)) != CLD_OK)
+        return st;
+    out->kind = CLD_DATA_IMAGE;
+    if (!(qtab = quant_table(p->levels))) {
+        st = cld_error_set(CLD_ERR_NOMEM, "dither: out of memory");
+        goto out;
+    }
+    if ((st = cld_clctx_program(ctx, "dither", NULL, &prog)) != CLD_OK ||
+        (st = cld_clw_kernel(prog, wave ? "dither_wave" : "dither_serial",
+                             &k)) != CLD_OK)
+        goto out;
+    if (wave) {
+        if ((st = max_group_size(ctx, k, &rows)) != CLD_OK)
+            goto out;
+        if (rows > WAVE_ROWS)
+            rows = WAVE_ROWS;
+        if (rows > h)
+            rows = h;
+    }
+    /* Serial: two rows of errors; wave: one more than it runs at once. */
+    errbytes = (wave ? rows + 1 : 2) * (size_t)w * sizeof(cl_int);
+    if ((st = cld__buf_in(ctx, src->data, npix * ch, &bin)) != CLD_OK ||
+        (st = cld__buf_out(ctx, out->img.data, npix, &bout)) != CLD_OK ||
+        (st = cld__buf_in(ctx, qtab, QMAX + 1, &bq)) != CLD_OK ||
+        (st = cld__buf_tmp(ctx, errbytes, &berr)) != CLD_OK)
+        goto out;
+    if ((st = cld_clw_arg(k, 0, sizeof bin, &bin)) != CLD_OK ||
+        (st = cld_clw_arg(k, 1, sizeof bout, &bout)) != CLD_OK ||
+        (st = cld_clw_arg(k, 2, sizeof w, &w)) != CLD_OK ||
+        (st = cld_clw_arg(k, 3, sizeof h, &h)) != CLD_OK ||
+        (st = cld_clw_arg(k, 4, sizeof ch, &ch)) != CLD_OK ||
+        (st = cld_clw_arg(k, 5, sizeof bq, &bq)) != CLD_OK ||
+        (st = cld_clw_arg(k, 6, sizeof berr, &berr)) != CLD_OK)
+        goto out;
+    st = cld_clw_run(cld_clctx_queue(ctx), k, 1, &rows, &rows, 0, NULL,
+                     NULL);
+    if (st == CLD_OK)
+        st = cld__buf_fetch(ctx, bout, out->img.data, npix);
+out:
+    cld_clw_release_mem(berr);
+    cld_clw_release_mem(bq);
+    cld_clw_release_mem(bout);
+    cld_clw_release_mem(bin);
+    cld_clw_release_kernel(k);
+    cld_buffer_free(qtab);
+    if (st != CLD_OK)
+        cld_data_free(out);
+    return st;
+}
+
+static enum cld_status dither_cl(struct cld_clctx *ctx,
+                                 const struct cld_params *p,
+                                 const struct cld_data *in,
+                                 struct cld_data *out)
+{
+    return cld__dither_cl(ctx, p, in,
+                          !(cld_clctx_type(ctx) & CL_DEVICE_TYPE_CPU), out);
+}
+
+static void dither_traits(const struct cld_params *p,
+                          const struct cld_data *in, struct cld_workload *w)
+{
+    uint64_t npix = (uint64_t)in->img.width * in->img.height;
+
+    w->job = "dither";
+    snprintf(w->params, sizeof w->params, "levels=%u", p->levels);
+    w->cls = CLD_CLASS_SEQUENTIAL;
+    w->flags = CLD_WL_SEQUENTIAL;
+    w->elements = npix;
+    w->bytes_in = npix * in->img.channels;
+    w->bytes_out = npix;
+    w->max_buffer = w->bytes_in;
+    /* Luma, clamp, look-up, three shares and four updates, all on one
+     * chain of dependencies. */
+    w->ops_per_element = 20;
+    w->kernel_launches = 1;
+}
+
+const struct cld_job cld_job_dither = {
+    .name = "dither",
+    .summary = "Floyd-Steinberg dither of luma to N gray levels",
+    .cls = CLD_CLASS_SEQUENTIAL,
+    .flags = CLD_WL_SEQUENTIAL,
+    .input = CLD_DATA_IMAGE,
+    .output = CLD_DATA_IMAGE,
+    .family = "dither",
+    .options = CLD_OPT_LEVELS,
+    .validate = dither_validate,
+    .traits = dither_traits,
+    .run_host = dither_host,
+    .run_cl = dither_cl,
+};

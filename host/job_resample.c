@@ -1,0 +1,535 @@
+/* The resize job: bilinear resampling, or area averaging on an axis that
+ * shrinks by more than 2x, on the host or with cl/resample.cl. The filter
+ * taps of each axis are computed once here, on the host, and shared by the
+ * C reference and the kernels; both sides then do the same float operations
+ * in the same order without contraction, so a device matches the host
+ * exactly (the tests still allow a difference of 1, for devices that
+ * round differently). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "jobs.h"
+
+/* a * b + c must stay two roundings, as in the kernels (FP_CONTRACT OFF
+ * there). GCC lacks the standard pragma but contracts nothing in ISO C mode
+ * (-std=c11 implies -ffp-contract=off). */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+/* Largest output side, as the command line's --size accepts. */
+#define MAX_SIDE 65536u
+
+/* The taps of one axis: output coordinate o reads source samples
+ * start[o] .. start[o] + ntap - 1 with weights w[o * ntap + t]; every
+ * entry has ntap taps (unused ones weigh 0), and start[o] + ntap <= in. */
+struct axis {
+    uint32_t n;
+    uint32_t ntap;
+    int32_t *start;
+    float *w;
+};
+
+static void axis_free(struct axis *a)
+{
+    cld_buffer_free(a->start);
+    cld_buffer_free(a->w);
+    memset(a, 0, sizeof *a);
+}
+
+static enum cld_status axis_alloc(struct axis *a, uint32_t n, uint32_t ntap)
+{
+    a->n = n;
+    a->ntap = ntap;
+    a->start = cld_buffer_alloc((size_t)n * sizeof *a->start);
+    a->w = cld_buffer_alloc((size_t)n * ntap * sizeof *a->w);
+    if (!a->start || !a->w) {
+        axis_free(a);
+        return cld_error_set(CLD_ERR_NOMEM, "resize: no memory for %u x %u "
+                             "filter taps", n, ntap);
+    }
+    memset(a->w, 0, (size_t)n * ntap * sizeof *a->w);
+    return CLD_OK;
+}
+
+/* Source footprint [lo, hi) of output o when averaging with ratio r. */
+static void footprint(uint32_t in, uint32_t o, double r, double *lo,
+                      double *hi)
+{
+    *lo = o * r;
+    *hi = (o + 1) * r;
+    if (*hi > in)
+        *hi = in;
+}
+
+/* Area averaging: each output sample is the mean of its exact source
+ * footprint, edge samples weighted by the fraction they cover. */
+static enum cld_status axis_area(uint32_t in, uint32_t out, struct axis *a)
+{
+    double r = (double)in / out, lo, hi;
+    uint32_t ntap = 1;
+    enum cld_status st;
+
+    for (uint32_t o = 0; o < out; o++) {
+        footprint(in, o, r, &lo, &hi);
+        if ((uint32_t)(ceil(hi) - floor(lo)) > ntap)
+            ntap = (uint32_t)(ceil(hi) - floor(lo));
+    }
+    if ((st = axis_alloc(a, out, ntap)) != CLD_OK)
+        return st;
+    for (uint32_t o = 0; o < out; o++) {
+        uint32_t i0, i1, s;
+
+        footprint(in, o, r, &lo, &hi);
+        i0 = (uint32_t)floor(lo);
+        i1 = (uint32_t)ceil(hi);
+        s = i0 + ntap > in ? in - ntap : i0;
+        a->start[o] = (int32_t)s;
+        for (uint32_t i = i0; i < i1; i++) {
+            double l = i > lo ? i : lo, h = i + 1 < hi ? i + 1 : hi;
+
+            a->w[(size_t)o * ntap + (i - s)] = (float)((h - l) / r);
+        }
+    }
+    return CLD_OK;
+}
+
+/* Bilinear with pixel centres at +0.5 (as OpenCV and Pillow): output o
+ * samples the source at (o + 0.5) * in / out - 0.5, clamped to the image. */
+static enum cld_status axis_bilinear(uint32_t in, uint32_t out,
+                                     struct axis *a)
+{
+    double r = (double)in / out;
+    enum cld_status st;
+
+    if ((st = axis_alloc(a, out, in > 1 ? 2 : 1)) != CLD_OK)
+        return st;
+    for (uint32_t o = 0; o < out; o++) {
+        double src = (o + 0.5) * r - 0.5, f;
+        uint32_t i0;
+
+        if (in == 1) {
+            a->start[o] = 0;
+            a->w[o] = 1.0f;
+            continue;
+        }
+        if (src < 0)
+            src = 0;
+        if (src > in - 1)
+            src = in - 1;
+        i0 = (uint32_t)floor(src);
+        f = src - i0;
+        if (i0 >= in - 1) {
+            i0 = in - 2;
+            f = 1.0;
+        }
+        a->start[o] = (int32_t)i0;
+        a->w[2 * (size_t)o] = (float)(1.0 - f);
+        a->w[2 * (size_t)o + 1] = (float)f;
+    }
+    return CLD_OK;
+}
+
+/* The x taps per output byte for resample_rows, which vectorises over the
+ * bytes of a row: byte j = o * ch + c reads float start[j] + t * ch with
+ * weight w[t * n + j] (tap-major), n = out * ch. */
+static enum cld_status axis_expand(const struct axis *a, uint32_t ch,
+                                   struct axis *b)
+{
+    enum cld_status st = axis_alloc(b, a->n * ch, a->ntap);
+
+    if (st != CLD_OK)
+        return st;
+    for (uint32_t o = 0; o < a->n; o++) {
+        for (uint32_t c = 0; c < ch; c++) {
+            size_t j = (size_t)o * ch + c;
+
+            b->start[j] = a->start[o] * (int32_t)ch + (int32_t)c;
+            for (uint32_t t = 0; t < a->ntap; t++)
+                b->w[t * (size_t)b->n + j] = a->w[(size_t)o * a->ntap + t];
+        }
+    }
+    return CLD_OK;
+}
+
+static enum cld_status axis_build(uint32_t in, uint32_t out, struct axis *a)
+{
+    return (double)in / out > 2.0 ? axis_area(in, out, a)
+                                  : axis_bilinear(in, out, a);
+}
+
+static enum cld_status resize_validate(const struct cld_params *p)
+{
+    bool scale = p->scale != 0.0, size = p->width != 0 || p->height != 0;
+
+    if (scale == size)
+        return cld_error_set(CLD_ERR_USAGE, "resize: give exactly one of "
+                             "--scale F and --size WxH");
+    if (scale && !(p->scale > 0.0 && isfinite(p->scale)))
+        return cld_error_set(CLD_ERR_USAGE, "resize: --scale %g is not a "
+                             "positive factor", p->scale);
+    if (size && (p->width == 0 || p->height == 0))
+        return cld_error_set(CLD_ERR_USAGE, "resize: --size needs both "
+                             "width and height");
+    if (size && (p->width > MAX_SIDE || p->height > MAX_SIDE))
+        return cld_error_set(CLD_ERR_USAGE, "resize: --size %ux%u exceeds "
+                             "%ux%u", p->width, p->height, MAX_SIDE,
+                             MAX_SIDE);
+    return CLD_OK;
+}
+
+/* One output side: the nearest integer to in * scale, at least 1. */
+static enum cld_status scaled_side(uint32_t in, double scale, uint32_t *out)
+{
+    double v = floor((double)in * scale + 0.5);
+
+    if (v > MAX_SIDE)
+        return cld_error_set(CLD_ERR_TOO_LARGE, "resize: %u x %g gives more "
+                             "than %u pixels a side", in, scale, MAX_SIDE);
+    *out = v < 1.0 ? 1u : (uint32_t)v;
+    return CLD_OK;
+}
+
+/* Validate, then the output size and both axes' taps. */
+static enum cld_status resize_plan(const struct cld_params *p,
+                                   const struct cld_image *src,
+                                   struct axis *ax, struct axis *ay)
+{
+    uint32_t ow = p->width, oh = p->height;
+    enum cld_status st;
+
+    memset(ax, 0, sizeof *ax);
+    memset(ay, 0, sizeof *ay);
+    if ((st = resize_validate(p)) != CLD_OK)
+        return st;
+    if (p->scale != 0.0 &&
+        ((st = scaled_side(src->width, p->scale, &ow)) != CLD_OK ||
+         (st = scaled_side(src->height, p->scale, &oh)) != CLD_OK))
+        return st;
+    if ((st = axis_build(src->width, ow, ax)) != CLD_OK)
+        return st;
+    if ((st = axis_build(src->height, oh, ay)) != CLD_OK)
+        axis_free(ax);
+    return st;
+}
+
+static inline uint8_t to_u8(float v)
+{
+    v += 0.5f;
+    return v <= 0.0f ? 0 : v >= 255.0f ? 255 : (uint8_t)v;
+}
+
+static enum cld_status resize_host(const struct cld_params *p,
+                                   const struct cld_data *in,
+                                   struct cld_data *out)
+{
+    const struct cld_image *src = &in->img;
+    uint32_t ch = src->channels;
+    size_t rowlen = (size_t)src->width * ch;
+    struct axis ax, ay;
+    float *acc = NULL;
+    enum cld_status st;
+
+    if ((st = resize_plan(p, src, &ax, &ay)) != CLD_OK)
+        return st;
+    if ((st = cld_image_alloc(&out->img, ax.n, ay.n, ch)) != CLD_OK)
+        goto out;
+    out->kind = CLD_DATA_IMAGE;
+    acc = cld_buffer_alloc(rowlen * sizeof *acc);
+    if (!acc) {
+        st = cld_error_set(CLD_ERR_NOMEM, "resize: no memory for a row");
+        goto out;
+    }
+    for (uint32_t oy = 0; oy < ay.n; oy++) {
+        const uint8_t *s = src->data + (size_t)ay.start[oy] * rowlen;
+        const float *wv = ay.w + (size_t)oy * ay.ntap;
+        uint8_t *d = out->img.data + (size_t)oy * ax.n * ch;
+
+        /* Vertical taps into a float row, then horizontal taps. */
+        for (size_t k = 0; k < rowlen; k++)
+            acc[k] = 0.0f;
+        for (uint32_t j = 0; j < ay.ntap; j++, s += rowlen) {
+            for (size_t k = 0; k < rowlen; k++)
+                acc[k] += wv[j] * (float)s[k];
+        }
+        for (uint32_t ox = 0; ox < ax.n; ox++) {
+            const float *a = acc + (size_t)ax.start[ox] * ch;
+            const float *wh = ax.w + (size_t)ox * ax.ntap;
+
+            for (uint32_t c = 0; c < ch; c++) {
+                float v = 0.0f;
+
+                for (uint32_t t = 0; t < ax.ntap; t++)
+                    v += wh[t] * a[t * ch + c];
+                *d++ = to_u8(v);
+            }
+        }
+    }
+out:
+    cld_buffer_free(acc);
+    axis_free(&ax);
+    axis_free(&ay);
+    return st;
+}
+
+static enum cld_status local_mem_size(struct cld_clctx *ctx, cl_ulong *out)
+{
+    cl_int err = cld_clw_fault("clGetDeviceInfo");
+
+    if (err == CL_SUCCESS)
+        err = clGetDeviceInfo(cld_clctx_device(ctx), CL_DEVICE_LOCAL_MEM_SIZE,
+                              sizeof *out, out, NULL);
+    return cld_clw_check(err, "clGetDeviceInfo(CL_DEVICE_LOCAL_MEM_SIZE)");
+}
+
+/* True when both sides halve exactly: bilinear at 0.5 then averages 2x2
+ * blocks, which resample_half does in integers (the float sums of
+ * quarters are exact, so it matches the reference bit for bit). */
+static bool halves(const struct cld_image *src, const struct axis *ax,
+                   const struct axis *ay)
+{
+    return src->width == 2 * ax->n && src->height == 2 * ay->n;
+}
+
+/* Set the arguments shared by resample_rows and resample_direct. */
+static enum cld_status filter_args(cl_kernel k, cl_mem *bufs, cl_uint in_w,
+                                   cl_uint out_w, cl_uint out_h, cl_uint ch,
+                                   cl_uint ntx, cl_uint nty)
+{
+    const void *v[] = {&bufs[0], &bufs[1], &in_w, &out_w, &out_h, &ch,
+                       &bufs[2], &bufs[3], &ntx, &bufs[4], &bufs[5], &nty};
+    const size_t m = sizeof(cl_mem), u = sizeof(cl_uint);
+    const size_t sz[] = {m, m, u, u, u, u, m, m, u, m, m, u};
+    enum cld_status st = CLD_OK;
+
+    for (cl_uint i = 0; i < sizeof sz / sizeof sz[0] && st == CLD_OK; i++)
+        st = cld_clw_arg(k, i, sz[i], v[i]);
+    return st;
+}
+
+static enum cld_status run_half(struct cld_clctx *ctx, cl_kernel k,
+                                cl_mem *bufs, cl_uint out_w, cl_uint out_h,
+                                cl_uint ch)
+{
+    size_t global = out_h, one = 1;
+    enum cld_status st;
+
+    if ((st = cld_clw_arg(k, 0, sizeof bufs[0], &bufs[0])) != CLD_OK ||
+        (st = cld_clw_arg(k, 1, sizeof bufs[1], &bufs[1])) != CLD_OK ||
+        (st = cld_clw_arg(k, 2, sizeof out_w, &out_w)) != CLD_OK ||
+        (st = cld_clw_arg(k, 3, sizeof out_h, &out_h)) != CLD_OK ||
+        (st = cld_clw_arg(k, 4, sizeof ch, &ch)) != CLD_OK)
+        return st;
+    return cld_clw_run(cld_clctx_queue(ctx), k, 1, &global, &one, 0, NULL,
+                       NULL);
+}
+
+/* resample_rows (rowbytes > 0: work-groups of one, each with a float row
+ * of local memory) or resample_direct. The tap tables go to bufs[2..5],
+ * which the caller releases. */
+static enum cld_status run_filter(struct cld_clctx *ctx, cl_kernel k,
+                                  cl_mem *bufs, cl_uint in_w,
+                                  const struct axis *hx,
+                                  const struct axis *ay, cl_uint ch,
+                                  size_t rowbytes)
+{
+    cl_uint out_w = hx->n / (rowbytes ? ch : 1), out_h = ay->n;
+    size_t global[2] = {out_h, 1}, one = 1, local[2] = {16, 4};
+    enum cld_status st;
+
+    if ((st = cld__buf_in(ctx, hx->start, hx->n * sizeof *hx->start,
+                          &bufs[2])) != CLD_OK ||
+        (st = cld__buf_in(ctx, hx->w, (size_t)hx->n * hx->ntap *
+                                          sizeof *hx->w, &bufs[3])) !=
+            CLD_OK ||
+        (st = cld__buf_in(ctx, ay->start, out_h * sizeof *ay->start,
+                          &bufs[4])) != CLD_OK ||
+        (st = cld__buf_in(ctx, ay->w, (size_t)out_h * ay->ntap *
+                                          sizeof *ay->w, &bufs[5])) !=
+            CLD_OK ||
+        (st = filter_args(k, bufs, in_w, out_w, out_h, ch, hx->ntap,
+                          ay->ntap)) != CLD_OK)
+        return st;
+    if (rowbytes) {
+        if ((st = cld_clw_arg(k, 12, rowbytes, NULL)) != CLD_OK)
+            return st;
+        return cld_clw_run(cld_clctx_queue(ctx), k, 1, global, &one, 0,
+                           NULL, NULL);
+    }
+    /* A fixed work-group shape: PoCL compiles one per shape it meets. */
+    global[0] = cld_round_up(out_w, 16);
+    global[1] = cld_round_up(out_h, 4);
+    return cld_clw_run(cld_clctx_queue(ctx), k, 2, global, local, 0, NULL,
+                       NULL);
+}
+
+/* Shared with the device tests, which run every kernel on every device.
+ * kernel names one: "resample_rows" (the CPU variant; CLD_ERR_UNSUPPORTED
+ * when a float row of the input exceeds the device's local memory),
+ * "resample_half" (CPU, exact halving only; CLD_ERR_UNSUPPORTED otherwise)
+ * or "resample_direct" (the GPU variant). Fills *out (caller frees with
+ * cld_data_free); on failure *out is left empty. */
+enum cld_status cld__resize_cl(struct cld_clctx *ctx,
+                               const struct cld_params *p,
+                               const struct cld_data *in, const char *kernel,
+                               struct cld_data *out);
+
+enum cld_status cld__resize_cl(struct cld_clctx *ctx,
+                               const struct cld_params *p,
+                               const struct cld_data *in, const char *kernel,
+                               struct cld_data *out)
+{
+    const struct cld_image *src = &in->img;
+    cl_uint ch = src->channels, out_w, out_h;
+    size_t inbytes = cld_image_bytes(src->width, src->height, ch);
+    size_t rowbytes = (size_t)src->width * ch * sizeof(float);
+    size_t outbytes;
+    bool rows = strcmp(kernel, "resample_rows") == 0;
+    bool half = strcmp(kernel, "resample_half") == 0;
+    struct axis ax, ay, bx = {0};
+    const struct axis *hx = &ax;
+    cl_mem bufs[6] = {NULL};
+    cl_program prog;
+    cl_kernel k = NULL;
+    cl_ulong lmem = 0;
+    enum cld_status st;
+
+    memset(out, 0, sizeof *out);
+    if ((st = resize_plan(p, src, &ax, &ay)) != CLD_OK)
+        return st;
+    out_w = ax.n;
+    out_h = ay.n;
+    if (half && !halves(src, &ax, &ay)) {
+        st = cld_error_set(CLD_ERR_UNSUPPORTED, "resize: resample_half "
+                           "needs a size of exactly half");
+        goto out;
+    }
+    if (rows) {
+        if ((st = local_mem_size(ctx, &lmem)) != CLD_OK)
+            goto out;
+        if (rowbytes > lmem) {
+            st = cld_error_set(CLD_ERR_UNSUPPORTED, "resize: a row of %zu "
+                               "bytes exceeds the %lu bytes of local memory",
+                               rowbytes, (unsigned long)lmem);
+            goto out;
+        }
+        if ((st = axis_expand(&ax, ch, &bx)) != CLD_OK)
+            goto out;
+        hx = &bx;
+    }
+    if ((st = cld_image_alloc(&out->img, out_w, out_h, ch)) != CLD_OK)
+        goto out;
+    out->kind = CLD_DATA_IMAGE;
+    outbytes = cld_image_bytes(out_w, out_h, ch);
+    if ((st = cld_clctx_program(ctx, "resample", NULL, &prog)) != CLD_OK ||
+        (st = cld_clw_kernel(prog, kernel, &k)) != CLD_OK)
+        goto out;
+    if ((st = cld__buf_in(ctx, src->data, inbytes, &bufs[0])) != CLD_OK ||
+        (st = cld__buf_out(ctx, out->img.data, outbytes, &bufs[1])) !=
+            CLD_OK)
+        goto out;
+    if (half)
+        st = run_half(ctx, k, bufs, out_w, out_h, ch);
+    else
+        st = run_filter(ctx, k, bufs, src->width, hx, &ay, ch,
+                        rows ? rowbytes : 0);
+    if (st == CLD_OK)
+        st = cld__buf_fetch(ctx, bufs[1], out->img.data, outbytes);
+out:
+    for (int i = 5; i >= 0; i--)
+        cld_clw_release_mem(bufs[i]);
+    cld_clw_release_kernel(k);
+    axis_free(&bx);
+    axis_free(&ax);
+    axis_free(&ay);
+    if (st != CLD_OK)
+        cld_data_free(out);
+    return st;
+}
+
+static enum cld_status resize_cl(struct cld_clctx *ctx,
+                                 const struct cld_params *p,
+                                 const struct cld_data *in,
+                                 struct cld_data *out)
+{
+    const struct cld_image *src = &in->img;
+    size_t rowbytes = (size_t)src->width * src->channels * sizeof(float);
+    const char *kernel = "resample_direct";
+    struct axis ax, ay;
+    cl_ulong lmem = 0;
+    bool half;
+    enum cld_status st;
+
+    /* CPU devices want few work-items with wide vectors and loops (their
+     * "local memory" is ordinary cached memory); GPUs a pixel each. */
+    if (cld_clctx_type(ctx) & CL_DEVICE_TYPE_CPU) {
+        if ((st = resize_plan(p, src, &ax, &ay)) != CLD_OK)
+            return st;
+        half = halves(src, &ax, &ay);
+        axis_free(&ax);
+        axis_free(&ay);
+        if (half) {
+            kernel = "resample_half";
+        } else {
+            if ((st = local_mem_size(ctx, &lmem)) != CLD_OK)
+                return st;
+            if (rowbytes <= lmem)
+                kernel = "resample_rows";
+        }
+    }
+    return cld__resize_cl(ctx, p, in, kernel, out);
+}
+
+static void resize_traits(const struct cld_params *p,
+                          const struct cld_data *in, struct cld_workload *w)
+{
+    const struct cld_image *src = &in->img;
+    uint64_t npix = (uint64_t)src->width * src->height;
+    uint32_t ow = p->width, oh = p->height;
+    uint64_t outpix;
+    double rx, ry, taps;
+
+    if (p->scale != 0.0) {
+        if (scaled_side(src->width, p->scale, &ow) != CLD_OK ||
+            scaled_side(src->height, p->scale, &oh) != CLD_OK)
+            ow = oh = MAX_SIDE;
+        snprintf(w->params, sizeof w->params, "scale=%g", p->scale);
+    } else {
+        snprintf(w->params, sizeof w->params, "size=%ux%u", ow, oh);
+    }
+    if (ow == 0 || oh == 0)
+        ow = oh = 1;
+    outpix = (uint64_t)ow * oh;
+    w->job = "resize";
+    w->cls = CLD_CLASS_IMAGE;
+    w->flags = CLD_WL_DATA_PARALLEL;
+    w->elements = npix;
+    w->bytes_in = npix * src->channels;
+    w->bytes_out = outpix * src->channels;
+    w->max_buffer = w->bytes_in > w->bytes_out ? w->bytes_in : w->bytes_out;
+    /* A multiply-add per vertical tap over every source column of every
+     * output row, and one per horizontal tap of every output value, per
+     * input pixel. */
+    rx = (double)src->width / ow;
+    ry = (double)src->height / oh;
+    taps = (ry > 2.0 ? ceil(ry) + 1.0 : 2.0) * oh / src->height +
+           (rx > 2.0 ? ceil(rx) + 1.0 : 2.0) * (double)outpix / npix;
+    w->ops_per_element = 2.0 * taps * src->channels;
+    w->kernel_launches = 1;
+}
+
+const struct cld_job cld_job_resize = {
+    .name = "resize",
+    .summary = "resize: bilinear, area averaging below 1/2",
+    .cls = CLD_CLASS_IMAGE,
+    .flags = CLD_WL_DATA_PARALLEL,
+    .input = CLD_DATA_IMAGE,
+    .output = CLD_DATA_IMAGE,
+    .family = "resample",
+    .options = CLD_OPT_SCALE | CLD_OPT_SIZE,
+    .validate = resize_validate,
+    .traits = resize_traits,
+    .run_host = resize_host,
+    .run_cl = resize_cl,
+};

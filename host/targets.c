@@ -1,0 +1,607 @@
+/* Targets from discovery, their lazily created contexts, and the glue
+ * between jobs and placement. */
+#include "targets.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "config.h"
+
+struct pool_entry {
+    bool tried;
+    struct cld_clctx *ctx;
+    enum cld_status st;
+    char detail[512];
+};
+
+struct cld_targets {
+    struct cld_device_list list;   /* deep copy; handles as discovered */
+    size_t n;
+    struct cld_target_profile prof[CLD_PLAN_MAX];
+    int device[CLD_PLAN_MAX];      /* index into list.devices, -1: host */
+    pthread_mutex_t lock;          /* guards pool */
+    struct pool_entry pool[CLD_PLAN_MAX];
+};
+
+void cld_targets_device_key(const struct cld_device_info *d, char *buf,
+                            size_t len)
+{
+    char *p;
+
+    snprintf(buf, len, "%s|%s|%s", d->platform_name, d->name,
+             d->driver_version);
+    /* The store is tab-separated and line-based. */
+    for (p = buf; *p; p++) {
+        if (*p == '\t' || *p == '\n' || *p == '\r')
+            *p = ' ';
+    }
+}
+
+/* The CPU's model name from /proc/cpuinfo, or "cpu". */
+static void cpu_model(char *buf, size_t len)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+
+    snprintf(buf, len, "cpu");
+    if (!f)
+        return;
+    while (fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+
+        if (strncmp(line, "model name", 10) == 0 && colon) {
+            colon += 1 + strspn(colon + 1, " \t");
+            colon[strcspn(colon, "\r\n")] = '\0';
+            if (*colon)
+                snprintf(buf, len, "%s", colon);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+void cld_targets_host_key(char *buf, size_t len)
+{
+    char model[160];
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    cpu_model(model, sizeof model);
+    /* The host's speed is our own C code's: the version is the driver. */
+    snprintf(buf, len, "host|%s x%ld|cldispatch %s", model, n > 0 ? n : 1,
+             CLD_VERSION);
+}
+
+static enum cld_status copy_list(struct cld_device_list *dst,
+                                 const struct cld_device_list *src)
+{
+    memset(dst, 0, sizeof *dst);
+    if (!src)
+        return CLD_OK;
+    memcpy(dst->loader_name, src->loader_name, sizeof dst->loader_name);
+    memcpy(dst->loader_version, src->loader_version,
+           sizeof dst->loader_version);
+    if (src->nplatforms > 0) {
+        dst->platforms = calloc((size_t)src->nplatforms,
+                                sizeof *dst->platforms);
+        if (!dst->platforms)
+            return cld_error_set(CLD_ERR_NOMEM, "out of memory");
+        memcpy(dst->platforms, src->platforms,
+               (size_t)src->nplatforms * sizeof *dst->platforms);
+        dst->nplatforms = src->nplatforms;
+    }
+    if (src->ndevices > 0) {
+        dst->devices = calloc((size_t)src->ndevices, sizeof *dst->devices);
+        if (!dst->devices)
+            return cld_error_set(CLD_ERR_NOMEM, "out of memory");
+        memcpy(dst->devices, src->devices,
+               (size_t)src->ndevices * sizeof *dst->devices);
+        dst->ndevices = src->ndevices;
+    }
+    return CLD_OK;
+}
+
+static void device_profile(const struct cld_device_info *d,
+                           struct cld_target_profile *t)
+{
+    enum cld_target_kind kind = CLD_TARGET_CL_ACCEL;
+    char key[CLD_KEY_MAX];
+
+    if (d->type & CL_DEVICE_TYPE_GPU)
+        kind = CLD_TARGET_CL_GPU;
+    else if (d->type & CL_DEVICE_TYPE_CPU)
+        kind = CLD_TARGET_CL_CPU;
+    cld_targets_device_key(d, key, sizeof key);
+    cld_target_init(t, kind, d->index, d->id, key);
+    t->compute_units = d->compute_units;
+    t->max_clock_mhz = d->max_clock_mhz;
+    t->global_mem_bytes = d->global_mem;
+    t->max_alloc_bytes = d->max_alloc;
+    t->host_unified_memory = d->host_unified || kind == CLD_TARGET_CL_CPU;
+    t->fp64 = d->fp64;
+    t->vector_width_float = d->pref_vec_float;
+}
+
+static void host_profile(struct cld_target_profile *t)
+{
+    char key[CLD_KEY_MAX];
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    cld_targets_host_key(key, sizeof key);
+    cld_target_init(t, CLD_TARGET_HOST, -1, "host", key);
+    t->compute_units = n > 0 ? (uint32_t)n : 1;
+    t->fp64 = true;
+    /* The C reference runs one item on one thread; items of a batch run
+     * side by side on every target alike. */
+    t->host_threads = 1;
+}
+
+enum cld_status cld_targets_create(const struct cld_device_list *list,
+                                   struct cld_targets **out)
+{
+    struct cld_targets *t = calloc(1, sizeof *t);
+    enum cld_status st;
+
+    *out = NULL;
+    if (!t)
+        return cld_error_set(CLD_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&t->lock, NULL);
+    if ((st = copy_list(&t->list, list)) != CLD_OK) {
+        cld_targets_destroy(t);
+        return st;
+    }
+    host_profile(&t->prof[0]);
+    t->device[0] = -1;
+    t->n = 1;
+    for (int i = 0; i < t->list.ndevices && t->n < CLD_PLAN_MAX; i++) {
+        device_profile(&t->list.devices[i], &t->prof[t->n]);
+        t->device[t->n] = i;
+        t->n++;
+    }
+    *out = t;
+    return CLD_OK;
+}
+
+enum cld_status cld_targets_discover(bool host_only, struct cld_targets **out)
+{
+    struct cld_device_list list;
+    enum cld_status st;
+
+    if (host_only)
+        return cld_targets_create(NULL, out);
+    if ((st = cld_device_discover(&list)) != CLD_OK)
+        return st;
+    st = cld_targets_create(&list, out);
+    /* The copy keeps the handles; root devices and platforms are not
+     * reference counted, so freeing the list releases nothing they need. */
+    cld_device_list_free(&list);
+    return st;
+}
+
+void cld_targets_destroy(struct cld_targets *t)
+{
+    if (!t)
+        return;
+    for (size_t i = t->n; i-- > 0;)
+        cld_clctx_destroy(t->pool[i].ctx);
+    free(t->list.platforms);
+    free(t->list.devices);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
+
+size_t cld_targets_count(const struct cld_targets *t)
+{
+    return t->n;
+}
+
+const struct cld_target_profile *
+cld_targets_profiles(const struct cld_targets *t)
+{
+    return t->prof;
+}
+
+struct cld_target_profile *cld_targets_profile(struct cld_targets *t,
+                                               size_t i)
+{
+    return i < t->n ? &t->prof[i] : NULL;
+}
+
+const struct cld_device_info *cld_targets_device(const struct cld_targets *t,
+                                                 size_t i)
+{
+    if (i >= t->n || t->device[i] < 0)
+        return NULL;
+    return &t->list.devices[t->device[i]];
+}
+
+enum cld_status cld_targets_select(const struct cld_targets *t,
+                                   const char *spec, int *index)
+{
+    struct cld_selection sel;
+    enum cld_status st;
+
+    *index = -1;
+    if (!spec || !*spec)
+        spec = "auto";
+    if ((st = cld_device_selector_check(spec)) != CLD_OK)
+        return st;
+    if (strcasecmp(spec, "auto") == 0)
+        return CLD_OK;
+    if (strcasecmp(spec, "host") == 0) {
+        *index = 0;
+        return CLD_OK;
+    }
+    if ((st = cld_device_select(&t->list, spec, &sel)) != CLD_OK)
+        return st;
+    if (sel.kind == CLD_SELECT_HOST) {
+        *index = 0;
+        return CLD_OK;
+    }
+    if (sel.kind == CLD_SELECT_AUTO)
+        return CLD_OK;
+    for (size_t i = 1; i < t->n; i++) {
+        if (t->device[i] == sel.device) {
+            *index = (int)i;
+            return CLD_OK;
+        }
+    }
+    return cld_error_set(CLD_ERR_NO_DEVICE, "device '%s' is not usable",
+                         spec);
+}
+
+enum cld_status cld_targets_context(struct cld_targets *t, size_t i,
+                                    struct cld_clctx **out)
+{
+    struct pool_entry *e;
+    const struct cld_device_info *d;
+    enum cld_status st;
+
+    *out = NULL;
+    if (i >= t->n)
+        return cld_error_set(CLD_ERR_INVALID, "no target %zu", i);
+    if (t->device[i] < 0)
+        return CLD_OK;
+    d = &t->list.devices[t->device[i]];
+    e = &t->pool[i];
+    pthread_mutex_lock(&t->lock);
+    if (!e->tried) {
+        e->tried = true;
+        if (!d->device)
+            e->st = cld_error_set(CLD_ERR_NO_DEVICE,
+                                  "no handle (probed out of process)");
+        else
+            e->st = cld_clctx_create(d->device, &e->ctx);
+        if (e->st != CLD_OK) {
+            cld_error_prefix("device %d (%s)", d->index, d->name);
+            snprintf(e->detail, sizeof e->detail, "%s", cld_error_detail());
+        }
+    }
+    st = e->st;
+    if (st == CLD_OK)
+        *out = e->ctx;
+    else
+        cld_error_set(st, "%s", e->detail);
+    pthread_mutex_unlock(&t->lock);
+    return st;
+}
+
+struct cld_clctx *cld_targets_context_if_any(struct cld_targets *t,
+                                             size_t i)
+{
+    struct cld_clctx *c = NULL;
+
+    if (i >= t->n)
+        return NULL;
+    pthread_mutex_lock(&t->lock);
+    c = t->pool[i].ctx;
+    pthread_mutex_unlock(&t->lock);
+    return c;
+}
+
+static void add_warning(char *warn, size_t len, const char *w)
+{
+    size_t have;
+
+    if (!warn || !w || !*w || strstr(warn, w))
+        return;
+    have = strlen(warn);
+    snprintf(warn + have, len - have, "%s%s", have ? "; " : "", w);
+}
+
+enum cld_status cld_targets_load(struct cld_targets *t,
+                                 struct cld_profile_store *s,
+                                 struct cld_history *hist,
+                                 unsigned *nprofiles, char *warn,
+                                 size_t warnlen)
+{
+    enum cld_status st = CLD_OK;
+    unsigned found_n = 0;
+
+    if (warn && warnlen)
+        warn[0] = '\0';
+    for (size_t i = 0; i < t->n && st == CLD_OK; i++) {
+        bool found = false;
+
+        st = cld_profile_load(s, &t->prof[i], &found);
+        found_n += found;
+        add_warning(warn, warnlen, cld_profile_store_warning(s));
+    }
+    if (st == CLD_OK && hist) {
+        st = cld_profile_load_history(s, hist);
+        add_warning(warn, warnlen, cld_profile_store_warning(s));
+    }
+    if (nprofiles)
+        *nprofiles = found_n;
+    return st;
+}
+
+/* --- jobs and workloads ------------------------------------------------ */
+
+/* Append " name=value" to the parameter text. */
+static void param_text(struct cld_workload *w, const struct cld_job *job,
+                       const struct cld_params *p)
+{
+    char *s = w->params;
+    size_t len = sizeof w->params, used = 0;
+
+#define ADD(...) \
+    do { \
+        if (used < len) \
+            used += (size_t)snprintf(s + used, len - used, __VA_ARGS__); \
+    } while (0)
+    if (job->options & CLD_OPT_SIGMA)
+        ADD("%ssigma=%g", used ? " " : "", p->sigma);
+    if (job->options & CLD_OPT_AMOUNT)
+        ADD("%samount=%g", used ? " " : "", p->amount);
+    if (job->options & CLD_OPT_SCALE)
+        ADD("%sscale=%g", used ? " " : "", p->scale);
+    if (job->options & CLD_OPT_SIZE)
+        ADD("%ssize=%ux%u", used ? " " : "", p->width, p->height);
+    if (job->options & CLD_OPT_LEVELS)
+        ADD("%slevels=%u", used ? " " : "", p->levels);
+    if (job->options & CLD_OPT_ITER)
+        ADD("%siter=%u", used ? " " : "", p->iter);
+    if (job->options & CLD_OPT_N)
+        ADD("%sn=%u", used ? " " : "", p->n);
+#undef ADD
+}
+
+void cld_targets_workload(const struct cld_job *job,
+                          const struct cld_params *p,
+                          const struct cld_data *in, struct cld_workload *w)
+{
+    static const struct cld_data none;
+
+    memset(w, 0, sizeof *w);
+    job->traits(p, in ? in : &none, w);
+    w->job = job->name;
+    w->cls = job->cls;
+    w->flags |= job->flags;
+    w->batch = 1;
+    if (!w->params[0])
+        param_text(w, job, p);
+    /* The history's text format keeps tabs and newlines out. */
+    for (char *c = w->params; *c; c++) {
+        if (*c == '\t' || *c == '\n' || *c == '\r')
+            *c = ' ';
+    }
+}
+
+/* Work per element of the calibration workload over that of w; 1 when
+ * either is unknown. */
+static double calibration_scale(const struct cld_job *job,
+                                const struct cld_workload *w)
+{
+    struct cld_params dp;
+    struct cld_data cin;
+    struct cld_workload wc;
+    double s = 1;
+
+    cld_params_default(&dp);
+    if (cld_targets_synth_input(job, CLD_CALIBRATE_WIDTH,
+                                CLD_CALIBRATE_HEIGHT, false, &dp, &cin)
+        != CLD_OK)
+        return 1;
+    cld_targets_workload(job, &dp, &cin, &wc);
+    if (wc.ops_per_element > 0 && w->ops_per_element > 0)
+        s = wc.ops_per_element / w->ops_per_element;
+    cld_data_free(&cin);
+    return s;
+}
+
+enum cld_status cld_targets_decide(const struct cld_targets *t,
+                                   const struct cld_job *job,
+                                   const struct cld_params *p,
+                                   const struct cld_data *in,
+                                   const struct cld_history *hist,
+                                   struct cld_plan *plan)
+{
+    struct cld_target_profile prof[CLD_PLAN_MAX];
+    struct cld_workload w;
+    double scale;
+
+    cld_targets_workload(job, p, in, &w);
+    if (w.elements == 0)
+        return cld_error_set(CLD_ERR_INVALID, "%s: empty input", job->name);
+    scale = calibration_scale(job, &w);
+    memcpy(prof, t->prof, t->n * sizeof *prof);
+    for (size_t i = 0; i < t->n; i++) {
+        double r = cld_target_rate(&prof[i], job->name);
+
+        if (r > 0 && scale != 1 && isfinite(scale) && scale > 0)
+            cld_target_set_rate(&prof[i], job->name, r * scale);
+    }
+    return cld_placement_decide(&w, prof, t->n, hist, plan);
+}
+
+/* --- synthetic inputs -------------------------------------------------- */
+
+uint32_t cld_targets_matrix_side(uint32_t width, uint32_t height)
+{
+    double side = sqrt((double)width * (double)height) / 4.0;
+    uint32_t n = (uint32_t)(side / 16.0 + 0.5) * 16u;
+
+    return n < 32 ? 32 : n;
+}
+
+static uint32_t xorshift(uint32_t *s)
+{
+    uint32_t x = *s;
+
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return *s = x;
+}
+
+/* Gradients with texture and noise: neither flat (trivial for some jobs)
+ * nor pure noise. */
+static void fill_image(struct cld_image *img)
+{
+    uint32_t seed = 0x9e3779b9u;
+    uint8_t *px = img->data;
+
+    for (uint32_t y = 0; y < img->height; y++) {
+        for (uint32_t x = 0; x < img->width; x++, px += 3) {
+            uint32_t r = xorshift(&seed);
+
+            px[0] = (uint8_t)(x * 255u / img->width + (r & 15u));
+            px[1] = (uint8_t)(y * 255u / img->height + ((r >> 4) & 15u));
+            px[2] = (uint8_t)(((x ^ y) & 0x3fu) * 3u + ((r >> 8) & 31u));
+        }
+    }
+}
+
+static void fill_matrix(struct cld_matrix *m, uint32_t seed)
+{
+    size_t n = (size_t)m->rows * m->cols;
+
+    for (size_t i = 0; i < n; i++)
+        m->data[i] = (float)(xorshift(&seed) >> 8) / 8388608.0f - 1.0f;
+}
+
+enum cld_status cld_targets_synth_input(const struct cld_job *job,
+                                        uint32_t width, uint32_t height,
+                                        bool pixels, struct cld_params *p,
+                                        struct cld_data *in)
+{
+    enum cld_status st = CLD_OK;
+    uint32_t n;
+
+    memset(in, 0, sizeof *in);
+    in->kind = job->input;
+    switch (job->input) {
+    case CLD_DATA_NONE:
+        p->width = width;
+        p->height = height;
+        break;
+    case CLD_DATA_IMAGE:
+        if (pixels) {
+            st = cld_image_alloc(&in->img, width, height, 3);
+            if (st == CLD_OK)
+                fill_image(&in->img);
+        } else {
+            in->img.width = width;
+            in->img.height = height;
+            in->img.channels = 3;
+        }
+        break;
+    case CLD_DATA_MATRIX:
+        n = cld_targets_matrix_side(width, height);
+        p->n = n;
+        in->nmat = 2;
+        for (int k = 0; k < 2 && st == CLD_OK; k++) {
+            if (pixels) {
+                st = cld_matrix_alloc(&in->mat[k], n, n);
+                if (st == CLD_OK)
+                    fill_matrix(&in->mat[k], 0x1234567u + (uint32_t)k);
+            } else {
+                in->mat[k].rows = in->mat[k].cols = n;
+            }
+        }
+        break;
+    }
+    if (st == CLD_OK && job->validate && job->validate(p) != CLD_OK) {
+        /* A resize needs a target size: half the input. */
+        if (job->options & CLD_OPT_SCALE)
+            p->scale = 0.5;
+        if (job->validate(p) != CLD_OK)
+            st = cld_error_set(CLD_ERR_UNSUPPORTED,
+                               "%s: no default parameters to run with "
+                               "(%s)", job->name, cld_error_detail());
+    }
+    if (st != CLD_OK) {
+        if (pixels)
+            cld_data_free(in);
+        memset(in, 0, sizeof *in);
+    }
+    return st;
+}
+
+/* --- the device report ------------------------------------------------- */
+
+/* Target chosen for a large item of job, or -1. */
+static int large_choice(const struct cld_targets *t, const struct cld_job *job,
+                        const struct cld_history *hist)
+{
+    struct cld_params p;
+    struct cld_data in;
+    struct cld_plan plan;
+    int chosen = -1;
+
+    cld_params_default(&p);
+    if (cld_targets_synth_input(job, CLD_PREFERRED_WIDTH,
+                                CLD_PREFERRED_HEIGHT, false, &p, &in)
+        != CLD_OK)
+        return -1;
+    cld_plan_init(&plan);
+    if (cld_targets_decide(t, job, &p, &in, hist, &plan) == CLD_OK)
+        chosen = plan.chosen;
+    cld_data_free(&in);
+    return chosen;
+}
+
+void cld_targets_preferred(const struct cld_device_info *d, char *buf,
+                           size_t len, void *user)
+{
+    const struct cld_preferred_ctx *pc = user;
+    const struct cld_targets *t = pc->targets;
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (int cls = 0; cls < CLD_CLASS_COUNT; cls++) {
+        unsigned votes[CLD_PLAN_MAX] = { 0 };
+        int first = -1, best = -1;
+        const struct cld_job *job;
+
+        for (size_t j = 0; (job = cld_job_at(j)) != NULL; j++) {
+            int c;
+
+            if ((int)job->cls != cls)
+                continue;
+            c = large_choice(t, job, pc->hist);
+            if (c < 0)
+                continue;
+            votes[c]++;
+            if (first < 0)
+                first = c;
+        }
+        best = first;
+        for (int i = 0; i < (int)t->n && best >= 0; i++) {
+            if (votes[i] > votes[best])
+                best = i;
+        }
+        if (best < 0 || t->device[best] < 0
+            || t->list.devices[t->device[best]].index != d->index)
+            continue;
+        if (used < len)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s",
+                                     used ? ", " : "",
+                                     cld_workload_class_str(cls));
+    }
+}

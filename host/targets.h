@@ -1,0 +1,152 @@
+/* The targets of a run: the host plus every discovered OpenCL device, as
+ * placement profiles (static properties from discovery, measured figures
+ * from the profile store), with a pool of device contexts created on first
+ * use. Also the bridge from a job and its input to a placement decision:
+ * the workload descriptor, calibrated rates scaled to the job's parameters,
+ * synthetic inputs for calibration and benchmarks, and the "Preferred for"
+ * line of the device report. */
+#ifndef CLD_TARGETS_H
+#define CLD_TARGETS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clw.h"
+#include "device.h"
+#include "error.h"
+#include "jobs.h"
+#include "placement.h"
+#include "profile.h"
+
+/* The synthetic image size calibration measures each job at. Calibrated
+ * rates are elements/s of the job with default parameters at this size;
+ * placement scales them by the work per element of the actual item. */
+#define CLD_CALIBRATE_WIDTH 1024u
+#define CLD_CALIBRATE_HEIGHT 768u
+
+/* Calibration also times each job at this size and records the runs in
+ * the run history (size bucket 2^22, which estimates serve for items of
+ * 2^21..2^23 elements, 4000x3000 included): large items are memory-bound
+ * and do not scale linearly from the smaller size. */
+#define CLD_CALIBRATE_LARGE_WIDTH 2560u
+#define CLD_CALIBRATE_LARGE_HEIGHT 1920u
+
+/* The size a device is judged at for "Preferred for". */
+#define CLD_PREFERRED_WIDTH 4000u
+#define CLD_PREFERRED_HEIGHT 3000u
+
+struct cld_targets;
+
+/* Targets for the devices of list (copied; NULL or empty: the host only).
+ * Target 0 is always the host, then one target per device in list order.
+ * Device handles are only usable when list came from cld_device_discover
+ * (in process); otherwise cld_targets_context fails for devices. The
+ * caller destroys *out with cld_targets_destroy. */
+enum cld_status cld_targets_create(const struct cld_device_list *list,
+                                   struct cld_targets **out);
+
+/* Discover the devices in this process and create targets for them; with
+ * host_only no OpenCL call is made at all. */
+enum cld_status cld_targets_discover(bool host_only,
+                                     struct cld_targets **out);
+
+/* Release the contexts and the targets; NULL is fine. */
+void cld_targets_destroy(struct cld_targets *t);
+
+size_t cld_targets_count(const struct cld_targets *t);
+
+/* The profiles, cld_targets_count of them, in target order. Owned by t. */
+const struct cld_target_profile *
+cld_targets_profiles(const struct cld_targets *t);
+struct cld_target_profile *cld_targets_profile(struct cld_targets *t,
+                                               size_t i);
+
+/* Discovery record of target i, NULL for the host. Owned by t. */
+const struct cld_device_info *cld_targets_device(const struct cld_targets *t,
+                                                 size_t i);
+
+/* Resolve a --device selector: *index = the target, or -1 for "auto".
+ * CLD_ERR_USAGE for a malformed selector, CLD_ERR_NO_DEVICE when it
+ * matches no device (detail names the selector). */
+enum cld_status cld_targets_select(const struct cld_targets *t,
+                                   const char *spec, int *index);
+
+/* The context of target i, created on the first call (thread-safe); *out
+ * is NULL for the host. A failed creation is remembered: later calls fail
+ * at once with the same detail. Owned by t. */
+enum cld_status cld_targets_context(struct cld_targets *t, size_t i,
+                                    struct cld_clctx **out);
+
+/* The context of target i if it exists already, else NULL. */
+struct cld_clctx *cld_targets_context_if_any(struct cld_targets *t,
+                                             size_t i);
+
+/* Fill the measured fields of every target from the store, and append the
+ * run history to *hist when hist is non-NULL (initialised by the caller).
+ * *nprofiles (may be NULL) counts the targets that had a saved profile.
+ * Files the store found corrupt are reported in warn (may be NULL; "" when
+ * none) and are otherwise ignored. */
+enum cld_status cld_targets_load(struct cld_targets *t,
+                                 struct cld_profile_store *s,
+                                 struct cld_history *hist,
+                                 unsigned *nprofiles, char *warn,
+                                 size_t warnlen);
+
+/* Profile keys, "platform|device|driver version". */
+void cld_targets_device_key(const struct cld_device_info *d, char *buf,
+                            size_t len);
+void cld_targets_host_key(char *buf, size_t len);
+
+/* --- jobs and workloads ------------------------------------------------ */
+
+/* The workload of one item of job on in (NULL or empty for generators),
+ * batch 1. Where the job's traits leave the parameter text empty it is
+ * filled from the options the job declares ("sigma=2"), so that the run
+ * history tells parameter sets apart. */
+void cld_targets_workload(const struct cld_job *job,
+                          const struct cld_params *p,
+                          const struct cld_data *in, struct cld_workload *w);
+
+/* Decide where one item of job on in runs: plan (initialised by the caller,
+ * who may have excluded targets) gets one row per target. Calibrated rates
+ * are scaled from the calibration workload (default parameters at
+ * CLD_CALIBRATE_WIDTH x CLD_CALIBRATE_HEIGHT) to this one by the work per
+ * element. hist may be NULL. Errors as cld_placement_decide. */
+enum cld_status cld_targets_decide(const struct cld_targets *t,
+                                   const struct cld_job *job,
+                                   const struct cld_params *p,
+                                   const struct cld_data *in,
+                                   const struct cld_history *hist,
+                                   struct cld_plan *plan);
+
+/* A synthetic input of about width x height elements for job, with *p
+ * (defaults, or the caller's) adjusted to fit: generators get --size,
+ * matrix jobs square float matrices of side ~ sqrt(width*height)/4,
+ * resizing jobs --scale 0.5 when their parameters need a size. With
+ * pixels false only the shape is filled (no data) — enough for traits.
+ * CLD_ERR_UNSUPPORTED when the job rejects every parameter set tried.
+ * The caller frees *in with cld_data_free. */
+enum cld_status cld_targets_synth_input(const struct cld_job *job,
+                                        uint32_t width, uint32_t height,
+                                        bool pixels, struct cld_params *p,
+                                        struct cld_data *in);
+
+/* Side of the square matrices cld_targets_synth_input makes. */
+uint32_t cld_targets_matrix_side(uint32_t width, uint32_t height);
+
+/* --- the device report ------------------------------------------------- */
+
+struct cld_preferred_ctx {
+    const struct cld_targets *targets;
+    const struct cld_history *hist;   /* may be NULL */
+};
+
+/* A cld_caps_preferred_fn (user: struct cld_preferred_ctx *): the workload
+ * classes, comma-separated, for which placement picks device d for a
+ * CLD_PREFERRED_WIDTH x CLD_PREFERRED_HEIGHT item (per class, the target
+ * most of its jobs pick). */
+void cld_targets_preferred(const struct cld_device_info *d, char *buf,
+                           size_t len, void *user);
+
+#endif

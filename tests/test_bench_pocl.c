@@ -1,0 +1,197 @@
+/* The benchmarks and calibration on PoCL, for their output shape only (no
+ * timing is judged), in-process and through the cldispatch binary. Small
+ * sizes and single runs keep this quick. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "bench.h"
+#include "fixtures.h"
+#include "jobs.h"
+#include "targets.h"
+
+struct fx {
+    char *tmp;
+    size_t ntargets;
+};
+
+static int group_setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    struct cld_targets *t = NULL;
+    char cache[4200];
+
+    if (!f || !(f->tmp = cld_test_tmpdir())) {
+        free(f);
+        return -1;
+    }
+    snprintf(cache, sizeof cache, "%s", f->tmp);
+    setenv("XDG_CACHE_HOME", cache, 1);
+    if (cld_targets_discover(false, &t) != CLD_OK)
+        return -1;
+    f->ntargets = cld_targets_count(t);
+    cld_targets_destroy(t);
+    *state = f;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    struct fx *f = *state;
+
+    cld_test_rmtree(f->tmp);
+    free(f->tmp);
+    free(f);
+    return 0;
+}
+
+static unsigned lines_starting(const char *text, const char *prefix)
+{
+    unsigned n = 0;
+    size_t len = strlen(prefix);
+
+    for (const char *p = text; p && *p;) {
+        if (strncmp(p, prefix, len) == 0)
+            n++;
+        p = strchr(p, '\n');
+        p = p ? p + 1 : NULL;
+    }
+    return n;
+}
+
+static void test_bench_pocl_kernels(void **state)
+{
+    struct fx *f = *state;
+    struct cld_bench_opts o = {
+        .job = "grayscale", .runs = 1, .width = 96, .height = 64,
+        .err = stderr};
+    char *buf = NULL;
+    size_t len = 0;
+
+    o.out = open_memstream(&buf, &len);
+    assert_non_null(o.out);
+    assert_int_equal(cld_bench_kernels(&o), CLD_OK);
+    fclose(o.out);
+    printf("%s", buf);
+    assert_non_null(strstr(buf, "bench kernels: 96x64"));
+    assert_non_null(strstr(buf, "Melem/s"));
+    /* The header, then a row per target. */
+    assert_int_equal(lines_starting(buf, "grayscale "), f->ntargets);
+    assert_null(strstr(buf, "failed"));
+    free(buf);
+}
+
+static void test_bench_pocl_placement(void **state)
+{
+    struct fx *f = *state;
+    struct cld_bench_opts o = {
+        .job = "grayscale", .quick = true, .runs = 1, .err = stderr};
+    char *buf = NULL;
+    size_t len = 0;
+
+    o.out = open_memstream(&buf, &len);
+    assert_non_null(o.out);
+    assert_int_equal(cld_bench_placement(&o), CLD_OK);
+    fclose(o.out);
+    printf("%s", buf);
+    assert_non_null(strstr(buf, "step 1: calibration"));
+    assert_non_null(strstr(buf, "saved "));
+    /* Two sizes in --quick. */
+    assert_int_equal(lines_starting(buf, "grayscale    "), 2);
+    assert_non_null(strstr(buf, "choice was the fastest in "));
+    assert_non_null(strstr(buf, "of 2 cells"));
+    assert_non_null(strstr(buf, "geometric-mean slowdown"));
+    (void)f;
+    free(buf);
+}
+
+static void test_bench_pocl_unknown_job(void **state)
+{
+    struct cld_bench_opts o = {
+        .job = "no-such-job", .runs = 1, .out = stdout, .err = stderr};
+
+    (void)state;
+    assert_int_equal(cld_bench_kernels(&o), CLD_ERR_USAGE);
+    assert_int_equal(cld_bench_placement(&o), CLD_ERR_USAGE);
+}
+
+/* Run the binary with args; its stdout into *out; the exit code. */
+static int run_cli(const char *args, char **out)
+{
+    const char *bin = getenv("CLDISPATCH_BIN");
+    char cmd[4096], chunk[4096];
+    size_t len = 0, n;
+    FILE *p;
+    int rc;
+
+    if (!bin)
+        bin = "./cldispatch";
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", bin, args);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    *out = calloc(1, 1);
+    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0) {
+        char *grown = realloc(*out, len + n + 1);
+
+        assert_non_null(grown);
+        *out = grown;
+        memcpy(*out + len, chunk, n);
+        len += n;
+        (*out)[len] = '\0';
+    }
+    rc = pclose(p);
+    printf("$ cldispatch %s -> %d\n%s", args, WEXITSTATUS(rc), *out);
+    return WEXITSTATUS(rc);
+}
+
+static void test_bench_pocl_cli(void **state)
+{
+    struct fx *f = *state;
+    char *out = NULL;
+
+    assert_int_equal(run_cli("--calibrate --job grayscale", &out), 0);
+    assert_non_null(strstr(out, "calibration: "));
+    assert_non_null(strstr(out, "saved "));
+    free(out);
+    assert_int_equal(run_cli("--devices", &out), 0);
+    free(out);
+    assert_int_equal(run_cli("--devices --json", &out), 0);
+    assert_non_null(strstr(out, "\"preferred_for\": ["));
+    free(out);
+    assert_int_equal(run_cli("bench kernels --size 64x48 --runs 1 "
+                             "--job grayscale", &out), 0);
+    assert_int_equal(lines_starting(out, "grayscale "), f->ntargets);
+    free(out);
+    assert_int_equal(run_cli("bench kernels --quick", &out), 2);
+    free(out);
+    assert_int_equal(run_cli("bench placement --size 10x10", &out), 2);
+    free(out);
+    assert_int_equal(run_cli("bench frobnicate", &out), 2);
+    free(out);
+    assert_int_equal(run_cli("--calibrate --jobs", &out), 2);
+    free(out);
+    assert_int_equal(run_cli("--calibrate --job nope", &out), 2);
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bench_pocl_kernels),
+        cmocka_unit_test(test_bench_pocl_placement),
+        cmocka_unit_test(test_bench_pocl_unknown_job),
+        cmocka_unit_test(test_bench_pocl_cli),
+    };
+
+    if (!cld_test_have_device())
+        return cld_test_no_device("test_bench_pocl");
+    return cmocka_run_group_tests_name("bench_pocl", tests, group_setup,
+                                       group_teardown);
+}

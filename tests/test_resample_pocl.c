@@ -1,0 +1,363 @@
+/* resize on every OpenCL device, with every kernel (the CPU variants, one
+ * of them for exact halving only, and the GPU variant), against the C
+ * reference on real images; properties of the reference itself (identity,
+ * exact block means, output size); parameter errors; and release on every
+ * failing OpenCL call. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixtures.h"
+#include "image_io.h"
+#include "jobs.h"
+
+/* In host/job_resample.c: runs the named kernel. */
+enum cld_status cld__resize_cl(struct cld_clctx *ctx,
+                               const struct cld_params *p,
+                               const struct cld_data *in, const char *kernel,
+                               struct cld_data *out);
+
+/* Every kernel, and NULL for the job's own choice. resample_half only
+ * takes exact halving and refuses other sizes. */
+static const char *const kernels[] = {"resample_rows", "resample_direct",
+                                      "resample_half", NULL};
+#define NKERNELS (sizeof kernels / sizeof kernels[0])
+
+static enum cld_status run_kernel(struct cld_clctx *ctx,
+                                  const struct cld_params *p,
+                                  const struct cld_data *in, size_t k,
+                                  struct cld_data *out)
+{
+    if (!kernels[k])
+        return cld_job_run(cld_job_find("resize"), ctx, p, in, out);
+    return cld__resize_cl(ctx, p, in, kernels[k], out);
+}
+
+static bool halving(const struct cld_data *in, const struct cld_data *ref)
+{
+    return in->img.width == 2 * ref->img.width &&
+           in->img.height == 2 * ref->img.height;
+}
+
+/* Tolerances against the C reference. Both sides do the same float
+ * operations in the same order, so PoCL matches exactly; a device that
+ * rounds differently may move a value across a .5 boundary. */
+#define MAX_DIFF 1
+#define MIN_PSNR 50.0
+
+static const char *const images[] = {
+    "camera.png",  /* 512x512 gray */
+    "chelsea.png", /* 451x300 RGB, odd width */
+    "rocket.jpg",  /* 640x427 RGB, odd height */
+};
+
+static const double scales[] = {0.5, 0.3, 0.25, 1.7, 2.0};
+
+static const struct cld_job *job(void)
+{
+    return cld_job_find("resize");
+}
+
+static void load(const char *name, struct cld_data *d)
+{
+    memset(d, 0, sizeof *d);
+    d->kind = CLD_DATA_IMAGE;
+    assert_int_equal(cld_image_load(cld_test_image(name), NULL, &d->img),
+                     CLD_OK);
+}
+
+static void params(struct cld_params *p, double scale, uint32_t w,
+                   uint32_t h)
+{
+    cld_params_default(p);
+    p->scale = scale;
+    p->width = w;
+    p->height = h;
+}
+
+/* Every kernel on every device against the reference ref. */
+static void check_devices(struct cld_test_devices *t,
+                          const struct cld_params *p,
+                          const struct cld_data *in,
+                          const struct cld_data *ref, const char *what)
+{
+    for (int d = 0; d < t->n; d++) {
+        for (size_t k = 0; k < NKERNELS; k++) {
+            struct cld_data got = {0};
+            enum cld_status st = run_kernel(t->ctx[d], p, in, k, &got);
+            int maxdiff;
+            double psnr;
+
+            if (st == CLD_ERR_UNSUPPORTED && !halving(in, ref))
+                continue;
+            assert_int_equal(st, CLD_OK);
+            assert_true(cld_test_image_diff(&ref->img, &got.img, &maxdiff,
+                                            &psnr));
+            if (maxdiff > MAX_DIFF || psnr < MIN_PSNR)
+                fail_msg("%s, device %d, %s: max diff %d, PSNR %.1f dB",
+                         what, d, kernels[k] ? kernels[k] : "job", maxdiff,
+                         psnr);
+            cld_data_free(&got);
+        }
+    }
+}
+
+static void check_image(struct cld_test_devices *t, const struct cld_data *in,
+                        const char *name, const struct cld_params *p)
+{
+    struct cld_data ref;
+    char what[128];
+
+    assert_int_equal(cld_job_run(job(), NULL, p, in, &ref), CLD_OK);
+    assert_int_equal(ref.img.channels, in->img.channels);
+    if (p->scale != 0.0) {
+        assert_int_equal(ref.img.width,
+                         (uint32_t)floor(in->img.width * p->scale + 0.5));
+        assert_int_equal(ref.img.height,
+                         (uint32_t)floor(in->img.height * p->scale + 0.5));
+    } else {
+        assert_int_equal(ref.img.width, p->width);
+        assert_int_equal(ref.img.height, p->height);
+    }
+    snprintf(what, sizeof what, "%s scale %g size %ux%u", name, p->scale,
+             p->width, p->height);
+    check_devices(t, p, in, &ref, what);
+    cld_data_free(&ref);
+}
+
+static void test_resample_real_images(void **state)
+{
+    struct cld_test_devices *t = *state;
+    struct cld_params p;
+
+    for (size_t i = 0; i < sizeof images / sizeof images[0]; i++) {
+        struct cld_data in;
+
+        load(images[i], &in);
+        for (size_t s = 0; s < sizeof scales / sizeof scales[0]; s++) {
+            params(&p, scales[s], 0, 0);
+            check_image(t, &in, images[i], &p);
+        }
+        /* Odd sizes: bilinear across, area averaging down (> 2x). */
+        params(&p, 0, 333, 101);
+        check_image(t, &in, images[i], &p);
+        cld_data_free(&in);
+    }
+}
+
+/* A larger image (1920x1280 RGB), at the size of a typical use. */
+static void test_resample_large_image(void **state)
+{
+    struct cld_test_devices *t = *state;
+    struct cld_params p;
+    struct cld_data in;
+
+    load("mate_storm.jpg", &in);
+    params(&p, 0.5, 0, 0);
+    check_image(t, &in, "mate_storm.jpg", &p);
+    params(&p, 0.3, 0, 0);
+    check_image(t, &in, "mate_storm.jpg", &p);
+    cld_data_free(&in);
+}
+
+/* Scale 1 gives the input back exactly, on the host and every device. */
+static void test_resample_scale_one_is_identity(void **state)
+{
+    struct cld_test_devices *t = *state;
+    struct cld_params p;
+
+    params(&p, 1.0, 0, 0);
+    for (size_t i = 0; i < sizeof images / sizeof images[0]; i++) {
+        struct cld_data in, out;
+        size_t n;
+
+        load(images[i], &in);
+        n = cld_image_bytes(in.img.width, in.img.height, in.img.channels);
+        assert_int_equal(cld_job_run(job(), NULL, &p, &in, &out), CLD_OK);
+        assert_memory_equal(out.img.data, in.img.data, n);
+        cld_data_free(&out);
+        for (int d = 0; d < t->n; d++) {
+            for (size_t k = 0; k < NKERNELS; k++) {
+                if (kernels[k] && !strcmp(kernels[k], "resample_half"))
+                    continue;
+                assert_int_equal(run_kernel(t->ctx[d], &p, &in, k, &out),
+                                 CLD_OK);
+                assert_memory_equal(out.img.data, in.img.data, n);
+                cld_data_free(&out);
+            }
+        }
+        cld_data_free(&in);
+    }
+}
+
+/* Area averaging by 4 of an image made of 4x4 blocks gives each block's
+ * value exactly; by 3 on 3x3 blocks too (1/3 is not exact in float). A
+ * shrink to 1x1 gives the image mean. Every channel count. */
+static void test_resample_area_means(void **state)
+{
+    struct cld_test_devices *t = *state;
+
+    for (uint32_t ch = 1; ch <= 4; ch++) {
+        for (uint32_t b = 3; b <= 4; b++) {
+            struct cld_data in = {.kind = CLD_DATA_IMAGE}, out;
+            struct cld_params p;
+            uint32_t w = 13 * b, h = 7 * b;
+            double sum = 0;
+
+            assert_int_equal(cld_image_alloc(&in.img, w, h, ch), CLD_OK);
+            for (uint32_t y = 0; y < h; y++)
+                for (uint32_t x = 0; x < w; x++)
+                    for (uint32_t c = 0; c < ch; c++) {
+                        uint8_t v = (uint8_t)((x / b) * 37 + (y / b) * 91 +
+                                              c * 50);
+
+                        in.img.data[((size_t)y * w + x) * ch + c] = v;
+                        sum += v;
+                    }
+            params(&p, 0, 13, 7);
+            assert_int_equal(cld_job_run(job(), NULL, &p, &in, &out),
+                             CLD_OK);
+            for (uint32_t y = 0; y < 7; y++)
+                for (uint32_t x = 0; x < 13; x++)
+                    for (uint32_t c = 0; c < ch; c++)
+                        assert_int_equal(
+                            out.img.data[((size_t)y * 13 + x) * ch + c],
+                            (uint8_t)(x * 37 + y * 91 + c * 50));
+            check_devices(t, &p, &in, &out, "blocks");
+            cld_data_free(&out);
+
+            params(&p, 0, 1, 1);
+            assert_int_equal(cld_job_run(job(), NULL, &p, &in, &out),
+                             CLD_OK);
+            if (ch == 1)
+                assert_true(fabs(out.img.data[0] - sum / ((double)w * h)) <=
+                            0.5 + 1e-3);
+            check_devices(t, &p, &in, &out, "1x1");
+            cld_data_free(&out);
+            cld_data_free(&in);
+        }
+    }
+}
+
+/* Tiny images and extreme factors: 1-pixel sides, shrinking to 1, a
+ * factor that rounds a side to 0 (kept at 1), large upscales. */
+static void test_resample_edges(void **state)
+{
+    struct cld_test_devices *t = *state;
+    static const uint32_t shapes[][3] = {{1, 1, 1}, {1, 9, 3}, {17, 1, 4},
+                                         {5, 3, 2}};
+    static const double factors[] = {0.01, 0.5, 1.0, 3.3, 16.0};
+
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        struct cld_data in = {.kind = CLD_DATA_IMAGE};
+        size_t n;
+
+        assert_int_equal(cld_image_alloc(&in.img, shapes[s][0], shapes[s][1],
+                                         shapes[s][2]), CLD_OK);
+        n = cld_image_bytes(shapes[s][0], shapes[s][1], shapes[s][2]);
+        for (size_t i = 0; i < n; i++)
+            in.img.data[i] = (uint8_t)(i * 53u + 7u);
+        for (size_t f = 0; f < sizeof factors / sizeof factors[0]; f++) {
+            struct cld_params p;
+            struct cld_data ref;
+
+            params(&p, factors[f], 0, 0);
+            assert_int_equal(cld_job_run(job(), NULL, &p, &in, &ref),
+                             CLD_OK);
+            assert_true(ref.img.width >= 1 && ref.img.height >= 1);
+            check_devices(t, &p, &in, &ref, "edges");
+            cld_data_free(&ref);
+        }
+        cld_data_free(&in);
+    }
+}
+
+static void test_resample_usage_errors(void **state)
+{
+    const struct cld_job *j = job();
+    struct cld_params p;
+    struct cld_data in = {.kind = CLD_DATA_IMAGE}, out;
+
+    (void)state;
+    assert_non_null(j->validate);
+    params(&p, 0, 0, 0);
+    assert_int_equal(j->validate(&p), CLD_ERR_USAGE);
+    assert_non_null(strstr(cld_error_detail(), "exactly one"));
+    params(&p, 0.5, 100, 100);
+    assert_int_equal(j->validate(&p), CLD_ERR_USAGE);
+    assert_non_null(strstr(cld_error_detail(), "exactly one"));
+    params(&p, 0, 100, 0);
+    assert_int_equal(j->validate(&p), CLD_ERR_USAGE);
+    params(&p, -2.0, 0, 0);
+    assert_int_equal(j->validate(&p), CLD_ERR_USAGE);
+    params(&p, 0.5, 0, 0);
+    assert_int_equal(j->validate(&p), CLD_OK);
+    params(&p, 0, 640, 480);
+    assert_int_equal(j->validate(&p), CLD_OK);
+    /* The run functions check too. */
+    assert_int_equal(cld_image_alloc(&in.img, 8, 8, 1), CLD_OK);
+    memset(in.img.data, 1, 64);
+    params(&p, 0.5, 4, 4);
+    assert_int_equal(cld_job_run(j, NULL, &p, &in, &out), CLD_ERR_USAGE);
+    assert_null(out.img.data);
+    cld_data_free(&in);
+}
+
+/* Fail each OpenCL call of a run in turn: the run reports CLD_ERR_CL (or
+ * a build error) and releases what it made; the device works afterwards. */
+static void test_resample_faults(void **state)
+{
+    struct cld_test_devices *t = *state;
+    struct cld_params p;
+    struct cld_data in = {.kind = CLD_DATA_IMAGE}, out;
+
+    params(&p, 0.5, 0, 0);
+    assert_int_equal(cld_image_alloc(&in.img, 64, 48, 3), CLD_OK);
+    memset(in.img.data, 9, 64 * 48 * 3);
+    for (size_t k = 0; kernels[k]; k++) {
+        for (unsigned nth = 1;; nth++) {
+            enum cld_status st;
+
+            cld_clw_fault_set("*", nth, CL_OUT_OF_RESOURCES);
+            st = cld__resize_cl(t->ctx[0], &p, &in, kernels[k], &out);
+            cld_clw_fault_clear();
+            if (st == CLD_OK) {
+                cld_data_free(&out);
+                break;
+            }
+            assert_int_equal(st, CLD_ERR_CL);
+            assert_null(out.img.data);
+            assert_true(nth < 100);
+        }
+        assert_int_equal(cld__resize_cl(t->ctx[0], &p, &in, kernels[k],
+                                        &out), CLD_OK);
+        cld_data_free(&out);
+    }
+    cld_data_free(&in);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resample_usage_errors),
+        cmocka_unit_test(test_resample_scale_one_is_identity),
+        cmocka_unit_test(test_resample_area_means),
+        cmocka_unit_test(test_resample_edges),
+        cmocka_unit_test(test_resample_real_images),
+        cmocka_unit_test(test_resample_large_image),
+        cmocka_unit_test(test_resample_faults),
+    };
+
+    if (!cld_test_have_device())
+        return cld_test_no_device("resample");
+    return cmocka_run_group_tests_name("resample_pocl", tests,
+                                       cld_test_devices_setup,
+                                       cld_test_devices_teardown);
+}
