@@ -577,7 +577,14 @@ enum cld_status cld_placement_decide(const struct cld_workload *w,
 void cld_plan_print(FILE *f, const struct cld_plan *plan)
 {
     char t[32];
+    int w = 6;
 
+    /* Size the target column to the longest name, so ids stay whole. */
+    for (size_t i = 0; i < plan->n; i++) {
+        int l = (int)strlen(plan->cand[i].target);
+
+        w = l > w ? l : w;
+    }
     fprintf(f, "placement of %s%s%s%s: %llu elements x %u%s%s%s\n",
             plan->job, plan->params[0] ? " (" : "", plan->params,
             plan->params[0] ? ")" : "",
@@ -585,13 +592,13 @@ void cld_plan_print(FILE *f, const struct cld_plan *plan)
             plan->flags & CLD_WL_DATA_PARALLEL ? ", data-parallel" : "",
             plan->flags & CLD_WL_SEQUENTIAL ? ", sequential" : "",
             plan->flags & CLD_WL_BRANCHY ? ", branchy" : "");
-    fprintf(f, "  %-28s %-5s %10s  %s\n", "target", "kind", "predicted",
+    fprintf(f, "  %-*s %-5s %10s  %s\n", w, "target", "kind", "predicted",
             "basis");
     for (size_t i = 0; i < plan->n; i++) {
         const struct cld_candidate *c = &plan->cand[i];
 
-        fprintf(f, "%c %-28.28s %-5s %10s  %s%s\n",
-                (int)i == plan->chosen ? '*' : ' ', c->target,
+        fprintf(f, "%c %-*s %-5s %10s  %s%s\n",
+                (int)i == plan->chosen ? '*' : ' ', w, c->target,
                 cld_target_kind_str(c->kind),
                 c->excluded ? "-" : cld_format_seconds(t, sizeof t,
                                                        c->seconds),

@@ -82,19 +82,25 @@ static void params(struct cld_params *p, double scale, uint32_t w,
     p->height = h;
 }
 
-/* Every kernel on every device against the reference ref. */
-static void check_devices(struct cld_test_devices *t,
+/* Every kernel on every device against the reference ref. The GPU
+ * variant (a pixel per work-item) is slow on CPU devices, above all under
+ * valgrind, so large images may leave it out (gpu false). */
+static void check_kernels(struct cld_test_devices *t,
                           const struct cld_params *p,
                           const struct cld_data *in,
-                          const struct cld_data *ref, const char *what)
+                          const struct cld_data *ref, const char *what,
+                          bool gpu)
 {
     for (int d = 0; d < t->n; d++) {
         for (size_t k = 0; k < NKERNELS; k++) {
             struct cld_data got = {0};
-            enum cld_status st = run_kernel(t->ctx[d], p, in, k, &got);
+            enum cld_status st;
             int maxdiff;
             double psnr;
 
+            if (!gpu && kernels[k] && !strcmp(kernels[k], "resample_direct"))
+                continue;
+            st = run_kernel(t->ctx[d], p, in, k, &got);
             if (st == CLD_ERR_UNSUPPORTED && !halving(in, ref))
                 continue;
             assert_int_equal(st, CLD_OK);
@@ -110,7 +116,8 @@ static void check_devices(struct cld_test_devices *t,
 }
 
 static void check_image(struct cld_test_devices *t, const struct cld_data *in,
-                        const char *name, const struct cld_params *p)
+                        const char *name, const struct cld_params *p,
+                        bool gpu)
 {
     struct cld_data ref;
     char what[128];
@@ -128,7 +135,7 @@ static void check_image(struct cld_test_devices *t, const struct cld_data *in,
     }
     snprintf(what, sizeof what, "%s scale %g size %ux%u", name, p->scale,
              p->width, p->height);
-    check_devices(t, p, in, &ref, what);
+    check_kernels(t, p, in, &ref, what, gpu);
     cld_data_free(&ref);
 }
 
@@ -141,18 +148,20 @@ static void test_resample_real_images(void **state)
         struct cld_data in;
 
         load(images[i], &in);
+        /* The GPU variant upscales in test_resample_edges. */
         for (size_t s = 0; s < sizeof scales / sizeof scales[0]; s++) {
             params(&p, scales[s], 0, 0);
-            check_image(t, &in, images[i], &p);
+            check_image(t, &in, images[i], &p, scales[s] < 1.0);
         }
         /* Odd sizes: bilinear across, area averaging down (> 2x). */
         params(&p, 0, 333, 101);
-        check_image(t, &in, images[i], &p);
+        check_image(t, &in, images[i], &p, true);
         cld_data_free(&in);
     }
 }
 
-/* A larger image (1920x1280 RGB), at the size of a typical use. */
+/* A larger image (1920x1280 RGB), at the size of a typical use, with the
+ * kernels a CPU device runs. */
 static void test_resample_large_image(void **state)
 {
     struct cld_test_devices *t = *state;
@@ -161,9 +170,9 @@ static void test_resample_large_image(void **state)
 
     load("mate_storm.jpg", &in);
     params(&p, 0.5, 0, 0);
-    check_image(t, &in, "mate_storm.jpg", &p);
+    check_image(t, &in, "mate_storm.jpg", &p, false);
     params(&p, 0.3, 0, 0);
-    check_image(t, &in, "mate_storm.jpg", &p);
+    check_image(t, &in, "mate_storm.jpg", &p, false);
     cld_data_free(&in);
 }
 
@@ -230,7 +239,7 @@ static void test_resample_area_means(void **state)
                         assert_int_equal(
                             out.img.data[((size_t)y * 13 + x) * ch + c],
                             (uint8_t)(x * 37 + y * 91 + c * 50));
-            check_devices(t, &p, &in, &out, "blocks");
+            check_kernels(t, &p, &in, &out, "blocks", true);
             cld_data_free(&out);
 
             params(&p, 0, 1, 1);
@@ -239,7 +248,7 @@ static void test_resample_area_means(void **state)
             if (ch == 1)
                 assert_true(fabs(out.img.data[0] - sum / ((double)w * h)) <=
                             0.5 + 1e-3);
-            check_devices(t, &p, &in, &out, "1x1");
+            check_kernels(t, &p, &in, &out, "1x1", true);
             cld_data_free(&out);
             cld_data_free(&in);
         }
@@ -272,7 +281,7 @@ static void test_resample_edges(void **state)
             assert_int_equal(cld_job_run(job(), NULL, &p, &in, &ref),
                              CLD_OK);
             assert_true(ref.img.width >= 1 && ref.img.height >= 1);
-            check_devices(t, &p, &in, &ref, "edges");
+            check_kernels(t, &p, &in, &ref, "edges", true);
             cld_data_free(&ref);
         }
         cld_data_free(&in);
