@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "job_hooks.h"
 #include "jobs.h"
 
 /* Largest blur radius the kernels accept (sigma 333). */
@@ -468,10 +469,6 @@ out:
  * two-pass kernels (the GPU variant). sharpen selects the unsharp mask over
  * the plain blur. Fills *out (caller frees with cld_data_free); on failure
  * *out is left empty. */
-enum cld_status cld__blur_cl(struct cld_clctx *ctx,
-                             const struct cld_params *p,
-                             const struct cld_data *in, bool sharpen,
-                             bool fused, struct cld_data *out);
 
 enum cld_status cld__blur_cl(struct cld_clctx *ctx,
                              const struct cld_params *p,
@@ -601,16 +598,12 @@ out:
 
 /* Traits ----------------------------------------------------------------*/
 
-static void conv_traits(const char *job, const struct cld_params *p,
-                        const struct cld_data *in, struct cld_workload *w,
+static void conv_traits(const struct cld_data *in, struct cld_workload *w,
                         double ops_per_byte)
 {
     uint64_t npix = (uint64_t)in->img.width * in->img.height;
     uint64_t bytes = npix * in->img.channels;
 
-    w->job = job;
-    w->cls = CLD_CLASS_IMAGE;
-    w->flags = CLD_WL_DATA_PARALLEL;
     w->elements = npix;
     w->bytes_in = bytes;
     w->bytes_out = bytes;
@@ -619,8 +612,6 @@ static void conv_traits(const char *job, const struct cld_params *p,
     w->ops_per_element = ops_per_byte * in->img.channels;
     /* One fused kernel on CPUs, two passes elsewhere. */
     w->kernel_launches = 2;
-    w->needs_fp64 = false;
-    (void)p;
 }
 
 static void blur_traits(const struct cld_params *p, const struct cld_data *in,
@@ -629,7 +620,7 @@ static void blur_traits(const struct cld_params *p, const struct cld_data *in,
     double taps = 2.0 * radius_of(p->sigma) + 1.0;
 
     /* A multiply-add per tap and channel, in each of the two passes. */
-    conv_traits("blur", p, in, w, 2.0 * taps);
+    conv_traits(in, w, 2.0 * taps);
     snprintf(w->params, sizeof w->params, "sigma=%g", p->sigma);
 }
 
@@ -639,7 +630,7 @@ static void sharpen_traits(const struct cld_params *p,
     double taps = 2.0 * radius_of(p->sigma) + 1.0;
 
     /* The blur, then a subtraction and a multiply-add per channel. */
-    conv_traits("sharpen", p, in, w, 2.0 * taps + 3.0);
+    conv_traits(in, w, 2.0 * taps + 3.0);
     snprintf(w->params, sizeof w->params, "sigma=%g amount=%g", p->sigma,
              p->amount);
 }
@@ -650,10 +641,6 @@ static void sobel_traits(const struct cld_params *p, const struct cld_data *in,
     uint64_t npix = (uint64_t)in->img.width * in->img.height;
 
     (void)p;
-    w->job = "sobel";
-    w->params[0] = '\0';
-    w->cls = CLD_CLASS_IMAGE;
-    w->flags = CLD_WL_DATA_PARALLEL;
     w->elements = npix;
     w->bytes_in = npix * in->img.channels;
     w->bytes_out = npix;
@@ -661,7 +648,6 @@ static void sobel_traits(const struct cld_params *p, const struct cld_data *in,
     /* Luma (5), two 3x3 gradients (12), magnitude and rounding (6). */
     w->ops_per_element = 23;
     w->kernel_launches = 1;
-    w->needs_fp64 = false;
 }
 
 const struct cld_job cld_job_blur = {

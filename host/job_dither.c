@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "job_hooks.h"
 #include "jobs.h"
 
 #define QMAX 4080 /* 255 in 1/16 units */
@@ -131,10 +132,6 @@ static enum cld_status max_group_size(struct cld_clctx *ctx, cl_kernel k,
  * wave selects dither_wave (the GPU variant: one work-group, rows as a
  * wavefront) over dither_serial (one work-item). Fills *out (caller frees
  * with cld_data_free); on failure *out is left empty. */
-enum cld_status cld__dither_cl(struct cld_clctx *ctx,
-                               const struct cld_params *p,
-                               const struct cld_data *in, bool wave,
-                               struct cld_data *out);
 
 enum cld_status cld__dither_cl(struct cld_clctx *ctx,
                                const struct cld_params *p,
@@ -217,10 +214,7 @@ static void dither_traits(const struct cld_params *p,
 {
     uint64_t npix = (uint64_t)in->img.width * in->img.height;
 
-    w->job = "dither";
     snprintf(w->params, sizeof w->params, "levels=%u", p->levels);
-    w->cls = CLD_CLASS_SEQUENTIAL;
-    w->flags = CLD_WL_SEQUENTIAL;
     w->elements = npix;
     w->bytes_in = npix * in->img.channels;
     w->bytes_out = npix;

@@ -4,6 +4,7 @@
  * contraction, and colour from the integer escape count, so that a device
  * can match the host exactly (tests allow 0.5% of pixels, or 2, to differ,
  * for devices that round differently). */
+#include "job_hooks.h"
 #include "jobs.h"
 
 /* a * b + c must stay two roundings, as in the kernel (FP_CONTRACT OFF
@@ -125,9 +126,6 @@ static enum cld_status mandel_host(const struct cld_params *p,
  * lanes 1 runs fractal_mandelbrot (a pixel a work-item), 4, 8 or 16
  * fractal_mandelbrot_vec with that many pixels a work-item. Fills *out
  * (caller frees with cld_image_free). */
-enum cld_status cld__mandelbrot_cl(struct cld_clctx *ctx, uint32_t w,
-                                   uint32_t h, uint32_t iter,
-                                   unsigned lanes, struct cld_image *out);
 
 enum cld_status cld__mandelbrot_cl(struct cld_clctx *ctx, uint32_t w,
                                    uint32_t h, uint32_t iter,
@@ -230,11 +228,8 @@ static void mandel_traits(const struct cld_params *p,
     (void)in;
     frame_size(p, &width, &height);
     npix = (uint64_t)width * height;
-    w->job = "mandelbrot";
     snprintf(w->params, sizeof w->params, "size=%ux%u iter=%u", width,
              height, p->iter);
-    w->cls = CLD_CLASS_GENERATOR;
-    w->flags = CLD_WL_DATA_PARALLEL | CLD_WL_BRANCHY;
     w->elements = npix;
     w->bytes_in = 0;
     w->bytes_out = npix * 3u;
@@ -247,7 +242,6 @@ static void mandel_traits(const struct cld_params *p,
      * 256, 0.22 * iter). */
     w->ops_per_element = 8.0 * (MEAN_ITER_BASE + MEAN_ITER_SHARE * p->iter);
     w->kernel_launches = 1;
-    w->needs_fp64 = false;
 }
 
 const struct cld_job cld_job_mandelbrot = {

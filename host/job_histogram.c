@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "job_hooks.h"
 #include "jobs.h"
 
 /* Pixels a work-item of the CPU variant handles at least, and the most
@@ -214,9 +215,6 @@ out:
  * histograms per work-item, summed here) over histogram_local (the GPU
  * variant: local atomics merged with global atomics). Fills *out (caller
  * frees with cld_data_free); on failure *out is left empty. */
-enum cld_status cld__equalize_cl(struct cld_clctx *ctx,
-                                 const struct cld_data *in, bool partial,
-                                 struct cld_data *out);
 
 enum cld_status cld__equalize_cl(struct cld_clctx *ctx,
                                  const struct cld_data *in, bool partial,
@@ -279,10 +277,6 @@ static void equalize_traits(const struct cld_params *p,
     uint64_t npix = (uint64_t)in->img.width * in->img.height;
 
     (void)p;
-    w->job = "equalize";
-    w->params[0] = '\0';
-    w->cls = CLD_CLASS_IMAGE;
-    w->flags = CLD_WL_DATA_PARALLEL;
     w->elements = npix;
     w->bytes_in = npix * in->img.channels;
     w->bytes_out = npix;

@@ -5,6 +5,7 @@
  * largest |C| (at least 1): the summation order differs. */
 #include <string.h>
 
+#include "job_hooks.h"
 #include "jobs.h"
 
 #define MAX_N 16384u
@@ -19,15 +20,6 @@
 #define TILE 16u
 
 /* The device tests and the unit tests reach these directly. */
-enum cld_status cld__matmul_random(struct cld_matrix *m, uint32_t rows,
-                                   uint32_t cols, uint64_t *state);
-enum cld_status cld__matmul_ref(const struct cld_matrix *a,
-                                const struct cld_matrix *b,
-                                struct cld_matrix *c);
-enum cld_status cld__matmul_cl(struct cld_clctx *ctx,
-                               const struct cld_matrix *a,
-                               const struct cld_matrix *b, bool tiled,
-                               struct cld_matrix *c);
 
 /* splitmix64 (Steele, Lea and Flood 2014): the state advances by a fixed
  * odd constant and each output is a bijective mix of it. Portable and
@@ -306,19 +298,15 @@ static void matmul_traits(const struct cld_params *p,
     sa = m * k * sizeof(float);
     sb = k * n * sizeof(float);
     sc = m * n * sizeof(float);
-    w->job = "matmul";
     snprintf(w->params, sizeof w->params, "m=%llu k=%llu n=%llu",
              (unsigned long long)m, (unsigned long long)k,
              (unsigned long long)n);
-    w->cls = CLD_CLASS_NUMERIC;
-    w->flags = CLD_WL_DATA_PARALLEL;
     w->elements = m * n;
     w->ops_per_element = 2.0 * (double)k; /* a multiply and an add per k */
     w->bytes_in = sa + sb;
     w->bytes_out = sc;
     w->max_buffer = sa > sb ? (sa > sc ? sa : sc) : (sb > sc ? sb : sc);
     w->kernel_launches = 1;
-    w->needs_fp64 = false;
 }
 
 const struct cld_job cld_job_matmul = {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "job_hooks.h"
 #include "jobs.h"
 
 /* a * b + c must stay two roundings, as in the kernels (FP_CONTRACT OFF
@@ -370,10 +371,6 @@ static enum cld_status run_filter(struct cld_clctx *ctx, cl_kernel k,
  * "resample_half" (CPU, exact halving only; CLD_ERR_UNSUPPORTED otherwise)
  * or "resample_direct" (the GPU variant). Fills *out (caller frees with
  * cld_data_free); on failure *out is left empty. */
-enum cld_status cld__resize_cl(struct cld_clctx *ctx,
-                               const struct cld_params *p,
-                               const struct cld_data *in, const char *kernel,
-                               struct cld_data *out);
 
 enum cld_status cld__resize_cl(struct cld_clctx *ctx,
                                const struct cld_params *p,
@@ -501,9 +498,6 @@ static void resize_traits(const struct cld_params *p,
     if (ow == 0 || oh == 0)
         ow = oh = 1;
     outpix = (uint64_t)ow * oh;
-    w->job = "resize";
-    w->cls = CLD_CLASS_IMAGE;
-    w->flags = CLD_WL_DATA_PARALLEL;
     w->elements = npix;
     w->bytes_in = npix * src->channels;
     w->bytes_out = outpix * src->channels;

@@ -16,14 +16,12 @@
 
 #include "fixtures.h"
 #include "image_io.h"
+#include "job_hooks.h"
 #include "jobs.h"
+#include "targets.h"
 
 /* In host/job_convolve.c: fused selects the CPU kernel, sharpen the unsharp
  * mask. */
-enum cld_status cld__blur_cl(struct cld_clctx *ctx,
-                             const struct cld_params *p,
-                             const struct cld_data *in, bool sharpen,
-                             bool fused, struct cld_data *out);
 
 /* Tolerances of blur and sharpen against the C reference: the kernels add
  * mirrored taps first and in another order, so a float sum may fall on the
@@ -440,7 +438,7 @@ static void test_convolve_traits(void **state)
     pattern(&in, 40, 30, 3);
     params(&p, 2.0, 1.0);
     memset(&w, 0, sizeof w);
-    job("blur")->traits(&p, &in, &w);
+    cld_targets_workload(job("blur"), &p, &in, &w);
     assert_string_equal(w.job, "blur");
     assert_string_equal(w.params, "sigma=2");
     assert_int_equal(w.elements, 1200);
@@ -450,10 +448,10 @@ static void test_convolve_traits(void **state)
     /* Traits may see parameters that validation refuses. */
     params(&p, 1e12, 1.0);
     memset(&w, 0, sizeof w);
-    job("sharpen")->traits(&p, &in, &w);
+    cld_targets_workload(job("sharpen"), &p, &in, &w);
     assert_true(isfinite(w.ops_per_element) && w.ops_per_element > 0);
     memset(&w, 0, sizeof w);
-    job("sobel")->traits(&p, &in, &w);
+    cld_targets_workload(job("sobel"), &p, &in, &w);
     assert_int_equal(w.bytes_out, 1200);
     assert_int_equal(w.kernel_launches, 1);
     cld_data_free(&in);

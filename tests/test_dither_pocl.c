@@ -14,13 +14,10 @@
 
 #include "fixtures.h"
 #include "image_io.h"
+#include "job_hooks.h"
 #include "jobs.h"
 
 /* In host/job_dither.c: wave selects the GPU kernel. */
-enum cld_status cld__dither_cl(struct cld_clctx *ctx,
-                               const struct cld_params *p,
-                               const struct cld_data *in, bool wave,
-                               struct cld_data *out);
 
 static const char *const images[] = {
     "camera.png",            /* 512x512 gray */

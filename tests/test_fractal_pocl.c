@@ -15,12 +15,11 @@
 #include <string.h>
 
 #include "fixtures.h"
+#include "job_hooks.h"
 #include "jobs.h"
+#include "targets.h"
 
 /* Internal helper of host/job_fractal.c. */
-enum cld_status cld__mandelbrot_cl(struct cld_clctx *ctx, uint32_t w,
-                                   uint32_t h, uint32_t iter,
-                                   unsigned lanes, struct cld_image *out);
 
 /* Pixels (not bytes) that differ in any channel. */
 static size_t differing_pixels(const struct cld_image *a,
@@ -158,7 +157,7 @@ static void test_fractal_traits(void **state)
     (void)state;
     cld_params_default(&p);
     memset(&w, 0, sizeof w);
-    job->traits(&p, NULL, &w);
+    cld_targets_workload(job, &p, NULL, &w);
     assert_int_equal(w.elements, 1024 * 768);
     assert_int_equal(w.bytes_in, 0);
     assert_int_equal(w.bytes_out, 1024 * 768 * 3);
@@ -173,7 +172,7 @@ static void test_fractal_traits(void **state)
     {
         double lo = w.ops_per_element;
 
-        job->traits(&p, NULL, &w);
+        cld_targets_workload(job, &p, NULL, &w);
         assert_true(w.ops_per_element > lo);
     }
 }

@@ -15,12 +15,10 @@
 
 #include "fixtures.h"
 #include "image_io.h"
+#include "job_hooks.h"
 #include "jobs.h"
 
 /* In host/job_histogram.c: partial selects the CPU kernel. */
-enum cld_status cld__equalize_cl(struct cld_clctx *ctx,
-                                 const struct cld_data *in, bool partial,
-                                 struct cld_data *out);
 
 static const char *const images[] = {
     "camera.png",             /* 512x512 gray */

@@ -10,14 +10,11 @@
 #include <string.h>
 
 #include "fixtures.h"
+#include "job_hooks.h"
 #include "jobs.h"
+#include "targets.h"
 
 /* Internal helpers of host/job_matmul.c. */
-enum cld_status cld__matmul_random(struct cld_matrix *m, uint32_t rows,
-                                   uint32_t cols, uint64_t *state);
-enum cld_status cld__matmul_ref(const struct cld_matrix *a,
-                                const struct cld_matrix *b,
-                                struct cld_matrix *c);
 
 static void fill(struct cld_matrix *m, uint32_t rows, uint32_t cols,
                  const float *v)
@@ -230,7 +227,7 @@ static void test_matmul_traits(void **state)
     (void)state;
     cld_params_default(&p);
     memset(&w, 0, sizeof w);
-    job->traits(&p, NULL, &w);
+    cld_targets_workload(job, &p, NULL, &w);
     assert_int_equal(w.elements, 512 * 512);
     assert_true(w.ops_per_element == 1024.0);
     assert_int_equal(w.bytes_in, 2 * 512 * 512 * 4);
@@ -241,7 +238,7 @@ static void test_matmul_traits(void **state)
     /* A 10 x 300 times B 300 x 20: k = 300, B is the largest buffer. */
     assert_int_equal(cld_matrix_alloc(&in.mat[0], 10, 300), CLD_OK);
     assert_int_equal(cld_matrix_alloc(&in.mat[1], 300, 20), CLD_OK);
-    job->traits(&p, &in, &w);
+    cld_targets_workload(job, &p, &in, &w);
     assert_int_equal(w.elements, 200);
     assert_true(w.ops_per_element == 600.0);
     assert_int_equal(w.bytes_in, (10 * 300 + 300 * 20) * 4);

@@ -14,20 +14,12 @@
 #include <string.h>
 
 #include "fixtures.h"
+#include "job_hooks.h"
 #include "jobs.h"
 
 #define TOLERANCE 1e-4
 
 /* Internal helpers of host/job_matmul.c. */
-enum cld_status cld__matmul_random(struct cld_matrix *m, uint32_t rows,
-                                   uint32_t cols, uint64_t *state);
-enum cld_status cld__matmul_ref(const struct cld_matrix *a,
-                                const struct cld_matrix *b,
-                                struct cld_matrix *c);
-enum cld_status cld__matmul_cl(struct cld_clctx *ctx,
-                               const struct cld_matrix *a,
-                               const struct cld_matrix *b, bool tiled,
-                               struct cld_matrix *c);
 
 static double rel_error(const struct cld_matrix *got,
                         const struct cld_matrix *ref)

@@ -16,13 +16,10 @@
 
 #include "fixtures.h"
 #include "image_io.h"
+#include "job_hooks.h"
 #include "jobs.h"
 
 /* In host/job_resample.c: runs the named kernel. */
-enum cld_status cld__resize_cl(struct cld_clctx *ctx,
-                               const struct cld_params *p,
-                               const struct cld_data *in, const char *kernel,
-                               struct cld_data *out);
 
 /* Every kernel, and NULL for the job's own choice. resample_half only
  * takes exact halving and refuses other sizes. */
