@@ -170,6 +170,23 @@ static void platform_slug(const struct cld_device_info *d, char *out,
         snprintf(out, len, "platform%d", d->platform_index);
 }
 
+/* Drivers pad their extension lists with runs of spaces; keep one. */
+static void collapse_spaces(char *s)
+{
+    char *start = s, *o = s;
+    bool space = true; /* drops leading spaces */
+
+    for (; *s; s++) {
+        if (*s == ' ' && space)
+            continue;
+        space = *s == ' ';
+        *o++ = *s;
+    }
+    if (o > start && o[-1] == ' ')
+        o--;
+    *o = '\0';
+}
+
 /* Fill one device record; returns the first failing query's error. */
 static cl_int probe_device(cl_device_id dev, struct cld_device_info *d,
                            const char **failed)
@@ -258,6 +275,7 @@ static cl_int probe_device(cl_device_id dev, struct cld_device_info *d,
     if (dev_str(dev, CL_DEVICE_EXTENSIONS, d->extensions,
                 sizeof d->extensions) != CL_SUCCESS)
         d->extensions[0] = '\0';
+    collapse_spaces(d->extensions);
     d->fp16 = strstr(d->extensions, "cl_khr_fp16") != NULL;
     if (!d->fp64)
         d->fp64 = strstr(d->extensions, "cl_khr_fp64") != NULL;
