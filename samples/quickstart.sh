@@ -10,5 +10,5 @@ cd "$(dirname "$0")/.."
 ninja -C build
 
 ./build/cldispatch --devices
-./build/cldispatch run grayscale samples/images -o out/gray --overwrite --explain -v
+./build/cldispatch run blur --sigma 2 samples/images -o out/blur --overwrite --explain -v
 echo "Outputs are in $(pwd)/out/"
