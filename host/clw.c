@@ -225,7 +225,8 @@ enum cld_status cld_kernel_source(const char *family, char **out)
 
 struct program_entry {
     char key[192];
-    cl_program prog;
+    cl_program prog;   /* NULL when the source failed to compile */
+    char *build_error; /* the failure's detail (with the build log) */
     struct program_entry *next;
 };
 
@@ -295,7 +296,9 @@ void cld_clctx_destroy(struct cld_clctx *c)
         clFinish(c->queue);
     for (p = c->programs; p; p = next) {
         next = p->next;
-        clReleaseProgram(p->prog);
+        if (p->prog)
+            clReleaseProgram(p->prog);
+        free(p->build_error);
         free(p);
     }
     if (c->queue)
@@ -747,6 +750,8 @@ enum cld_status cld_clctx_program(struct cld_clctx *c, const char *family,
     for (p = c->programs; p; p = p->next) {
         if (strcmp(p->key, key) == 0) {
             *out = p->prog;
+            if (!p->prog)
+                st = cld_error_set(CLD_ERR_BUILD, "%s", p->build_error);
             goto out;
         }
     }
@@ -756,7 +761,15 @@ enum cld_status cld_clctx_program(struct cld_clctx *c, const char *family,
         goto out;
     }
     st = build_program(c, family, options, &p->prog);
-    if (st != CLD_OK) {
+    if (st == CLD_ERR_BUILD) {
+        /* A compile error is a property of the source and the device: remember
+         * it, so that the items of a batch do not each rebuild and fail. */
+        p->build_error = strdup(cld_error_detail());
+        if (!p->build_error) {
+            free(p);
+            goto out;
+        }
+    } else if (st != CLD_OK) {
         free(p);
         goto out;
     }
