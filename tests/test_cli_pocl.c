@@ -244,6 +244,34 @@ static void test_cli_device_failure_mid_batch(void **state)
     free(tmp);
 }
 
+/* A kernel that does not compile, on a forced device: each item fails
+ * naming its file, with the device's build log; nothing is written. */
+static void test_cli_kernel_build_failure(void **state)
+{
+    char *tmp = cld_test_tmpdir();
+    char out[4200], cmd[16384];
+
+    (void)state;
+    snprintf(cmd, sizeof cmd, "mkdir %s/k && cp %s/../cl/*.cl %s/k/ && "
+             "echo 'not OpenCL C;' >> %s/k/pointwise.cl", tmp,
+             getenv("CLDISPATCH_SAMPLES"), tmp, tmp);
+    assert_int_equal(system(cmd), 0);
+    snprintf(out, sizeof out, "%s/k", tmp);
+    setenv("CLDISPATCH_KERNEL_DIR", out, 1);
+    snprintf(out, sizeof out, "%s/out", tmp);
+    assert_int_equal(run("run grayscale --device 0 %s %s -o %s",
+                         cld_test_image("camera.png"),
+                         cld_test_image("rocket.jpg"), out), 1);
+    unsetenv("CLDISPATCH_KERNEL_DIR");
+    assert_int_equal(count_lines_with("build log:"), 2);
+    assert_non_null(strstr(output, "camera.png: "));
+    assert_non_null(strstr(output, "rocket.jpg: "));
+    assert_non_null(strstr(output, "0 done, 2 failed"));
+    assert_true(cld_test_count_entries(out) <= 0);
+    cld_test_rmtree(tmp);
+    free(tmp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_cli_batch_with_bad_files),
         cmocka_unit_test(test_cli_collisions_and_overwrite),
         cmocka_unit_test(test_cli_device_failure_mid_batch),
+        cmocka_unit_test(test_cli_kernel_build_failure),
     };
 
     if (!cld_test_have_device())
