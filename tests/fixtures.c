@@ -1,5 +1,11 @@
 /* Shared test helpers. */
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include "fixtures.h"
 
 #include <dirent.h>
@@ -163,4 +169,65 @@ bool cld_test_image_diff(const struct cld_image *a, const struct cld_image *b,
     *psnr = se == 0 ? INFINITY
                     : 10.0 * log10(255.0 * 255.0 / (se / (double)n));
     return true;
+}
+
+int cld_test_tmp_setup(void **state)
+{
+    struct cld_test_tmp *t = calloc(1, sizeof *t);
+
+    if (!t)
+        return -1;
+    t->dir = cld_test_tmpdir();
+    if (!t->dir) {
+        free(t);
+        return -1;
+    }
+    *state = t;
+    return 0;
+}
+
+int cld_test_tmp_teardown(void **state)
+{
+    struct cld_test_tmp *t = *state;
+
+    cld_test_rmtree(t->dir);
+    free(t->dir);
+    free(t);
+    return 0;
+}
+
+const char *cld_test_tmp_path(struct cld_test_tmp *t, const char *name)
+{
+    char *p = t->paths[t->next++ % 4];
+
+    snprintf(p, sizeof t->paths[0], "%s/%s", t->dir, name);
+    return p;
+}
+
+void cld_test_write_file(const char *path, const void *data, size_t n)
+{
+    FILE *fp = fopen(path, "wb");
+
+    assert_non_null(fp);
+    assert_int_equal(fwrite(data, 1, n, fp), n);
+    assert_int_equal(fclose(fp), 0);
+}
+
+uint8_t *cld_test_read_file(const char *path, size_t *n)
+{
+    FILE *fp = fopen(path, "rb");
+    uint8_t *buf;
+    long len;
+
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+    len = ftell(fp);
+    assert_true(len >= 0);
+    rewind(fp);
+    buf = malloc((size_t)len + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)len, fp), (size_t)len);
+    fclose(fp);
+    *n = (size_t)len;
+    return buf;
 }

@@ -27,6 +27,28 @@ int cld_test_no_device(const char *suite);
 /* Count of entries in a folder (excluding . and ..), -1 on error. */
 int cld_test_count_entries(const char *dir);
 
+/* --- temporary folder fixture ----------------------------------------- */
+
+#include <stdint.h>
+
+/* A per-group temporary folder (cmocka group state), removed at teardown. */
+struct cld_test_tmp {
+    char *dir;
+    char paths[4][4096];
+    int next;
+};
+
+int cld_test_tmp_setup(void **state);
+int cld_test_tmp_teardown(void **state);
+/* "DIR/name" in one of four rotating buffers. */
+const char *cld_test_tmp_path(struct cld_test_tmp *t, const char *name);
+
+/* Write n bytes to path, or fail the test. */
+void cld_test_write_file(const char *path, const void *data, size_t n);
+/* A whole file in a malloc'd buffer (caller frees); *n gets its size. Fails
+ * the test when the file cannot be read. */
+uint8_t *cld_test_read_file(const char *path, size_t *n);
+
 /* --- device suites ------------------------------------------------------ */
 
 #include "clw.h"

@@ -22,79 +22,10 @@
 #include "image.h"
 #include "image_io.h"
 
-struct tctx {
-    char *dir;
-    char paths[4][4096];
-    int next;
-};
-
-static int setup_tmp(void **state)
-{
-    struct tctx *t = calloc(1, sizeof *t);
-
-    if (!t)
-        return -1;
-    t->dir = cld_test_tmpdir();
-    if (!t->dir) {
-        free(t);
-        return -1;
-    }
-    *state = t;
-    return 0;
-}
-
-static int teardown_tmp(void **state)
-{
-    struct tctx *t = *state;
-
-    cld_test_rmtree(t->dir);
-    free(t->dir);
-    free(t);
-    return 0;
-}
-
-/* "TMPDIR/name" in one of four rotating buffers. */
-static const char *tpath(struct tctx *t, const char *name)
-{
-    char *p = t->paths[t->next++ % 4];
-
-    snprintf(p, sizeof t->paths[0], "%s/%s", t->dir, name);
-    return p;
-}
-
 static void need_images(void)
 {
     if (access(cld_test_image("camera.png"), R_OK) != 0)
         skip();
-}
-
-static void write_bytes(const char *path, const void *data, size_t n)
-{
-    FILE *fp = fopen(path, "wb");
-
-    assert_non_null(fp);
-    assert_int_equal(fwrite(data, 1, n, fp), n);
-    assert_int_equal(fclose(fp), 0);
-}
-
-/* Whole file into a malloc'd buffer; *n gets its size. */
-static uint8_t *read_bytes(const char *path, size_t *n)
-{
-    FILE *fp = fopen(path, "rb");
-    uint8_t *buf;
-    long len;
-
-    assert_non_null(fp);
-    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-    len = ftell(fp);
-    assert_true(len >= 0);
-    rewind(fp);
-    buf = malloc((size_t)len + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)len, fp), (size_t)len);
-    fclose(fp);
-    *n = (size_t)len;
-    return buf;
 }
 
 /* Load that must fail with st; checks the detail names the file. */
@@ -114,14 +45,14 @@ static void expect_load_fails(const char *path, enum cld_status st,
         fail_msg("detail '%s' lacks '%s'", cld_error_detail(), detail_part);
 }
 
-static void expect_load_fails_bytes(struct tctx *t, const char *name,
+static void expect_load_fails_bytes(struct cld_test_tmp *t, const char *name,
                                     const void *data, size_t n,
                                     enum cld_status st,
                                     const char *detail_part)
 {
-    const char *p = tpath(t, name);
+    const char *p = cld_test_tmp_path(t, name);
 
-    write_bytes(p, data, n);
+    cld_test_write_file(p, data, n);
     expect_load_fails(p, st, detail_part);
 }
 
@@ -416,10 +347,10 @@ static void test_image_io_bad_files(void **state)
 
 static void test_image_io_missing_and_folder(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     struct cld_image img;
 
-    assert_int_equal(cld_image_load(tpath(t, "nope.png"), NULL, &img),
+    assert_int_equal(cld_image_load(cld_test_tmp_path(t, "nope.png"), NULL, &img),
                      CLD_ERR_NOT_FOUND);
     assert_non_null(strstr(cld_error_detail(), "nope.png: "));
     assert_int_equal(cld_image_load(t->dir, NULL, &img), CLD_ERR_INVALID);
@@ -432,7 +363,7 @@ static void test_image_io_missing_and_folder(void **state)
 
 static void test_image_io_netpbm_header_lies(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     static const char short_px[] = "P6\n4 4\n255\n0123456789";
     static const char maxval0[] = "P5\n2 2\n0\n\1\1\1\1";
     static const char maxval16[] = "P5\n1 1\n65535\n\0\0";
@@ -477,7 +408,7 @@ static void test_image_io_netpbm_header_lies(void **state)
 
 static void test_image_io_netpbm_comments_and_maxval(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     static const char commented[] =
         "P6 # magic\n# whole-line comment\n2\t1 # size\n255\n"
         "\x01\x02\x03\xfd\xfe\xff";
@@ -485,8 +416,8 @@ static void test_image_io_netpbm_comments_and_maxval(void **state)
     static const uint8_t expect_scaled[4] = {0, 255, 119, 136};
     struct cld_image img;
 
-    write_bytes(tpath(t, "c.ppm"), commented, sizeof commented - 1);
-    assert_int_equal(cld_image_load(tpath(t, "c.ppm"), NULL, &img), CLD_OK);
+    cld_test_write_file(cld_test_tmp_path(t, "c.ppm"), commented, sizeof commented - 1);
+    assert_int_equal(cld_image_load(cld_test_tmp_path(t, "c.ppm"), NULL, &img), CLD_OK);
     assert_int_equal(img.width, 2);
     assert_int_equal(img.height, 1);
     assert_int_equal(img.channels, 3);
@@ -494,8 +425,8 @@ static void test_image_io_netpbm_comments_and_maxval(void **state)
     cld_image_free(&img);
 
     /* Content decides: a PGM named .png still loads as PGM. */
-    write_bytes(tpath(t, "s.png"), scaled, sizeof scaled - 1);
-    assert_int_equal(cld_image_load(tpath(t, "s.png"), NULL, &img), CLD_OK);
+    cld_test_write_file(cld_test_tmp_path(t, "s.png"), scaled, sizeof scaled - 1);
+    assert_int_equal(cld_image_load(cld_test_tmp_path(t, "s.png"), NULL, &img), CLD_OK);
     assert_int_equal(img.channels, 1);
     assert_memory_equal(img.data, expect_scaled, 4);
     cld_image_free(&img);
@@ -505,7 +436,7 @@ static void test_image_io_netpbm_comments_and_maxval(void **state)
 
 static void test_image_io_png_lies(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     uint8_t buf[256];
     uint8_t *cam;
     size_t n;
@@ -529,7 +460,7 @@ static void test_image_io_png_lies(void **state)
                             "truncated PNG");
 
     need_images();
-    cam = read_bytes(cld_test_image("camera.png"), &n);
+    cam = cld_test_read_file(cld_test_image("camera.png"), &n);
     /* IHDR's CRC is bytes 29..32. */
     cam[30] ^= 0x55;
     expect_load_fails_bytes(t, "crc.png", cam, n, CLD_ERR_FORMAT, "CRC");
@@ -565,12 +496,12 @@ static void test_image_io_limits(void **state)
 
 static void test_image_io_jpeg_truncated(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     uint8_t *jpg;
     size_t n;
 
     need_images();
-    jpg = read_bytes(cld_test_image("rocket.jpg"), &n);
+    jpg = cld_test_read_file(cld_test_image("rocket.jpg"), &n);
     {
         const size_t cuts[] = {2, 3, 20, 200, 600, 5000, n / 2, n - 100,
                                n - 2, n - 1};
@@ -585,7 +516,7 @@ static void test_image_io_jpeg_truncated(void **state)
     }
     free(jpg);
     /* Progressive: libjpeg buffers all scans first, then must fail too. */
-    jpg = read_bytes(cld_test_image("dragonfly_by_bolly.jpg"), &n);
+    jpg = cld_test_read_file(cld_test_image("dragonfly_by_bolly.jpg"), &n);
     expect_load_fails_bytes(t, "prog.jpg", jpg, n / 3, CLD_ERR_FORMAT,
                             "truncated JPEG data");
     free(jpg);
@@ -602,12 +533,12 @@ static size_t jpeg_sof_dims(const uint8_t *jpg, size_t n)
 
 static void test_image_io_jpeg_header_lies(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     uint8_t *jpg;
     size_t n, at;
 
     need_images();
-    jpg = read_bytes(cld_test_image("rocket.jpg"), &n);
+    jpg = cld_test_read_file(cld_test_image("rocket.jpg"), &n);
     at = jpeg_sof_dims(jpg, n);
     assert_true(at > 0);
     assert_int_equal(jpg[at] << 8 | jpg[at + 1], 427);
@@ -627,17 +558,17 @@ static void test_image_io_jpeg_header_lies(void **state)
 
 static void test_image_io_jpeg_cmyk_refused(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
 
-    write_cmyk_jpeg(tpath(t, "cmyk.jpg"), 16, 8);
-    expect_load_fails(tpath(t, "cmyk.jpg"), CLD_ERR_FORMAT, "CMYK");
+    write_cmyk_jpeg(cld_test_tmp_path(t, "cmyk.jpg"), 16, 8);
+    expect_load_fails(cld_test_tmp_path(t, "cmyk.jpg"), CLD_ERR_FORMAT, "CMYK");
 }
 
 /* ---- round trips -------------------------------------------------------- */
 
 static void test_image_io_png_roundtrip_channels(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
 
     for (uint32_t ch = 1; ch <= 4; ch++) {
         struct cld_image a, b;
@@ -646,8 +577,8 @@ static void test_image_io_png_roundtrip_channels(void **state)
 
         snprintf(name, sizeof name, "rt%u.png", ch);
         make_image(&a, 37, 23, ch, ch);
-        assert_int_equal(cld_image_save(tpath(t, name), &a, &o), CLD_OK);
-        assert_int_equal(cld_image_load(tpath(t, name), NULL, &b), CLD_OK);
+        assert_int_equal(cld_image_save(cld_test_tmp_path(t, name), &a, &o), CLD_OK);
+        assert_int_equal(cld_image_load(cld_test_tmp_path(t, name), NULL, &b), CLD_OK);
         assert_same_image(&a, &b);
         cld_image_free(&a);
         cld_image_free(&b);
@@ -658,9 +589,9 @@ static void test_image_io_png_roundtrip_channels(void **state)
         struct cld_save_opts o = {CLD_FMT_PNG, 0, false};
 
         make_image(&a, 5, 4, 3, 9);
-        assert_int_equal(cld_image_save(tpath(t, "really_png.jpg"), &a, &o),
+        assert_int_equal(cld_image_save(cld_test_tmp_path(t, "really_png.jpg"), &a, &o),
                          CLD_OK);
-        assert_int_equal(cld_image_load(tpath(t, "really_png.jpg"), NULL,
+        assert_int_equal(cld_image_load(cld_test_tmp_path(t, "really_png.jpg"), NULL,
                                         &b), CLD_OK);
         assert_same_image(&a, &b);
         cld_image_free(&a);
@@ -670,20 +601,20 @@ static void test_image_io_png_roundtrip_channels(void **state)
 
 static void test_image_io_netpbm_roundtrip(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     struct cld_image a, b;
     struct cld_save_opts o = {CLD_FMT_AUTO, 0, false};
 
     make_image(&a, 31, 17, 3, 1);
-    assert_int_equal(cld_image_save(tpath(t, "a.ppm"), &a, &o), CLD_OK);
-    assert_int_equal(cld_image_load(tpath(t, "a.ppm"), NULL, &b), CLD_OK);
+    assert_int_equal(cld_image_save(cld_test_tmp_path(t, "a.ppm"), &a, &o), CLD_OK);
+    assert_int_equal(cld_image_load(cld_test_tmp_path(t, "a.ppm"), NULL, &b), CLD_OK);
     assert_same_image(&a, &b);
     cld_image_free(&a);
     cld_image_free(&b);
 
     make_image(&a, 31, 17, 1, 2);
-    assert_int_equal(cld_image_save(tpath(t, "a.pgm"), &a, &o), CLD_OK);
-    assert_int_equal(cld_image_load(tpath(t, "a.pgm"), NULL, &b), CLD_OK);
+    assert_int_equal(cld_image_save(cld_test_tmp_path(t, "a.pgm"), &a, &o), CLD_OK);
+    assert_int_equal(cld_image_load(cld_test_tmp_path(t, "a.pgm"), NULL, &b), CLD_OK);
     assert_same_image(&a, &b);
     cld_image_free(&a);
     cld_image_free(&b);
@@ -691,7 +622,7 @@ static void test_image_io_netpbm_roundtrip(void **state)
 
 static void test_image_io_save_converts_channels(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     static const uint8_t rgba[8] = {255, 0, 0, 7, 10, 20, 30, 9};
     static const uint8_t ga[4] = {40, 1, 200, 2};
     struct cld_image a, b;
@@ -702,16 +633,16 @@ static void test_image_io_save_converts_channels(void **state)
     /* RGBA -> PGM: BT.601 luma, rounded. */
     assert_int_equal(cld_image_alloc(&a, 2, 1, 4), CLD_OK);
     memcpy(a.data, rgba, sizeof rgba);
-    assert_int_equal(cld_image_save(tpath(t, "l.pgm"), &a, &o), CLD_OK);
-    raw = read_bytes(tpath(t, "l.pgm"), &n);
+    assert_int_equal(cld_image_save(cld_test_tmp_path(t, "l.pgm"), &a, &o), CLD_OK);
+    raw = cld_test_read_file(cld_test_tmp_path(t, "l.pgm"), &n);
     assert_int_equal(n, 11 + 2);
     assert_memory_equal(raw, "P5\n2 1\n255\n", 11);
     assert_int_equal(raw[11], 76); /* (299 * 255 + 500) / 1000 */
     assert_int_equal(raw[12], 18); /* (2990 + 11740 + 3420 + 500) / 1000 */
     free(raw);
     /* RGBA -> PPM drops alpha. */
-    assert_int_equal(cld_image_save(tpath(t, "l.ppm"), &a, &o), CLD_OK);
-    assert_int_equal(cld_image_load(tpath(t, "l.ppm"), NULL, &b), CLD_OK);
+    assert_int_equal(cld_image_save(cld_test_tmp_path(t, "l.ppm"), &a, &o), CLD_OK);
+    assert_int_equal(cld_image_load(cld_test_tmp_path(t, "l.ppm"), NULL, &b), CLD_OK);
     assert_int_equal(b.channels, 3);
     assert_memory_equal(b.data, "\xff\x00\x00\x0a\x14\x1e", 6);
     cld_image_free(&b);
@@ -720,19 +651,19 @@ static void test_image_io_save_converts_channels(void **state)
     /* Grey+alpha -> PPM replicates grey; .pnm picks PGM for grey. */
     assert_int_equal(cld_image_alloc(&a, 2, 1, 2), CLD_OK);
     memcpy(a.data, ga, sizeof ga);
-    assert_int_equal(cld_image_save(tpath(t, "g.ppm"), &a, &o), CLD_OK);
-    assert_int_equal(cld_image_load(tpath(t, "g.ppm"), NULL, &b), CLD_OK);
+    assert_int_equal(cld_image_save(cld_test_tmp_path(t, "g.ppm"), &a, &o), CLD_OK);
+    assert_int_equal(cld_image_load(cld_test_tmp_path(t, "g.ppm"), NULL, &b), CLD_OK);
     assert_int_equal(b.channels, 3);
     assert_memory_equal(b.data, "\x28\x28\x28\xc8\xc8\xc8", 6);
     cld_image_free(&b);
-    assert_int_equal(cld_image_save(tpath(t, "g.pnm"), &a, &o), CLD_OK);
-    assert_int_equal(cld_image_load(tpath(t, "g.pnm"), NULL, &b), CLD_OK);
+    assert_int_equal(cld_image_save(cld_test_tmp_path(t, "g.pnm"), &a, &o), CLD_OK);
+    assert_int_equal(cld_image_load(cld_test_tmp_path(t, "g.pnm"), NULL, &b), CLD_OK);
     assert_int_equal(b.channels, 1);
     assert_memory_equal(b.data, "\x28\xc8", 2);
     cld_image_free(&b);
     /* Grey+alpha -> JPEG gives a one-channel JPEG. */
-    assert_int_equal(cld_image_save(tpath(t, "g.jpg"), &a, &o), CLD_OK);
-    assert_int_equal(cld_image_load(tpath(t, "g.jpg"), NULL, &b), CLD_OK);
+    assert_int_equal(cld_image_save(cld_test_tmp_path(t, "g.jpg"), &a, &o), CLD_OK);
+    assert_int_equal(cld_image_load(cld_test_tmp_path(t, "g.jpg"), NULL, &b), CLD_OK);
     assert_int_equal(b.channels, 1);
     cld_image_free(&b);
     cld_image_free(&a);
@@ -740,7 +671,7 @@ static void test_image_io_save_converts_channels(void **state)
 
 static void test_image_io_jpeg_roundtrip_psnr(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     struct cld_save_opts o = {CLD_FMT_AUTO, 90, false};
     struct cld_save_opts low = {CLD_FMT_JPEG, 10, false};
     struct cld_image a, b, c;
@@ -750,15 +681,15 @@ static void test_image_io_jpeg_roundtrip_psnr(void **state)
     need_images();
     assert_int_equal(cld_image_load(cld_test_image("astronaut.png"), NULL,
                                     &a), CLD_OK);
-    assert_int_equal(cld_image_save(tpath(t, "a.jpg"), &a, &o), CLD_OK);
-    assert_int_equal(cld_image_load(tpath(t, "a.jpg"), NULL, &b), CLD_OK);
+    assert_int_equal(cld_image_save(cld_test_tmp_path(t, "a.jpg"), &a, &o), CLD_OK);
+    assert_int_equal(cld_image_load(cld_test_tmp_path(t, "a.jpg"), NULL, &b), CLD_OK);
     assert_true(cld_test_image_diff(&a, &b, &maxdiff, &psnr));
     if (psnr <= 30.0)
         fail_msg("JPEG q90 PSNR %.2f dB", psnr);
     /* Quality is honoured: q10 is clearly worse. */
-    assert_int_equal(cld_image_save(tpath(t, "low.jpeg.out"), &a, &low),
+    assert_int_equal(cld_image_save(cld_test_tmp_path(t, "low.jpeg.out"), &a, &low),
                      CLD_OK);
-    assert_int_equal(cld_image_load(tpath(t, "low.jpeg.out"), NULL, &c),
+    assert_int_equal(cld_image_load(cld_test_tmp_path(t, "low.jpeg.out"), NULL, &c),
                      CLD_OK);
     assert_true(cld_test_image_diff(&a, &c, &maxdiff, &psnr_low));
     assert_true(psnr_low < psnr - 3.0);
@@ -768,8 +699,8 @@ static void test_image_io_jpeg_roundtrip_psnr(void **state)
 
     assert_int_equal(cld_image_load(cld_test_image("camera.png"), NULL, &a),
                      CLD_OK);
-    assert_int_equal(cld_image_save(tpath(t, "c.jpg"), &a, &o), CLD_OK);
-    assert_int_equal(cld_image_load(tpath(t, "c.jpg"), NULL, &b), CLD_OK);
+    assert_int_equal(cld_image_save(cld_test_tmp_path(t, "c.jpg"), &a, &o), CLD_OK);
+    assert_int_equal(cld_image_load(cld_test_tmp_path(t, "c.jpg"), NULL, &b), CLD_OK);
     assert_int_equal(b.channels, 1);
     assert_true(cld_test_image_diff(&a, &b, &maxdiff, &psnr));
     if (psnr <= 30.0)
@@ -780,7 +711,7 @@ static void test_image_io_jpeg_roundtrip_psnr(void **state)
 
 static void test_image_io_png16_scaled(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     enum { W = 64, H = 3 };
     struct png_spec s = {W, H, 16, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                          NULL, 0, NULL, 0, NULL};
@@ -802,10 +733,10 @@ static void test_image_io_png16_scaled(void **state)
             rows[y][2 * i + 1] = (uint8_t)v;
         }
     }
-    write_png_spec(tpath(t, "16.png"), &s, rows);
+    write_png_spec(cld_test_tmp_path(t, "16.png"), &s, rows);
     for (int y = 0; y < H; y++)
         free(rows[y]);
-    assert_int_equal(cld_image_load(tpath(t, "16.png"), NULL, &img), CLD_OK);
+    assert_int_equal(cld_image_load(cld_test_tmp_path(t, "16.png"), NULL, &img), CLD_OK);
     assert_int_equal(img.channels, 3);
     for (int k = 0; k < W * H * 3; k++) {
         uint32_t want = ((uint32_t)vals[k] * 255u + 32767u) / 65535u;
@@ -819,7 +750,7 @@ static void test_image_io_png16_scaled(void **state)
 
 static void test_image_io_png_palette_and_low_depth(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     static const png_color pal[4] = {
         {255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {9, 8, 7}};
     static const uint8_t alpha[2] = {255, 128};
@@ -834,8 +765,8 @@ static void test_image_io_png_palette_and_low_depth(void **state)
     /* Palette without tRNS -> RGB. */
     s = (struct png_spec){4, 1, 2, PNG_COLOR_TYPE_PALETTE,
                           PNG_INTERLACE_NONE, pal, 4, NULL, 0, NULL};
-    write_png_spec(tpath(t, "p.png"), &s, &rp);
-    assert_int_equal(cld_image_load(tpath(t, "p.png"), NULL, &img), CLD_OK);
+    write_png_spec(cld_test_tmp_path(t, "p.png"), &s, &rp);
+    assert_int_equal(cld_image_load(cld_test_tmp_path(t, "p.png"), NULL, &img), CLD_OK);
     assert_int_equal(img.channels, 3);
     assert_memory_equal(img.data, "\xff\0\0\0\xff\0\0\0\xff\x09\x08\x07",
                         12);
@@ -844,8 +775,8 @@ static void test_image_io_png_palette_and_low_depth(void **state)
     /* Palette with tRNS -> RGBA. */
     s.trans = alpha;
     s.ntrans = 2;
-    write_png_spec(tpath(t, "pa.png"), &s, &rp);
-    assert_int_equal(cld_image_load(tpath(t, "pa.png"), NULL, &img), CLD_OK);
+    write_png_spec(cld_test_tmp_path(t, "pa.png"), &s, &rp);
+    assert_int_equal(cld_image_load(cld_test_tmp_path(t, "pa.png"), NULL, &img), CLD_OK);
     assert_int_equal(img.channels, 4);
     assert_memory_equal(img.data,
                         "\xff\0\0\xff\0\xff\0\x80\0\0\xff\xff\x09\x08\x07\xff",
@@ -855,8 +786,8 @@ static void test_image_io_png_palette_and_low_depth(void **state)
     /* 1-bit grey expands to 0/255. */
     s = (struct png_spec){4, 1, 1, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
                           NULL, 0, NULL, 0, NULL};
-    write_png_spec(tpath(t, "b.png"), &s, &rb);
-    assert_int_equal(cld_image_load(tpath(t, "b.png"), NULL, &img), CLD_OK);
+    write_png_spec(cld_test_tmp_path(t, "b.png"), &s, &rb);
+    assert_int_equal(cld_image_load(cld_test_tmp_path(t, "b.png"), NULL, &img), CLD_OK);
     assert_int_equal(img.channels, 1);
     assert_memory_equal(img.data, "\xff\0\xff\0", 4);
     cld_image_free(&img);
@@ -864,8 +795,8 @@ static void test_image_io_png_palette_and_low_depth(void **state)
     /* Grey with a transparent grey value -> grey+alpha. */
     s = (struct png_spec){4, 1, 8, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
                           NULL, 0, NULL, 0, &grey0};
-    write_png_spec(tpath(t, "g.png"), &s, &rg);
-    assert_int_equal(cld_image_load(tpath(t, "g.png"), NULL, &img), CLD_OK);
+    write_png_spec(cld_test_tmp_path(t, "g.png"), &s, &rg);
+    assert_int_equal(cld_image_load(cld_test_tmp_path(t, "g.png"), NULL, &img), CLD_OK);
     assert_int_equal(img.channels, 2);
     assert_memory_equal(img.data, "\0\0\x0a\xff\0\0\xfa\xff", 8);
     cld_image_free(&img);
@@ -873,7 +804,7 @@ static void test_image_io_png_palette_and_low_depth(void **state)
 
 static void test_image_io_png_interlaced(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     enum { W = 19, H = 13 };
     struct png_spec s = {W, H, 8, PNG_COLOR_TYPE_RGB_ALPHA,
                          PNG_INTERLACE_ADAM7, NULL, 0, NULL, 0, NULL};
@@ -883,8 +814,8 @@ static void test_image_io_png_interlaced(void **state)
     make_image(&a, W, H, 4, 77);
     for (int y = 0; y < H; y++)
         rows[y] = a.data + (size_t)y * W * 4;
-    write_png_spec(tpath(t, "i.png"), &s, rows);
-    assert_int_equal(cld_image_load(tpath(t, "i.png"), NULL, &b), CLD_OK);
+    write_png_spec(cld_test_tmp_path(t, "i.png"), &s, rows);
+    assert_int_equal(cld_image_load(cld_test_tmp_path(t, "i.png"), NULL, &b), CLD_OK);
     assert_same_image(&a, &b);
     cld_image_free(&a);
     cld_image_free(&b);
@@ -892,18 +823,18 @@ static void test_image_io_png_interlaced(void **state)
 
 static void test_image_io_save_bad_args(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     struct cld_save_opts q = {CLD_FMT_JPEG, 101, false};
     struct cld_image a, empty = {0, 0, 0, NULL};
 
     make_image(&a, 4, 4, 3, 3);
-    assert_int_equal(cld_image_save(tpath(t, "x.jpg"), &a, &q),
+    assert_int_equal(cld_image_save(cld_test_tmp_path(t, "x.jpg"), &a, &q),
                      CLD_ERR_INVALID);
     assert_non_null(strstr(cld_error_detail(), "quality 101"));
-    assert_int_equal(cld_image_save(tpath(t, "x.gif"), &a, NULL),
+    assert_int_equal(cld_image_save(cld_test_tmp_path(t, "x.gif"), &a, NULL),
                      CLD_ERR_INVALID);
     assert_non_null(strstr(cld_error_detail(), "x.gif: "));
-    assert_int_equal(cld_image_save(tpath(t, "x.png"), &empty, NULL),
+    assert_int_equal(cld_image_save(cld_test_tmp_path(t, "x.png"), &empty, NULL),
                      CLD_ERR_INVALID);
     assert_int_equal(cld_test_count_entries(t->dir), 0);
     cld_image_free(&a);
@@ -913,7 +844,7 @@ static void test_image_io_save_bad_args(void **state)
 
 static void test_fsutil_no_overwrite_keeps_old(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     struct cld_save_opts keep = {CLD_FMT_AUTO, 0, false};
     struct cld_save_opts replace = {CLD_FMT_AUTO, 0, true};
     struct cld_image a, b;
@@ -921,19 +852,19 @@ static void test_fsutil_no_overwrite_keeps_old(void **state)
     size_t n;
 
     make_image(&a, 8, 8, 3, 5);
-    write_bytes(tpath(t, "out.png"), "old contents", 12);
-    assert_int_equal(cld_image_save(tpath(t, "out.png"), &a, &keep),
+    cld_test_write_file(cld_test_tmp_path(t, "out.png"), "old contents", 12);
+    assert_int_equal(cld_image_save(cld_test_tmp_path(t, "out.png"), &a, &keep),
                      CLD_ERR_EXISTS);
-    assert_non_null(strstr(cld_error_detail(), tpath(t, "out.png")));
-    raw = read_bytes(tpath(t, "out.png"), &n);
+    assert_non_null(strstr(cld_error_detail(), cld_test_tmp_path(t, "out.png")));
+    raw = cld_test_read_file(cld_test_tmp_path(t, "out.png"), &n);
     assert_int_equal(n, 12);
     assert_memory_equal(raw, "old contents", 12);
     free(raw);
     assert_int_equal(cld_test_count_entries(t->dir), 1);
 
-    assert_int_equal(cld_image_save(tpath(t, "out.png"), &a, &replace),
+    assert_int_equal(cld_image_save(cld_test_tmp_path(t, "out.png"), &a, &replace),
                      CLD_OK);
-    assert_int_equal(cld_image_load(tpath(t, "out.png"), NULL, &b), CLD_OK);
+    assert_int_equal(cld_image_load(cld_test_tmp_path(t, "out.png"), NULL, &b), CLD_OK);
     assert_same_image(&a, &b);
     assert_int_equal(cld_test_count_entries(t->dir), 1);
     cld_image_free(&a);
@@ -942,18 +873,18 @@ static void test_fsutil_no_overwrite_keeps_old(void **state)
 
 static void test_fsutil_failed_save_leaves_nothing(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     struct cld_image a, wide;
 
     make_image(&a, 4, 4, 1, 8);
-    assert_int_equal(cld_image_save(tpath(t, "missing/x.png"), &a, NULL),
+    assert_int_equal(cld_image_save(cld_test_tmp_path(t, "missing/x.png"), &a, NULL),
                      CLD_ERR_NOT_FOUND);
     assert_non_null(strstr(cld_error_detail(), "missing/x.png: "));
     assert_int_equal(cld_test_count_entries(t->dir), 0);
     /* An encoder failure after the temporary file exists: libjpeg refuses
      * widths over 65500. */
     make_image(&wide, 70000, 1, 1, 1);
-    assert_int_equal(cld_image_save(tpath(t, "wide.jpg"), &wide, NULL),
+    assert_int_equal(cld_image_save(cld_test_tmp_path(t, "wide.jpg"), &wide, NULL),
                      CLD_ERR_INVALID);
     assert_non_null(strstr(cld_error_detail(), "wide.jpg: "));
     assert_int_equal(cld_test_count_entries(t->dir), 0);
@@ -963,12 +894,12 @@ static void test_fsutil_failed_save_leaves_nothing(void **state)
 
 static void test_fsutil_atomic_abort_and_commit(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     struct cld_atomic_file af;
     uint8_t *raw;
     size_t n;
 
-    assert_int_equal(cld_atomic_open(tpath(t, "f.txt"), false, &af), CLD_OK);
+    assert_int_equal(cld_atomic_open(cld_test_tmp_path(t, "f.txt"), false, &af), CLD_OK);
     assert_non_null(af.fp);
     assert_int_equal(cld_test_count_entries(t->dir), 1);
     assert_non_null(strstr(af.tmp_path, "/.f.txt."));
@@ -978,18 +909,18 @@ static void test_fsutil_atomic_abort_and_commit(void **state)
     cld_atomic_abort(&af); /* twice is harmless */
     assert_int_equal(cld_test_count_entries(t->dir), 0);
 
-    assert_int_equal(cld_atomic_open(tpath(t, "f.txt"), false, &af), CLD_OK);
+    assert_int_equal(cld_atomic_open(cld_test_tmp_path(t, "f.txt"), false, &af), CLD_OK);
     fputs("done", af.fp);
     assert_int_equal(cld_atomic_commit(&af), CLD_OK);
     cld_atomic_abort(&af); /* after commit: no-op */
-    raw = read_bytes(tpath(t, "f.txt"), &n);
+    raw = cld_test_read_file(cld_test_tmp_path(t, "f.txt"), &n);
     assert_int_equal(n, 4);
     assert_memory_equal(raw, "done", 4);
     free(raw);
     assert_int_equal(cld_test_count_entries(t->dir), 1);
 
     /* Opening over an existing file without overwrite fails early. */
-    assert_int_equal(cld_atomic_open(tpath(t, "f.txt"), false, &af),
+    assert_int_equal(cld_atomic_open(cld_test_tmp_path(t, "f.txt"), false, &af),
                      CLD_ERR_EXISTS);
     assert_null(af.fp);
     assert_int_equal(cld_atomic_commit(&af), CLD_ERR_INVALID);
@@ -997,28 +928,28 @@ static void test_fsutil_atomic_abort_and_commit(void **state)
 
 static void test_fsutil_commit_never_clobbers(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     struct cld_atomic_file af;
     uint8_t *raw;
     size_t n;
 
     /* Someone else creates the file between open and commit. */
-    assert_int_equal(cld_atomic_open(tpath(t, "race"), false, &af), CLD_OK);
+    assert_int_equal(cld_atomic_open(cld_test_tmp_path(t, "race"), false, &af), CLD_OK);
     fputs("mine", af.fp);
-    write_bytes(tpath(t, "race"), "theirs", 6);
+    cld_test_write_file(cld_test_tmp_path(t, "race"), "theirs", 6);
     assert_int_equal(cld_atomic_commit(&af), CLD_ERR_EXISTS);
     assert_non_null(strstr(cld_error_detail(), "race: "));
-    raw = read_bytes(tpath(t, "race"), &n);
+    raw = cld_test_read_file(cld_test_tmp_path(t, "race"), &n);
     assert_int_equal(n, 6);
     assert_memory_equal(raw, "theirs", 6);
     free(raw);
     assert_int_equal(cld_test_count_entries(t->dir), 1);
 
     /* With overwrite the commit replaces it. */
-    assert_int_equal(cld_atomic_open(tpath(t, "race"), true, &af), CLD_OK);
+    assert_int_equal(cld_atomic_open(cld_test_tmp_path(t, "race"), true, &af), CLD_OK);
     fputs("mine", af.fp);
     assert_int_equal(cld_atomic_commit(&af), CLD_OK);
-    raw = read_bytes(tpath(t, "race"), &n);
+    raw = cld_test_read_file(cld_test_tmp_path(t, "race"), &n);
     assert_int_equal(n, 4);
     assert_memory_equal(raw, "mine", 4);
     free(raw);
@@ -1027,15 +958,15 @@ static void test_fsutil_commit_never_clobbers(void **state)
 
 static void test_fsutil_mkdir_p(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     struct stat sb;
 
-    assert_int_equal(cld_mkdir_p(tpath(t, "a/b//c/")), CLD_OK);
-    assert_int_equal(stat(tpath(t, "a/b/c"), &sb), 0);
+    assert_int_equal(cld_mkdir_p(cld_test_tmp_path(t, "a/b//c/")), CLD_OK);
+    assert_int_equal(stat(cld_test_tmp_path(t, "a/b/c"), &sb), 0);
     assert_true(S_ISDIR(sb.st_mode));
-    assert_int_equal(cld_mkdir_p(tpath(t, "a/b/c")), CLD_OK);
-    write_bytes(tpath(t, "file"), "x", 1);
-    assert_int_equal(cld_mkdir_p(tpath(t, "file/sub")), CLD_ERR_IO);
+    assert_int_equal(cld_mkdir_p(cld_test_tmp_path(t, "a/b/c")), CLD_OK);
+    cld_test_write_file(cld_test_tmp_path(t, "file"), "x", 1);
+    assert_int_equal(cld_mkdir_p(cld_test_tmp_path(t, "file/sub")), CLD_ERR_IO);
     assert_non_null(strstr(cld_error_detail(), "not a folder"));
     assert_int_equal(cld_mkdir_p(""), CLD_ERR_INVALID);
 }
@@ -1048,27 +979,27 @@ static void test_fsutil_walk_images(void **state)
         "B.PPM", "a.png", "b/c.JPG", "b/d/e.jpeg", "b/d/f.pgm", "b/z.pnm",
         "link/e.jpeg", "link/f.pgm", "z.png",
     };
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     struct cld_path_list list;
 
-    assert_int_equal(cld_mkdir_p(tpath(t, "b/d")), CLD_OK);
-    assert_int_equal(cld_mkdir_p(tpath(t, ".hidden")), CLD_OK);
-    write_bytes(tpath(t, "z.png"), "x", 1);
-    write_bytes(tpath(t, "a.png"), "x", 1);
-    write_bytes(tpath(t, "B.PPM"), "x", 1);
-    write_bytes(tpath(t, "notes.txt"), "x", 1);
-    write_bytes(tpath(t, "png"), "x", 1);
-    write_bytes(tpath(t, ".secret.png"), "x", 1);
-    write_bytes(tpath(t, ".hidden/h.png"), "x", 1);
-    write_bytes(tpath(t, "b/c.JPG"), "x", 1);
-    write_bytes(tpath(t, "b/z.pnm"), "x", 1);
-    write_bytes(tpath(t, "b/d/e.jpeg"), "x", 1);
-    write_bytes(tpath(t, "b/d/f.pgm"), "x", 1);
-    assert_int_equal(cld_mkdir_p(tpath(t, "b/d/dir.png")), CLD_OK);
+    assert_int_equal(cld_mkdir_p(cld_test_tmp_path(t, "b/d")), CLD_OK);
+    assert_int_equal(cld_mkdir_p(cld_test_tmp_path(t, ".hidden")), CLD_OK);
+    cld_test_write_file(cld_test_tmp_path(t, "z.png"), "x", 1);
+    cld_test_write_file(cld_test_tmp_path(t, "a.png"), "x", 1);
+    cld_test_write_file(cld_test_tmp_path(t, "B.PPM"), "x", 1);
+    cld_test_write_file(cld_test_tmp_path(t, "notes.txt"), "x", 1);
+    cld_test_write_file(cld_test_tmp_path(t, "png"), "x", 1);
+    cld_test_write_file(cld_test_tmp_path(t, ".secret.png"), "x", 1);
+    cld_test_write_file(cld_test_tmp_path(t, ".hidden/h.png"), "x", 1);
+    cld_test_write_file(cld_test_tmp_path(t, "b/c.JPG"), "x", 1);
+    cld_test_write_file(cld_test_tmp_path(t, "b/z.pnm"), "x", 1);
+    cld_test_write_file(cld_test_tmp_path(t, "b/d/e.jpeg"), "x", 1);
+    cld_test_write_file(cld_test_tmp_path(t, "b/d/f.pgm"), "x", 1);
+    assert_int_equal(cld_mkdir_p(cld_test_tmp_path(t, "b/d/dir.png")), CLD_OK);
     /* A loop back to the root, a link to a subfolder, a dangling link. */
-    assert_int_equal(symlink("../..", tpath(t, "b/d/up")), 0);
-    assert_int_equal(symlink("b/d", tpath(t, "link")), 0);
-    assert_int_equal(symlink("nowhere.png", tpath(t, "dangling.png")), 0);
+    assert_int_equal(symlink("../..", cld_test_tmp_path(t, "b/d/up")), 0);
+    assert_int_equal(symlink("b/d", cld_test_tmp_path(t, "link")), 0);
+    assert_int_equal(symlink("nowhere.png", cld_test_tmp_path(t, "dangling.png")), 0);
 
     assert_int_equal(cld_walk_images(t->dir, &list), CLD_OK);
     assert_int_equal(list.count, sizeof want / sizeof want[0]);
@@ -1078,17 +1009,17 @@ static void test_fsutil_walk_images(void **state)
     assert_null(list.paths);
     assert_int_equal(list.count, 0);
 
-    assert_int_equal(cld_walk_images(tpath(t, "nope"), &list),
+    assert_int_equal(cld_walk_images(cld_test_tmp_path(t, "nope"), &list),
                      CLD_ERR_NOT_FOUND);
     assert_int_equal(list.count, 0);
-    assert_int_equal(cld_walk_images(tpath(t, "a.png"), &list),
+    assert_int_equal(cld_walk_images(cld_test_tmp_path(t, "a.png"), &list),
                      CLD_ERR_INVALID);
     assert_true(cld_path_has_image_ext("x/y.JpEg"));
     assert_false(cld_path_has_image_ext("x.png/y"));
     assert_false(cld_path_has_image_ext("png"));
 }
 
-#define TMP_TEST(f) cmocka_unit_test_setup_teardown(f, setup_tmp, teardown_tmp)
+#define TMP_TEST(f) cmocka_unit_test_setup_teardown(f, cld_test_tmp_setup, cld_test_tmp_teardown)
 
 int main(void)
 {

@@ -18,73 +18,6 @@
 #include "image.h"
 #include "npy.h"
 
-struct tctx {
-    char *dir;
-    char paths[4][4096];
-    int next;
-};
-
-static int setup_tmp(void **state)
-{
-    struct tctx *t = calloc(1, sizeof *t);
-
-    if (!t)
-        return -1;
-    t->dir = cld_test_tmpdir();
-    if (!t->dir) {
-        free(t);
-        return -1;
-    }
-    *state = t;
-    return 0;
-}
-
-static int teardown_tmp(void **state)
-{
-    struct tctx *t = *state;
-
-    cld_test_rmtree(t->dir);
-    free(t->dir);
-    free(t);
-    return 0;
-}
-
-static const char *tpath(struct tctx *t, const char *name)
-{
-    char *p = t->paths[t->next++ % 4];
-
-    snprintf(p, sizeof t->paths[0], "%s/%s", t->dir, name);
-    return p;
-}
-
-static void write_bytes(const char *path, const void *data, size_t n)
-{
-    FILE *fp = fopen(path, "wb");
-
-    assert_non_null(fp);
-    assert_int_equal(fwrite(data, 1, n, fp), n);
-    assert_int_equal(fclose(fp), 0);
-}
-
-static uint8_t *read_bytes(const char *path, size_t *n)
-{
-    FILE *fp = fopen(path, "rb");
-    uint8_t *buf;
-    long len;
-
-    assert_non_null(fp);
-    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-    len = ftell(fp);
-    assert_true(len >= 0);
-    rewind(fp);
-    buf = malloc((size_t)len + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)len, fp), (size_t)len);
-    fclose(fp);
-    *n = (size_t)len;
-    return buf;
-}
-
 /* Write an .npy file: magic, version major.0, the header dict padded with
  * spaces and '\n' to a 64-byte boundary (as NumPy does), then data. */
 static void write_npy(const char *path, int major, const char *dict,
@@ -135,16 +68,16 @@ static void test_npy_roundtrip(void **state)
 {
     static const char want_dict[] =
         "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     struct cld_matrix m, r;
     uint8_t *raw;
     size_t n, hlen;
 
     assert_int_equal(cld_matrix_alloc(&m, 2, 3), CLD_OK);
     memcpy(m.data, sample, sizeof sample);
-    assert_int_equal(cld_npy_save(tpath(t, "m.npy"), &m, false), CLD_OK);
+    assert_int_equal(cld_npy_save(cld_test_tmp_path(t, "m.npy"), &m, false), CLD_OK);
 
-    raw = read_bytes(tpath(t, "m.npy"), &n);
+    raw = cld_test_read_file(cld_test_tmp_path(t, "m.npy"), &n);
     assert_memory_equal(raw, "\x93NUMPY\x01\x00", 8);
     hlen = raw[8] | (size_t)raw[9] << 8;
     assert_int_equal((10 + hlen) % 64, 0);
@@ -156,7 +89,7 @@ static void test_npy_roundtrip(void **state)
     assert_memory_equal(raw + 10 + hlen, sample, sizeof sample);
     free(raw);
 
-    assert_int_equal(cld_npy_load(tpath(t, "m.npy"), &r), CLD_OK);
+    assert_int_equal(cld_npy_load(cld_test_tmp_path(t, "m.npy"), &r), CLD_OK);
     assert_int_equal(r.rows, 2);
     assert_int_equal(r.cols, 3);
     assert_memory_equal(r.data, sample, sizeof sample);
@@ -167,13 +100,13 @@ static void test_npy_roundtrip(void **state)
 static void test_npy_f8_converted(void **state)
 {
     static const double d[4] = {1.5, -2.25, 0.1, 1e300};
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     struct cld_matrix m;
 
-    write_npy(tpath(t, "d.npy"), 1,
+    write_npy(cld_test_tmp_path(t, "d.npy"), 1,
               "{\"descr\": \"<f8\", \"shape\": (4,1), \"fortran_order\":False}",
               d, sizeof d);
-    assert_int_equal(cld_npy_load(tpath(t, "d.npy"), &m), CLD_OK);
+    assert_int_equal(cld_npy_load(cld_test_tmp_path(t, "d.npy"), &m), CLD_OK);
     assert_int_equal(m.rows, 4);
     assert_int_equal(m.cols, 1);
     assert_true(m.data[0] == 1.5f);
@@ -185,13 +118,13 @@ static void test_npy_f8_converted(void **state)
 
 static void test_npy_version2(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     struct cld_matrix m;
 
-    write_npy(tpath(t, "v2.npy"), 2,
+    write_npy(cld_test_tmp_path(t, "v2.npy"), 2,
               "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }",
               sample, sizeof sample);
-    assert_int_equal(cld_npy_load(tpath(t, "v2.npy"), &m), CLD_OK);
+    assert_int_equal(cld_npy_load(cld_test_tmp_path(t, "v2.npy"), &m), CLD_OK);
     assert_int_equal(m.rows, 3);
     assert_int_equal(m.cols, 2);
     assert_memory_equal(m.data, sample, sizeof sample);
@@ -200,70 +133,70 @@ static void test_npy_version2(void **state)
 
 static void test_npy_fortran_refused(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
 
-    write_npy(tpath(t, "f.npy"), 1,
+    write_npy(cld_test_tmp_path(t, "f.npy"), 1,
               "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }",
               sample, sizeof sample);
-    expect_refused(tpath(t, "f.npy"), CLD_ERR_FORMAT, "fortran_order");
+    expect_refused(cld_test_tmp_path(t, "f.npy"), CLD_ERR_FORMAT, "fortran_order");
 }
 
 static void test_npy_truncated_refused(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     uint8_t *raw;
     size_t n;
     FILE *fp;
 
-    write_npy(tpath(t, "s.npy"), 1,
+    write_npy(cld_test_tmp_path(t, "s.npy"), 1,
               "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
               sample, sizeof sample - 1);
-    expect_refused(tpath(t, "s.npy"), CLD_ERR_FORMAT, "truncated npy data");
+    expect_refused(cld_test_tmp_path(t, "s.npy"), CLD_ERR_FORMAT, "truncated npy data");
 
     /* A huge shape in a small file is refused before allocating. */
-    write_npy(tpath(t, "h.npy"), 1,
+    write_npy(cld_test_tmp_path(t, "h.npy"), 1,
               "{'descr': '<f8', 'fortran_order': False, "
               "'shape': (4000000000, 4000000000), }", sample, sizeof sample);
-    expect_refused(tpath(t, "h.npy"), CLD_ERR_FORMAT, "truncated npy data");
+    expect_refused(cld_test_tmp_path(t, "h.npy"), CLD_ERR_FORMAT, "truncated npy data");
 
     /* The header itself cut short. */
-    write_npy(tpath(t, "full.npy"), 1,
+    write_npy(cld_test_tmp_path(t, "full.npy"), 1,
               "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
               sample, sizeof sample);
-    raw = read_bytes(tpath(t, "full.npy"), &n);
-    fp = fopen(tpath(t, "cut.npy"), "wb");
+    raw = cld_test_read_file(cld_test_tmp_path(t, "full.npy"), &n);
+    fp = fopen(cld_test_tmp_path(t, "cut.npy"), "wb");
     assert_non_null(fp);
     assert_int_equal(fwrite(raw, 1, 40, fp), 40);
     fclose(fp);
     free(raw);
-    expect_refused(tpath(t, "cut.npy"), CLD_ERR_FORMAT,
+    expect_refused(cld_test_tmp_path(t, "cut.npy"), CLD_ERR_FORMAT,
                    "truncated npy header");
 }
 
 static void test_npy_bad_magic_refused(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     FILE *fp;
 
-    write_bytes(tpath(t, "m.npy"), "\x93NUMPX\x01\x00\x02\x00{}", 12);
-    expect_refused(tpath(t, "m.npy"), CLD_ERR_FORMAT, "bad magic");
+    cld_test_write_file(cld_test_tmp_path(t, "m.npy"), "\x93NUMPX\x01\x00\x02\x00{}", 12);
+    expect_refused(cld_test_tmp_path(t, "m.npy"), CLD_ERR_FORMAT, "bad magic");
 
-    fp = fopen(tpath(t, "e.npy"), "wb");
+    fp = fopen(cld_test_tmp_path(t, "e.npy"), "wb");
     assert_non_null(fp);
     fclose(fp);
-    expect_refused(tpath(t, "e.npy"), CLD_ERR_FORMAT, "empty file");
+    expect_refused(cld_test_tmp_path(t, "e.npy"), CLD_ERR_FORMAT, "empty file");
 
-    write_bytes(tpath(t, "v.npy"), "\x93NUMPY\x04\x00\x02\x00{}", 12);
-    expect_refused(tpath(t, "v.npy"), CLD_ERR_FORMAT, "version 4.0");
+    cld_test_write_file(cld_test_tmp_path(t, "v.npy"), "\x93NUMPY\x04\x00\x02\x00{}", 12);
+    expect_refused(cld_test_tmp_path(t, "v.npy"), CLD_ERR_FORMAT, "version 4.0");
     /* Only the magic: the version bytes are missing. */
-    write_bytes(tpath(t, "short.npy"), "\x93NUMPY", 6);
-    expect_refused(tpath(t, "short.npy"), CLD_ERR_FORMAT,
+    cld_test_write_file(cld_test_tmp_path(t, "short.npy"), "\x93NUMPY", 6);
+    expect_refused(cld_test_tmp_path(t, "short.npy"), CLD_ERR_FORMAT,
                    "truncated npy header");
     /* PNG bytes are not an npy file. */
-    write_bytes(tpath(t, "p.npy"), "\x89PNG\r\n\x1a\n", 8);
-    expect_refused(tpath(t, "p.npy"), CLD_ERR_FORMAT, "bad magic");
+    cld_test_write_file(cld_test_tmp_path(t, "p.npy"), "\x89PNG\r\n\x1a\n", 8);
+    expect_refused(cld_test_tmp_path(t, "p.npy"), CLD_ERR_FORMAT, "bad magic");
 
-    expect_refused(tpath(t, "absent.npy"), CLD_ERR_NOT_FOUND, NULL);
+    expect_refused(cld_test_tmp_path(t, "absent.npy"), CLD_ERR_NOT_FOUND, NULL);
 }
 
 static void test_npy_bad_headers_refused(void **state)
@@ -297,20 +230,20 @@ static void test_npy_bad_headers_refused(void **state)
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)",
          "expected ',' or '}'"},
     };
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char name[32];
 
         snprintf(name, sizeof name, "h%zu.npy", i);
-        write_npy(tpath(t, name), 1, cases[i].dict, sample, sizeof sample);
-        expect_refused(tpath(t, name), CLD_ERR_FORMAT, cases[i].part);
+        write_npy(cld_test_tmp_path(t, name), 1, cases[i].dict, sample, sizeof sample);
+        expect_refused(cld_test_tmp_path(t, name), CLD_ERR_FORMAT, cases[i].part);
     }
 }
 
 static void test_npy_save_no_overwrite(void **state)
 {
-    struct tctx *t = *state;
+    struct cld_test_tmp *t = *state;
     struct cld_matrix a, b, r, empty = {0, 0, NULL};
 
     assert_int_equal(cld_matrix_alloc(&a, 1, 2), CLD_OK);
@@ -319,32 +252,32 @@ static void test_npy_save_no_overwrite(void **state)
     a.data[1] = 2.0f;
     b.data[0] = 3.0f;
     b.data[1] = 4.0f;
-    assert_int_equal(cld_npy_save(tpath(t, "o.npy"), &a, false), CLD_OK);
-    assert_int_equal(cld_npy_save(tpath(t, "o.npy"), &b, false),
+    assert_int_equal(cld_npy_save(cld_test_tmp_path(t, "o.npy"), &a, false), CLD_OK);
+    assert_int_equal(cld_npy_save(cld_test_tmp_path(t, "o.npy"), &b, false),
                      CLD_ERR_EXISTS);
     assert_non_null(strstr(cld_error_detail(), "o.npy: "));
-    assert_int_equal(cld_npy_load(tpath(t, "o.npy"), &r), CLD_OK);
+    assert_int_equal(cld_npy_load(cld_test_tmp_path(t, "o.npy"), &r), CLD_OK);
     assert_int_equal(r.rows, 1);
     assert_true(r.data[1] == 2.0f);
     cld_matrix_free(&r);
 
-    assert_int_equal(cld_npy_save(tpath(t, "o.npy"), &b, true), CLD_OK);
-    assert_int_equal(cld_npy_load(tpath(t, "o.npy"), &r), CLD_OK);
+    assert_int_equal(cld_npy_save(cld_test_tmp_path(t, "o.npy"), &b, true), CLD_OK);
+    assert_int_equal(cld_npy_load(cld_test_tmp_path(t, "o.npy"), &r), CLD_OK);
     assert_int_equal(r.rows, 2);
     assert_true(r.data[1] == 4.0f);
     cld_matrix_free(&r);
     assert_int_equal(cld_test_count_entries(t->dir), 1);
 
-    assert_int_equal(cld_npy_save(tpath(t, "no/dir.npy"), &a, false),
+    assert_int_equal(cld_npy_save(cld_test_tmp_path(t, "no/dir.npy"), &a, false),
                      CLD_ERR_NOT_FOUND);
-    assert_int_equal(cld_npy_save(tpath(t, "e.npy"), &empty, false),
+    assert_int_equal(cld_npy_save(cld_test_tmp_path(t, "e.npy"), &empty, false),
                      CLD_ERR_INVALID);
     assert_int_equal(cld_test_count_entries(t->dir), 1);
     cld_matrix_free(&a);
     cld_matrix_free(&b);
 }
 
-#define TMP_TEST(f) cmocka_unit_test_setup_teardown(f, setup_tmp, teardown_tmp)
+#define TMP_TEST(f) cmocka_unit_test_setup_teardown(f, cld_test_tmp_setup, cld_test_tmp_teardown)
 
 int main(void)
 {
