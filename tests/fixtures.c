@@ -7,6 +7,8 @@
 #include <cmocka.h>
 
 #include "fixtures.h"
+#include "image_io.h"
+#include "jobs.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -230,4 +232,12 @@ uint8_t *cld_test_read_file(const char *path, size_t *n)
     fclose(fp);
     *n = (size_t)len;
     return buf;
+}
+
+void cld_test_load(const char *name, struct cld_data *d)
+{
+    memset(d, 0, sizeof *d);
+    d->kind = CLD_DATA_IMAGE;
+    assert_int_equal(cld_image_load(cld_test_image(name), NULL, &d->img),
+                     CLD_OK);
 }

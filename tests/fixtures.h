@@ -71,6 +71,11 @@ bool cld_test_have_device(void);
 int cld_test_devices_setup(void **state);
 int cld_test_devices_teardown(void **state);
 
+struct cld_data;
+/* Load a real test image (by name in the images folder) into d as image
+ * data, or fail the test. Free with cld_data_free. */
+void cld_test_load(const char *name, struct cld_data *d);
+
 /* Largest absolute difference and PSNR (dB; INFINITY when identical)
  * between two images of the same shape; false when shapes differ. */
 bool cld_test_image_diff(const struct cld_image *a, const struct cld_image *b,

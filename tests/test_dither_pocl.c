@@ -37,14 +37,6 @@ static const struct cld_job *job(void)
     return cld_job_find("dither");
 }
 
-static void load(const char *name, struct cld_data *d)
-{
-    memset(d, 0, sizeof *d);
-    d->kind = CLD_DATA_IMAGE;
-    assert_int_equal(cld_image_load(cld_test_image(name), NULL, &d->img),
-                     CLD_OK);
-}
-
 static void params(struct cld_params *p, uint32_t n)
 {
     cld_params_default(p);
@@ -84,7 +76,7 @@ static void test_dither_real_images(void **state)
     for (size_t i = 0; i < sizeof images / sizeof images[0]; i++) {
         struct cld_data in;
 
-        load(images[i], &in);
+        cld_test_load(images[i], &in);
         for (size_t l = 0; l < sizeof levels / sizeof levels[0]; l++) {
             params(&p, levels[l]);
             check_devices(*state, &p, &in, images[i]);
@@ -124,7 +116,7 @@ static void test_dither_levels_and_mean(void **state)
     for (size_t i = 0; i < sizeof images / sizeof images[0]; i++) {
         struct cld_data in;
 
-        load(images[i], &in);
+        cld_test_load(images[i], &in);
         for (size_t l = 0; l < sizeof levels / sizeof levels[0]; l++) {
             uint32_t nl = levels[l];
             struct cld_params p;
@@ -165,7 +157,7 @@ static void test_dither_256_levels_is_identity(void **state)
     struct cld_data in, out;
     size_t n;
 
-    load("camera.png", &in);
+    cld_test_load("camera.png", &in);
     n = (size_t)in.img.width * in.img.height;
     params(&p, 256);
     assert_int_equal(cld_job_run(job(), NULL, &p, &in, &out), CLD_OK);

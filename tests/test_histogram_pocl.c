@@ -33,14 +33,6 @@ static const struct cld_job *job(void)
     return cld_job_find("equalize");
 }
 
-static void load(const char *name, struct cld_data *d)
-{
-    memset(d, 0, sizeof *d);
-    d->kind = CLD_DATA_IMAGE;
-    assert_int_equal(cld_image_load(cld_test_image(name), NULL, &d->img),
-                     CLD_OK);
-}
-
 static uint8_t luma_at(const struct cld_image *img, size_t i)
 {
     const uint8_t *p = img->data + i * img->channels;
@@ -90,7 +82,7 @@ static void test_histogram_real_images(void **state)
     for (size_t i = 0; i < sizeof images / sizeof images[0]; i++) {
         struct cld_data in;
 
-        load(images[i], &in);
+        cld_test_load(images[i], &in);
         check_devices(*state, &in, images[i]);
         cld_data_free(&in);
     }
@@ -135,7 +127,7 @@ static void test_histogram_flat_and_monotone(void **state)
         int map[256];
         double tol, worst = 0;
 
-        load(images[i], &in);
+        cld_test_load(images[i], &in);
         cld_params_default(&p);
         assert_int_equal(cld_job_run(job(), NULL, &p, &in, &out), CLD_OK);
         n = (size_t)in.img.width * in.img.height;

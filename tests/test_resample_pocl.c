@@ -62,14 +62,6 @@ static const struct cld_job *job(void)
     return cld_job_find("resize");
 }
 
-static void load(const char *name, struct cld_data *d)
-{
-    memset(d, 0, sizeof *d);
-    d->kind = CLD_DATA_IMAGE;
-    assert_int_equal(cld_image_load(cld_test_image(name), NULL, &d->img),
-                     CLD_OK);
-}
-
 static void params(struct cld_params *p, double scale, uint32_t w,
                    uint32_t h)
 {
@@ -144,7 +136,7 @@ static void test_resample_real_images(void **state)
     for (size_t i = 0; i < sizeof images / sizeof images[0]; i++) {
         struct cld_data in;
 
-        load(images[i], &in);
+        cld_test_load(images[i], &in);
         /* The GPU variant upscales in test_resample_edges. */
         for (size_t s = 0; s < sizeof scales / sizeof scales[0]; s++) {
             params(&p, scales[s], 0, 0);
@@ -165,7 +157,7 @@ static void test_resample_large_image(void **state)
     struct cld_params p;
     struct cld_data in;
 
-    load("mate_storm.jpg", &in);
+    cld_test_load("mate_storm.jpg", &in);
     params(&p, 0.5, 0, 0);
     check_image(t, &in, "mate_storm.jpg", &p, false);
     params(&p, 0.3, 0, 0);
@@ -184,7 +176,7 @@ static void test_resample_scale_one_is_identity(void **state)
         struct cld_data in, out;
         size_t n;
 
-        load(images[i], &in);
+        cld_test_load(images[i], &in);
         n = cld_image_bytes(in.img.width, in.img.height, in.img.channels);
         assert_int_equal(cld_job_run(job(), NULL, &p, &in, &out), CLD_OK);
         assert_memory_equal(out.img.data, in.img.data, n);
