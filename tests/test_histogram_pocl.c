@@ -1,8 +1,8 @@
 /* equalize on every OpenCL device, with both histogram kernels (per-group
  * partial histograms and local atomics), equal to the C reference on real
- * images; properties of the result (near-flat cumulative histogram,
- * monotone in luma, constant image unchanged); release on every failing
- * OpenCL call. */
+ * images and on every pair of neighbouring luma values; properties of the
+ * result (near-flat cumulative histogram, monotone in luma, constant image
+ * unchanged); release on every failing OpenCL call. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -171,6 +171,41 @@ static void test_histogram_flat_and_monotone(void **state)
     }
 }
 
+/* Every pair of neighbouring luma values (the CPU paths map two pixels
+ * per look-up): gray pixels 2k and 2k + 1 are k & 255 and k >> 8, at even
+ * and, shifted by one pixel, odd offsets; both kernels on every device
+ * equal the reference, which equals lut[y] pixel by pixel. */
+static void test_histogram_all_pairs(void **state)
+{
+    for (uint32_t shift = 0; shift <= 1; shift++) {
+        struct cld_data in = {.kind = CLD_DATA_IMAGE}, ref;
+        struct cld_params p;
+        uint32_t n = 2 * 65536 + shift;
+        int map[256];
+
+        assert_int_equal(cld_image_alloc(&in.img, n, 1, 1), CLD_OK);
+        in.img.data[0] = 3;
+        for (uint32_t k = 0; k < 65536; k++) {
+            in.img.data[shift + 2 * k] = (uint8_t)(k & 255);
+            in.img.data[shift + 2 * k + 1] = (uint8_t)(k >> 8);
+        }
+        check_devices(*state, &in, "all pairs");
+        cld_params_default(&p);
+        assert_int_equal(cld_job_run(job(), NULL, &p, &in, &ref), CLD_OK);
+        for (int v = 0; v < 256; v++)
+            map[v] = -1;
+        for (uint32_t i = 0; i < n; i++) {
+            uint8_t y = in.img.data[i];
+
+            if (map[y] < 0)
+                map[y] = ref.img.data[i];
+            assert_int_equal(map[y], ref.img.data[i]);
+        }
+        cld_data_free(&ref);
+        cld_data_free(&in);
+    }
+}
+
 /* A constant image is left as it is, on the host and every device. */
 static void test_histogram_constant_is_identity(void **state)
 {
@@ -244,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_histogram_constant_is_identity),
         cmocka_unit_test(test_histogram_channels_and_tails),
         cmocka_unit_test(test_histogram_real_images),
+        cmocka_unit_test(test_histogram_all_pairs),
         cmocka_unit_test(test_histogram_faults),
     };
 
