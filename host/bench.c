@@ -12,15 +12,16 @@
 #include "profile.h"
 #include "targets.h"
 
-#define PLACEMENT_RUNS 5u        /* cells of up to LARGE_CELL elements */
-#define PLACEMENT_RUNS_LARGE 3u  /* larger cells: each run costs more */
-#define PLACEMENT_RUNS_QUICK 2u
+#define PLACEMENT_RUNS 13u       /* cells of up to LARGE_CELL elements */
+#define PLACEMENT_RUNS_LARGE 7u  /* larger cells: each run costs more */
+#define PLACEMENT_RUNS_QUICK 3u
 #define LARGE_CELL (4u << 20)
 #define KERNEL_RUNS 5u
 #define KERNEL_WIDTH 4000u
 #define KERNEL_HEIGHT 3000u
 #define TIE_MARGIN 1.05   /* "within 5%" in the summary */
-#define MAX_RUNS 15u
+#define MAX_RUNS CLD_MEASURE_MAX_RUNS
+#define LOAD_WINDOW_S 0.1 /* load sampled before each decision */
 
 struct size {
     uint32_t w, h;
@@ -113,12 +114,38 @@ static const char *time_text(double s, char *buf, size_t len)
 /* --- placement --------------------------------------------------------- */
 
 struct tally {
-    unsigned cells, fastest, within, failed;
+    unsigned cells, fastest, tied, within, failed;
     double log_sum;
     unsigned nlog;
 };
 
-/* One cell: decide, then measure every target. */
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Lower quartile of the n runs at v, interpolated (v is not changed). */
+static double lower_quartile(const double *v, unsigned n)
+{
+    double c[MAX_RUNS], pos = 0.25 * (n - 1);
+    unsigned i = (unsigned)pos;
+
+    memcpy(c, v, n * sizeof *c);
+    qsort(c, n, sizeof *c, cmp_double);
+    if (i + 1 >= n)
+        return c[n - 1];
+    return c[i] + (c[i + 1] - c[i]) * (pos - i);
+}
+
+/* One cell: decide, then measure every target. The fastest target is the
+ * one with the fastest run (other processes only add time). The choice
+ * ties with it when the measurement cannot tell them apart: the choice's
+ * fastest run is no slower than the lower-quartile run of the fastest
+ * target, i.e. the fastest one did not repeat its best run often enough
+ * to be told apart (with 5 runs: its second-fastest; with 13: its
+ * fourth-fastest). */
 static void placement_cell(const struct cld_bench_opts *o, struct env *e,
                            const struct cld_job *job, struct size sz,
                            unsigned runs, struct cld_history *fresh,
@@ -135,6 +162,8 @@ static void placement_cell(const struct cld_bench_opts *o, struct env *e,
     enum cld_status sts[CLD_PLAN_MAX];
     char why[CLD_PLAN_MAX][256], buf[64], pred[32];
     int fastest = -1, chosen;
+    double busy;
+    unsigned cores;
     enum cld_status st;
 
     cld_params_default(&p);
@@ -145,9 +174,14 @@ static void placement_cell(const struct cld_bench_opts *o, struct env *e,
         return;
     }
     cld_targets_workload(job, &p, &in, &w);
+    /* Decide as a run would: from the profiles, the history and the load
+     * that other processes put on the machine right now. */
+    busy = cld_targets_busy_cores(LOAD_WINDOW_S, &cores);
+    cld_targets_set_load(e->t, busy, cores);
     cld_plan_init(&plan);
     chosen = cld_targets_decide(e->t, job, &p, &in, &e->hist, &plan)
                      == CLD_OK ? plan.chosen : -1;
+    cld_targets_set_load(e->t, -1, 0);
     for (size_t i = 0; i < nt; i++)
         use[i] = !plan.cand[i].excluded;
     /* Interleaved, so that a change of load on a shared machine does not
@@ -188,15 +222,22 @@ static void placement_cell(const struct cld_bench_opts *o, struct env *e,
     }
     {
         double slow = tm[chosen] / tm[fastest];
+        bool tie = chosen != fastest
+                   && tm[chosen] <= lower_quartile(samples
+                                                      + (size_t)fastest
+                                                            * runs,
+                                                  runs);
 
         ty->fastest += chosen == fastest;
+        ty->tied += tie;
         ty->within += slow <= TIE_MARGIN;
         ty->log_sum += log(slow);
         ty->nlog++;
-        fprintf(o->out, " %-8s %10s %7.2fx%s\n",
+        fprintf(o->out, " %-8s %10s %7.2fx %-4s %5.1f\n",
                 cld_calibrate_label(e->t, (size_t)chosen, buf, sizeof buf),
                 time_text(plan.cand[chosen].seconds, pred, sizeof pred),
-                slow, chosen == fastest ? "" : " *");
+                slow, chosen == fastest ? "" : tie ? "tie" : "*",
+                busy >= 0 ? busy : 0.0);
     }
     fflush(o->out);
 }
@@ -217,7 +258,7 @@ enum cld_status cld_bench_placement(const struct cld_bench_opts *o)
     const struct cld_job *job;
     char lab[48];
     double t0 = cld_calibrate_now();
-    size_t nt, nloaded;
+    size_t nt, nloaded, ncal = 0;
     bool any = false;
     enum cld_status st;
 
@@ -237,10 +278,18 @@ enum cld_status cld_bench_placement(const struct cld_bench_opts *o)
     if (!o->no_calibrate) {
         struct cld_calibrate_opts co = {
             .job = o->job, .runs = 0, .out = o->out, .err = o->err};
+        struct cld_history cal;
 
         fprintf(o->out, "step 1: calibration, as `cldispatch --calibrate` "
                 "does\n");
-        st = cld_calibrate(e.t, e.s, &e.hist, &co);
+        cld_history_init(&cal);
+        st = cld_calibrate(e.t, e.s, &cal, &co);
+        ncal = history_samples(&cal);
+        if (st == CLD_OK
+            && cld_calibrate_merge_history(&e.hist, &cal) != CLD_OK)
+            fprintf(o->err, "cldispatch: warning: run history: %s\n",
+                    cld_error_detail());
+        cld_history_clear(&cal);
         if (st != CLD_OK)
             goto out;
         fprintf(o->out, "\nstep 2: ");
@@ -250,11 +299,15 @@ enum cld_status cld_bench_placement(const struct cld_bench_opts *o)
     }
     fprintf(o->out, "placement decided from the calibrated profiles and the "
             "run history (%zu sample%s from earlier runs, %zu from the "
-            "calibration); then every target measured (median of %u run%s, "
+            "calibration, the newest %d per job, size and target kept); "
+            "then every target measured (fastest of %u run%s, "
             "%u for items over %u Mpixels, after a warm-up; targets "
-            "interleaved; I/O excluded)\n", nloaded,
-            nloaded == 1 ? "" : "s", history_samples(&e.hist) - nloaded,
-            runs, runs == 1 ? "" : "s", runs_large, LARGE_CELL >> 20);
+            "interleaved in random order; I/O excluded); busy = cores "
+            "that other processes kept busy over %.0f ms before the "
+            "decision\n", nloaded,
+            nloaded == 1 ? "" : "s", ncal, CLD_HISTORY_SAMPLES,
+            runs, runs == 1 ? "" : "s", runs_large, LARGE_CELL >> 20,
+            LOAD_WINDOW_S * 1e3);
     for (size_t i = 0; i < nt; i++)
         fprintf(o->out, "  %-8s %s\n",
                 cld_calibrate_label(e.t, i, lab, sizeof lab),
@@ -263,8 +316,8 @@ enum cld_status cld_bench_placement(const struct cld_bench_opts *o)
     for (size_t i = 0; i < nt; i++)
         fprintf(o->out, " %10s", cld_calibrate_label(e.t, i, lab,
                                                        sizeof lab));
-    fprintf(o->out, "  %-8s %-8s %10s %8s\n", "fastest", "choice",
-            "predicted", "slowdown");
+    fprintf(o->out, "  %-8s %-8s %10s %8s %-4s %5s\n", "fastest", "choice",
+            "predicted", "slowdown", "", "busy");
     for (size_t j = 0; (job = cld_job_at(j)) != NULL; j++) {
         if (o->job && strcmp(o->job, job->name) != 0)
             continue;
@@ -277,10 +330,18 @@ enum cld_status cld_bench_placement(const struct cld_bench_opts *o)
     if (ty.cells == 0) {
         fprintf(o->out, "no cell could be measured\n");
     } else {
-        fprintf(o->out, "\nchoice was the fastest in %u of %u cells "
+        fprintf(o->out, "\nfastest = the target with the fastest run; "
+                "tie (\"tie\" above) = the choice's fastest run is no "
+                "slower than the fastest target's lower-quartile run (it "
+                "did not repeat its best run often enough to be told "
+                "apart)\n");
+        fprintf(o->out, "choice was the fastest in %u of %u cells "
+                "(%.1f%%, strict); the fastest or tied with it in %u "
                 "(%.1f%%); within 5%% of the fastest in %u (%.1f%%)\n",
                 ty.fastest, ty.cells, 100.0 * ty.fastest / ty.cells,
-                ty.within, 100.0 * ty.within / ty.cells);
+                ty.fastest + ty.tied,
+                100.0 * (ty.fastest + ty.tied) / ty.cells, ty.within,
+                100.0 * ty.within / ty.cells);
         fprintf(o->out, "geometric-mean slowdown of the choice vs the "
                 "fastest: %.3fx over %u cells%s\n",
                 ty.nlog ? exp(ty.log_sum / ty.nlog) : 1.0, ty.nlog,

@@ -24,8 +24,13 @@ struct cld_bench_opts {
 };
 
 /* Calibrate (unless no_calibrate), then for each job x size decide the
- * target from the profiles and history, measure every target, and print
- * the table, the share of cells where the choice was the fastest and the
+ * target from the profiles, the history and the machine's load right then
+ * (cld_targets_busy_cores), measure every target (interleaved in random
+ * order, cld_calibrate_measure_all), and print the table, the share of
+ * cells where the choice was the fastest (the target with the fastest
+ * run; strict), where it was the fastest or tied with it (its fastest run
+ * no slower than the fastest target's lower-quartile run: the measurement
+ * does not tell them apart), where it was within 5%, and the
  * geometric-mean slowdown of the choice against the fastest. The measured
  * times are recorded in the run history, like any run's. */
 enum cld_status cld_bench_placement(const struct cld_bench_opts *o);

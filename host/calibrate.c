@@ -4,14 +4,16 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
-#define DEFAULT_RUNS 7u
+#define DEFAULT_RUNS 5u   /* per sweep */
 #define BW_BYTES ((size_t)32 << 20)  /* bandwidth probe size */
 #define TINY_SIDE 32u                 /* fixed-cost probe: 32x32 items */
 #define MIN_COMPUTE_SHARE 0.05        /* of a run, when removing overheads */
-#define LARGE_RUNS 3u     /* large-size runs: the history's minimum */
+#define LARGE_RUNS 3u     /* large-size runs per sweep, after a warm-up */
+#define SWEEPS 2u         /* passes over all the jobs */
 #define LARGE_PRUNE 3.0   /* skip targets predicted this much slower */
 
 double cld_calibrate_now(void)
@@ -134,28 +136,42 @@ out:
     return st;
 }
 
+/* Per-call state of the randomised target order. */
+static uint32_t order_next(uint32_t *s)
+{
+    uint32_t x = *s;
+
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return *s = x ? x : 0x2545f491u;
+}
+
 void cld_calibrate_measure_all(struct cld_targets *t, const bool *use,
                                const struct cld_job *job,
                                const struct cld_params *p,
                                const struct cld_data *in, unsigned warmups,
-                               unsigned runs, double *median_s,
+                               unsigned runs, double *best_s,
                                double *samples, enum cld_status *status,
                                char (*why)[256])
 {
-    size_t nt = cld_targets_count(t);
+    size_t nt = cld_targets_count(t), order[CLD_PLAN_MAX];
     struct cld_clctx *ctx[CLD_PLAN_MAX] = {0};
-    bool live[CLD_PLAN_MAX];
-    double v[CLD_PLAN_MAX][16];
+    bool live[CLD_PLAN_MAX], rewarm[CLD_PLAN_MAX];
+    double v[CLD_PLAN_MAX][CLD_MEASURE_MAX_RUNS];
     struct cld_data res;
+    uint32_t seed = (uint32_t)(cld_calibrate_now() * 1e6) | 1u;
 
     if (runs == 0)
         runs = 1;
-    if (runs > 16)
-        runs = 16;
+    if (runs > CLD_MEASURE_MAX_RUNS)
+        runs = CLD_MEASURE_MAX_RUNS;
     for (size_t i = 0; i < nt; i++) {
         enum cld_status st = CLD_OK;
 
-        median_s[i] = NAN;
+        best_s[i] = NAN;
+        order[i] = i;
+        rewarm[i] = false;
         live[i] = !use || use[i];
         if (live[i])
             st = cld_targets_context(t, i, &ctx[i]);
@@ -170,15 +186,35 @@ void cld_calibrate_measure_all(struct cld_targets *t, const bool *use,
         }
     }
     for (unsigned k = 0; k < warmups + runs; k++) {
-        for (size_t i = 0; i < nt; i++) {
-            enum cld_status st;
-            double t0;
+        /* A new random order each round: no target always runs right
+         * after the same other one (whose cache footprint, frequency or
+         * background load it would inherit). */
+        for (size_t i = nt; i > 1; i--) {
+            size_t j = order_next(&seed) % i, x = order[i - 1];
+
+            order[i - 1] = order[j];
+            order[j] = x;
+        }
+        for (size_t oi = 0; oi < nt; oi++) {
+            size_t i = order[oi];
+            enum cld_status st = CLD_OK;
+            unsigned reps = k >= warmups && rewarm[i] ? 2 : 1;
+            double t0 = 0;
 
             if (!live[i])
                 continue;
-            t0 = cld_calibrate_now();
-            st = cld_job_run(job, ctx[i], p, in, &res);
-            t0 = cld_calibrate_now() - t0;
+            /* Short items: the run right after a switch of target finds
+             * the caches holding the other target's data; it is run and
+             * dropped, and the next one timed (an item of a batch runs
+             * after another on the same target). */
+            for (unsigned r = 0; r < reps; r++) {
+                t0 = cld_calibrate_now();
+                st = cld_job_run(job, ctx[i], p, in, &res);
+                t0 = cld_calibrate_now() - t0;
+                if (st != CLD_OK)
+                    break;
+                cld_data_free(&res);
+            }
             if (st != CLD_OK) {
                 live[i] = false;
                 if (status)
@@ -188,7 +224,8 @@ void cld_calibrate_measure_all(struct cld_targets *t, const bool *use,
                                               256);
                 continue;
             }
-            cld_data_free(&res);
+            if (k + 1 == warmups)
+                rewarm[i] = t0 < CLD_MEASURE_REWARM_S;
             if (k >= warmups)
                 v[i][k - warmups] = t0;
         }
@@ -198,7 +235,11 @@ void cld_calibrate_measure_all(struct cld_targets *t, const bool *use,
             continue;
         if (samples)
             memcpy(samples + i * runs, v[i], runs * sizeof v[i][0]);
-        median_s[i] = median_of(v[i], runs);
+        /* Other processes only ever add time: the fastest run is the
+         * closest to what the target can do. */
+        best_s[i] = v[i][0];
+        for (unsigned k = 1; k < runs; k++)
+            best_s[i] = v[i][k] < best_s[i] ? v[i][k] : best_s[i];
     }
 }
 
@@ -311,7 +352,7 @@ static void measure_job(struct cld_targets *t, const bool *use,
     const struct cld_target_profile *prof = cld_targets_profiles(t);
     size_t nt = cld_targets_count(t);
     bool live[CLD_PLAN_MAX];
-    double med[CLD_PLAN_MAX], samples[CLD_PLAN_MAX * 16];
+    double med[CLD_PLAN_MAX], samples[CLD_PLAN_MAX * CLD_MEASURE_MAX_RUNS];
     enum cld_status st[CLD_PLAN_MAX];
     char why[CLD_PLAN_MAX][256];
     static const uint32_t size[3][2] = {
@@ -347,9 +388,9 @@ static void measure_job(struct cld_targets *t, const bool *use,
                                != CLD_OK)
                 live[i] = false;
         }
-        /* The large size follows the others: the kernel is built and
-         * warm, and outliers are the history's to drop. */
-        cld_calibrate_measure_all(t, live, job, &p, &in, pass == 2 ? 0 : 1,
+        /* Each size gets its own warm-up: the first run at a new size
+         * allocates and first-touches bigger buffers. */
+        cld_calibrate_measure_all(t, live, job, &p, &in, 1,
                                   pass == 2 ? LARGE_RUNS : runs, med,
                                   samples, st, why);
         cld_data_free(&in);
@@ -364,6 +405,17 @@ static void measure_job(struct cld_targets *t, const bool *use,
                 live[i] = false;
                 continue;
             }
+            if (pass != 1) {
+                /* The calibration size and the large one are run
+                 * history as well: estimates for nearby sizes rest on
+                 * these measurements rather than on the linear model
+                 * (memory-bound jobs do not scale linearly). */
+                unsigned n = pass == 2 ? LARGE_RUNS : runs;
+
+                for (unsigned k = 0; hist && k < n; k++)
+                    cld_history_add(hist, job->name, w.params, prof[i].key,
+                                    w.elements, samples[i * n + k]);
+            }
             if (pass == 0) {
                 pt->big_s = med[i];
                 pt->big_el = w.elements;
@@ -377,14 +429,27 @@ static void measure_job(struct cld_targets *t, const bool *use,
                 pt->tiny_el = w.elements;
                 pt->tiny_work = work_of(&w);
                 pt->ok = pt->big_work > pt->tiny_work && pt->big_s > 0;
-            } else {
-                for (unsigned k = 0; hist && k < LARGE_RUNS; k++)
-                    cld_history_add(hist, job->name, w.params, prof[i].key,
-                                    w.elements,
-                                    samples[i * LARGE_RUNS + k]);
             }
         }
     }
+}
+
+/* Fold the point of one sweep into *acc: the faster time of each size
+ * (first: *acc is empty). A failure in any sweep leaves the point not
+ * ok: the target is not reliable for the job. */
+static void merge_point(struct point *acc, const struct point *one,
+                        bool first)
+{
+    if (first) {
+        *acc = *one;
+        return;
+    }
+    if (!acc->ok || !one->ok) {
+        acc->ok = false;
+        return;
+    }
+    acc->big_s = one->big_s < acc->big_s ? one->big_s : acc->big_s;
+    acc->tiny_s = one->tiny_s < acc->tiny_s ? one->tiny_s : acc->tiny_s;
 }
 
 /* Fixed seconds per item from the two points (a line through both). */
@@ -499,13 +564,15 @@ enum cld_status cld_calibrate(struct cld_targets *t,
     cld_history_init(&fresh);
     if (o->out)
         fprintf(o->out, "calibration: %zu target%s x %zu job%s at %ux%u "
-                "(the rate) and %ux%u (the fixed cost), median of %u runs "
-                "after a warm-up; %ux%u, %u runs on the targets within "
-                "%.0fx of the best (run history); targets interleaved\n",
+                "(the rate; also run history) and %ux%u (the fixed cost), "
+                "fastest of %u sweeps x %u runs after a warm-up; %ux%u, "
+                "%u x %u runs on the targets within %.0fx of the best (run "
+                "history); targets interleaved in random order\n",
                 nt, nt == 1 ? "" : "s", njobs, njobs == 1 ? "" : "s",
                 CLD_CALIBRATE_WIDTH, CLD_CALIBRATE_HEIGHT, TINY_SIDE,
-                TINY_SIDE, runs, CLD_CALIBRATE_LARGE_WIDTH,
-                CLD_CALIBRATE_LARGE_HEIGHT, LARGE_RUNS, LARGE_PRUNE);
+                TINY_SIDE, SWEEPS, runs, CLD_CALIBRATE_LARGE_WIDTH,
+                CLD_CALIBRATE_LARGE_HEIGHT, SWEEPS, LARGE_RUNS,
+                LARGE_PRUNE);
     for (size_t i = 0; i < nt; i++) {
         struct cld_clctx *ctx = NULL;
 
@@ -521,8 +588,23 @@ enum cld_status cld_calibrate(struct cld_targets *t,
             h2d[i] = d2h[i] = 0;
         }
     }
-    for (size_t j = 0; j < njobs; j++)
-        measure_job(t, use, jobs[j], runs, o, &fresh, &pts[j * nt]);
+    /* Two sweeps over the jobs, seconds apart, each point the faster of
+     * the two: a burst of load from other processes that covers one
+     * job's runs in one sweep is unlikely to cover them in both. */
+    for (unsigned sweep = 0; sweep < SWEEPS; sweep++) {
+        for (size_t j = 0; j < njobs; j++) {
+            struct point one[CLD_PLAN_MAX];
+            bool again[CLD_PLAN_MAX];
+
+            /* What failed (or gave nothing usable) in the first sweep is
+             * not tried, nor reported, again. */
+            for (size_t i = 0; i < nt; i++)
+                again[i] = use[i] && (sweep == 0 || pts[j * nt + i].ok);
+            measure_job(t, again, jobs[j], runs, o, &fresh, one);
+            for (size_t i = 0; i < nt; i++)
+                merge_point(&pts[j * nt + i], &one[i], sweep == 0);
+        }
+    }
     if (s && fresh.n && cld_profile_record_many(s, &fresh) != CLD_OK)
         warnf(o, "run history not saved: %s", cld_error_detail());
     if (hist && cld_calibrate_merge_history(hist, &fresh) != CLD_OK)

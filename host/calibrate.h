@@ -18,19 +18,22 @@
 
 struct cld_calibrate_opts {
     const char *job;  /* only this job; NULL: every job of the catalogue */
-    unsigned runs;    /* timed runs after the warm-up; 0: 7 */
+    unsigned runs;    /* timed runs per sweep after the warm-up; 0: 5 */
     FILE *out;        /* the tables; NULL: quiet */
     FILE *err;        /* warnings; NULL: stderr */
 };
 
 /* Calibrate every target of t. Each job runs on synthetic inputs of three
- * sizes, targets interleaved. A tiny one and CLD_CALIBRATE_WIDTH x
- * CLD_CALIBRATE_HEIGHT (the median of opts->runs runs after a warm-up
- * each) give the fixed cost per item and the rate, which update the
- * measured fields of t's profiles (load them from the store first: rates
- * of jobs not measured now are kept) and are saved to s when s is
- * non-NULL. Three runs at CLD_CALIBRATE_LARGE_WIDTH x
- * CLD_CALIBRATE_LARGE_HEIGHT, on the targets predicted within 3x of the
+ * sizes, targets interleaved (cld_calibrate_measure_all), in two sweeps
+ * over all the jobs (a burst of load rarely covers both). A tiny one and
+ * CLD_CALIBRATE_WIDTH x CLD_CALIBRATE_HEIGHT (the fastest of opts->runs
+ * runs after a warm-up, in either sweep) give the fixed cost per item and
+ * the rate,
+ * which update the measured fields of t's profiles (load them from the
+ * store first: rates of jobs not measured now are kept) and are saved to s
+ * when s is non-NULL. The runs at the calibration size, and three runs
+ * per sweep (after a warm-up) at CLD_CALIBRATE_LARGE_WIDTH x
+ * CLD_CALIBRATE_LARGE_HEIGHT on the targets predicted within 3x of the
  * best there, are run history, recorded in s and added to *hist when hist
  * is non-NULL. A
  * target or job that fails (context, kernel build) is reported and
@@ -54,17 +57,29 @@ enum cld_status cld_calibrate_measure(struct cld_targets *t, size_t i,
                                       double *cold_s, double *median_s,
                                       double *samples, struct cld_data *out);
 
+/* Most timed runs cld_calibrate_measure_all takes per target. */
+#define CLD_MEASURE_MAX_RUNS 16u
+
+/* Items whose warm-up ran shorter than this get one dropped run before
+ * each timed one (see cld_calibrate_measure_all). */
+#define CLD_MEASURE_REWARM_S 5e-3
+
 /* Time job on every target i of t with use[i] (use NULL: all) the same
- * way, interleaved: the warm-ups first, then `runs` rounds that each time
- * every target once in turn, so that a change in the machine's load hits
- * all targets alike. Per target: median_s[i] (NAN when skipped or failed),
- * status[i] (may be NULL) with the first line of the error in why[i] (may
- * be NULL), and the runs' times in samples[i * runs + k] (may be NULL). */
+ * way, interleaved: the warm-ups first, then `runs` rounds (at most
+ * CLD_MEASURE_MAX_RUNS) that each time every target once, in a new random
+ * order each round, so that a change in the machine's load hits all
+ * targets alike. A target whose last warm-up took under
+ * CLD_MEASURE_REWARM_S also runs once untimed before each timed run: right
+ * after another target the caches hold that one's data (needs warmups >
+ * 0). Per target: best_s[i], the fastest of its runs (load from other
+ * processes only adds time; NAN when skipped or failed), status[i] (may
+ * be NULL) with the first line of the error in why[i] (may be NULL), and
+ * the runs' times in samples[i * runs + k] (may be NULL). */
 void cld_calibrate_measure_all(struct cld_targets *t, const bool *use,
                                const struct cld_job *job,
                                const struct cld_params *p,
                                const struct cld_data *in, unsigned warmups,
-                               unsigned runs, double *median_s,
+                               unsigned runs, double *best_s,
                                double *samples, enum cld_status *status,
                                char (*why)[256]);
 

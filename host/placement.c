@@ -231,11 +231,17 @@ bool cld_history_estimate(const struct cld_history *h, const char *job,
     mad = median(dev, e->n);
     if (mad < 0.01 * med)
         mad = 0.01 * med;  /* identical samples: allow 3% jitter */
+    /* Only slow outliers go: other processes add time to a run, nothing
+     * takes time away. Of the rest the fastest, not the median: what the
+     * target does when the machine is not loaded (as calibration and the
+     * placement benchmark measure it). */
     for (size_t i = 0; i < e->n; i++) {
-        if (fabs(v[i] - med) <= OUTLIER_MADS * mad)
+        if (v[i] - med <= OUTLIER_MADS * mad)
             keep[kept++] = v[i];
     }
-    out->seconds = median(keep, kept);
+    out->seconds = keep[0];
+    for (size_t i = 1; i < kept; i++)
+        out->seconds = keep[i] < out->seconds ? keep[i] : out->seconds;
     out->used = (unsigned)kept;
     out->rejected = (unsigned)(e->n - kept);
     out->bucket = e->bucket;
@@ -343,6 +349,30 @@ static double prior_launch(const struct cld_target_profile *t)
     case CLD_TARGET_CL_ACCEL: return LAUNCH_ACCEL_S;
     }
     return LAUNCH_GPU_S;
+}
+
+/* How much slower t runs now than on an idle machine: its threads (work
+ * items run on min(compute units, cores) of them; the host runs an item on
+ * host_threads) share the cores left by other processes. 1 when the load
+ * is unknown or leaves it enough cores. */
+static double load_slowdown(const struct cld_target_profile *t)
+{
+    double cores = t->shared_cores, threads, free_cores;
+
+    if (t->shared_cores == 0 || !(t->busy_cores > 0))
+        return 1;
+    if (t->kind == CLD_TARGET_HOST)
+        threads = t->host_threads ? t->host_threads : 1;
+    else if (t->kind == CLD_TARGET_CL_CPU)
+        threads = t->compute_units ? t->compute_units : 1;
+    else
+        return 1;
+    threads = threads < cores ? threads : cores;
+    free_cores = cores - t->busy_cores;
+    /* Time-sharing: even a fully loaded machine gives a thread some of a
+     * core (half of one next to one busy process). */
+    free_cores = free_cores > 0.5 ? free_cores : 0.5;
+    return free_cores >= threads ? 1 : threads / free_cores;
 }
 
 /* Exclusion reason for w on t, or "" when t can run it. */
@@ -534,6 +564,7 @@ enum cld_status cld_placement_decide(const struct cld_workload *w,
         const struct cld_target_profile *t = &targets[i];
         struct cld_candidate *c = &plan->cand[i];
         struct cld_estimate est;
+        double load;
 
         snprintf(c->target, sizeof c->target, "%s", t->name);
         c->kind = t->kind;
@@ -553,7 +584,7 @@ enum cld_status cld_placement_decide(const struct cld_workload *w,
             c->measured = true;
             c->overhead_s = c->transfer_s = 0;
             c->compute_s = est.seconds;
-            snprintf(c->basis, sizeof c->basis, "measured: median of %u "
+            snprintf(c->basis, sizeof c->basis, "measured: fastest of %u "
                      "runs", est.used);
             if (est.rejected)
                 add_part(c->basis, sizeof c->basis, "%u outlier%s dropped",
@@ -561,6 +592,12 @@ enum cld_status cld_placement_decide(const struct cld_workload *w,
             if (est.bucket != cld_history_bucket(w->elements))
                 add_part(c->basis, sizeof c->basis, "scaled from 2^%d",
                          est.bucket);
+        }
+        load = load_slowdown(t);
+        if (load > 1) {
+            c->compute_s *= load;
+            add_part(c->basis, sizeof c->basis, "x%.2f: %.1f of %u cores "
+                     "busy", load, t->busy_cores, t->shared_cores);
         }
         c->seconds = (c->overhead_s + c->transfer_s + c->compute_s) * batch;
     }

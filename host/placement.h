@@ -59,6 +59,13 @@ struct cld_target_profile {
     double launch_s;               /* enqueue-to-start latency */
     size_t n_rates;
     struct cld_job_rate rates[CLD_TARGET_RATES];
+    /* The load now, for targets that run on the host's cores (the host
+     * and CPU devices); not saved. Of shared_cores cores (0: unknown, no
+     * adjustment), other processes keep busy_cores busy. Calibrated
+     * figures are what the target does on an idle machine; a target with
+     * more threads than the cores left to it is slowed by the ratio. */
+    uint32_t shared_cores;
+    double busy_cores;
 };
 
 /* Zero *t and set its identity; name and key are truncated to fit. */
@@ -112,7 +119,7 @@ enum cld_status cld_history_add(struct cld_history *h, const char *job,
 
 struct cld_estimate {
     double seconds;     /* predicted seconds for one item */
-    unsigned used;      /* samples kept for the median */
+    unsigned used;      /* samples kept for the estimate */
     unsigned rejected;  /* outliers dropped (> 3 MAD from the median) */
     int bucket;         /* bucket the samples came from */
 };
@@ -120,8 +127,10 @@ struct cld_estimate {
 /* Estimate one item of `elements` from the history of (job, params, key):
  * its own size bucket, else the one below, else the one above. Each sample
  * is scaled to `elements`, keeping `fixed_s` (launch overhead) unscaled;
- * outliers are rejected and the median of the rest is returned. False (and
- * *out zeroed) when fewer than CLD_HISTORY_MIN_SAMPLES samples exist. */
+ * slow outliers (> 3 MAD above the median: runs that other processes
+ * slowed) are rejected and the fastest of the rest is returned.
+ * False (and *out zeroed) when fewer than CLD_HISTORY_MIN_SAMPLES samples
+ * exist. */
 bool cld_history_estimate(const struct cld_history *h, const char *job,
                           const char *params, const char *key,
                           uint64_t elements, double fixed_s,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -437,6 +438,86 @@ enum cld_status cld_targets_decide(const struct cld_targets *t,
             cld_target_set_rate(&prof[i], job->name, r * scale);
     }
     return cld_placement_decide(&w, prof, t->n, hist, plan);
+}
+
+/* --- the load of the machine ----------------------------------------- */
+
+/* Busy and total ticks of all cores, from the first line of /proc/stat. */
+static bool cpu_ticks(unsigned long long *busy, unsigned long long *total)
+{
+    unsigned long long v[8] = {0};
+    FILE *f = fopen("/proc/stat", "r");
+    int n;
+
+    if (!f)
+        return false;
+    n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+               &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n < 4)
+        return false;
+    /* user nice system idle iowait irq softirq steal */
+    *busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    *total = *busy + v[3] + v[4];
+    return true;
+}
+
+/* User and system ticks of this process, all threads. */
+static bool self_ticks(unsigned long long *ticks)
+{
+    char buf[1024], *p;
+    unsigned long long ut, st;
+    FILE *f = fopen("/proc/self/stat", "r");
+    size_t n;
+
+    if (!f)
+        return false;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* The command name may hold spaces: fields follow the last ')'. */
+    p = strrchr(buf, ')');
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                            "%llu %llu", &ut, &st) != 2)
+        return false;
+    *ticks = ut + st;
+    return true;
+}
+
+double cld_targets_busy_cores(double window_s, unsigned *cores)
+{
+    unsigned long long b0, t0, s0, b1, t1, s1;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    struct timespec ts;
+    double busy;
+
+    if (n < 1)
+        n = 1;
+    if (cores)
+        *cores = (unsigned)n;
+    if (!cpu_ticks(&b0, &t0) || !self_ticks(&s0))
+        return -1;
+    ts.tv_sec = (time_t)window_s;
+    ts.tv_nsec = (long)((window_s - (double)ts.tv_sec) * 1e9);
+    nanosleep(&ts, NULL);
+    if (!cpu_ticks(&b1, &t1) || !self_ticks(&s1) || t1 <= t0)
+        return -1;
+    busy = ((double)(b1 - b0) - (double)(s1 - s0)) / (double)(t1 - t0)
+           * (double)n;
+    return busy < 0 ? 0 : busy > (double)n ? (double)n : busy;
+}
+
+void cld_targets_set_load(struct cld_targets *t, double busy,
+                          unsigned cores)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        struct cld_target_profile *p = &t->prof[i];
+        bool shared = p->kind == CLD_TARGET_HOST
+                      || p->kind == CLD_TARGET_CL_CPU;
+
+        p->shared_cores = shared && busy >= 0 ? cores : 0;
+        p->busy_cores = shared && busy >= 0 ? busy : 0;
+    }
 }
 
 /* --- synthetic inputs -------------------------------------------------- */

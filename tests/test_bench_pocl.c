@@ -107,6 +107,11 @@ static void test_bench_pocl_placement(void **state)
     assert_int_equal(lines_starting(buf, "grayscale    "), 2);
     assert_non_null(strstr(buf, "choice was the fastest in "));
     assert_non_null(strstr(buf, "of 2 cells"));
+    /* The strict count and the one with ties are both printed, and what
+     * a tie is. */
+    assert_non_null(strstr(buf, "%, strict); "));
+    assert_non_null(strstr(buf, "the fastest or tied with it in "));
+    assert_non_null(strstr(buf, "tie (\"tie\" above) = "));
     assert_non_null(strstr(buf, "geometric-mean slowdown"));
     (void)f;
     free(buf);

@@ -344,9 +344,9 @@ static void test_placement_measurements_override_prior(void **state)
                      CLD_OK);
     decide(m, &w, m->t, N_TARGETS);
     assert_true(m->plan.cand[DGPU].measured);
-    assert_true(fabs(m->plan.cand[DGPU].seconds - 0.20) < 1e-9);
+    assert_true(fabs(m->plan.cand[DGPU].seconds - 0.19) < 1e-9);
     assert_string_equal(m->plan.cand[DGPU].basis,
-                        "measured: median of 5 runs");
+                        "measured: fastest of 5 runs");
     assert_false(m->plan.cand[IGPU].measured);
     assert_int_equal(m->plan.chosen, IGPU);
 }
@@ -384,6 +384,48 @@ static void test_placement_calibrated_rate_used(void **state)
     assert_int_equal(m->plan.chosen, IGPU);
 }
 
+/* Other processes' load slows the targets that share the host's cores by
+ * the threads they would need over the cores left; nothing else. */
+static void test_placement_load_slows_shared_cores(void **state)
+{
+    struct machine *m = *state;
+    struct cld_workload w = image_job("blur", 4000, 3000, 40,
+                                      CLD_WL_DATA_PARALLEL);
+    double dgpu;
+
+    assert_int_equal(cld_target_set_rate(&m->t[CPUDEV], "blur", 1e8),
+                     CLD_OK);
+    decide(m, &w, m->t, N_TARGETS);
+    assert_true(fabs(m->plan.cand[CPUDEV].compute_s - 0.12) < 1e-12);
+    dgpu = m->plan.cand[DGPU].seconds;
+    /* One of two cores busy: two threads get one core. */
+    for (int i = HOST; i <= CPUDEV; i++) {
+        m->t[i].shared_cores = 2;
+        m->t[i].busy_cores = 1.0;
+    }
+    cld_plan_init(&m->plan);
+    decide(m, &w, m->t, N_TARGETS);
+    assert_true(fabs(m->plan.cand[CPUDEV].compute_s - 0.24) < 1e-12);
+    assert_non_null(strstr(m->plan.cand[CPUDEV].basis,
+                           "x2.00: 1.0 of 2 cores busy"));
+    assert_true(m->plan.cand[DGPU].seconds == dgpu);
+    /* A one-thread device still has a core of its own. */
+    m->t[CPUDEV].compute_units = 1;
+    cld_plan_init(&m->plan);
+    decide(m, &w, m->t, N_TARGETS);
+    assert_true(fabs(m->plan.cand[CPUDEV].compute_s - 0.12) < 1e-12);
+    /* Both cores busy: a thread gets half of one. */
+    m->t[CPUDEV].busy_cores = 2.0;
+    cld_plan_init(&m->plan);
+    decide(m, &w, m->t, N_TARGETS);
+    assert_true(fabs(m->plan.cand[CPUDEV].compute_s - 0.24) < 1e-12);
+    /* Unknown load: no change. */
+    m->t[CPUDEV].shared_cores = 0;
+    cld_plan_init(&m->plan);
+    decide(m, &w, m->t, N_TARGETS);
+    assert_true(fabs(m->plan.cand[CPUDEV].compute_s - 0.12) < 1e-12);
+}
+
 static void test_placement_branchy_penalised_on_gpu(void **state)
 {
     struct machine *m = *state;
@@ -414,8 +456,8 @@ static void test_placement_history_outliers_rejected(void **state)
                                      &est));
     assert_int_equal(est.used, 4);
     assert_int_equal(est.rejected, 1);
-    /* Median of the four kept, not of all five (1.1). */
-    assert_true(fabs(est.seconds - 1.05) < 1e-12);
+    /* The fastest of the four kept; the slow outlier is not counted. */
+    assert_true(fabs(est.seconds - 0.9) < 1e-12);
 }
 
 static void test_placement_history_scaling_and_limits(void **state)
@@ -500,6 +542,7 @@ int main(void)
         T(test_placement_measurements_override_prior),
         T(test_placement_measured_device_beats_sequential_rule),
         T(test_placement_calibrated_rate_used),
+        T(test_placement_load_slows_shared_cores),
         T(test_placement_branchy_penalised_on_gpu),
         T(test_placement_history_outliers_rejected),
         T(test_placement_history_scaling_and_limits),

@@ -198,6 +198,33 @@ static void test_placement_pocl_targets(void **state)
     cld_targets_destroy(t);
 }
 
+/* The load of the machine: a share of its cores, recorded on the targets
+ * that run on them (all of them here: the host and two CPU devices), and
+ * cleared again. */
+static void test_placement_pocl_load(void **state)
+{
+    struct cld_targets *t = NULL;
+    unsigned cores = 0;
+    double busy;
+
+    (void)state;
+    assert_int_equal(cld_targets_discover(false, &t), CLD_OK);
+    busy = cld_targets_busy_cores(0.02, &cores);
+    assert_true(cores >= 1);
+    assert_true(busy >= 0 && busy <= cores);
+    cld_targets_set_load(t, 0.5, 2);
+    for (size_t i = 0; i < cld_targets_count(t); i++) {
+        assert_int_equal(cld_targets_profiles(t)[i].shared_cores, 2);
+        assert_true(cld_targets_profiles(t)[i].busy_cores == 0.5);
+    }
+    cld_targets_set_load(t, -1, 0);
+    for (size_t i = 0; i < cld_targets_count(t); i++) {
+        assert_int_equal(cld_targets_profiles(t)[i].shared_cores, 0);
+        assert_true(cld_targets_profiles(t)[i].busy_cores == 0);
+    }
+    cld_targets_destroy(t);
+}
+
 /* --- the choice after calibration ---------------------------------------
  * Calibrate, decide for a large item, then time every target on it: the
  * chosen one must be the fastest, or within 5% of it, or not told apart
@@ -243,7 +270,7 @@ static bool choice_agrees(const struct cld_job *job, uint32_t w, uint32_t h)
             lo[i] = x < lo[i] ? x : lo[i];
             hi[i] = x > hi[i] ? x : hi[i];
         }
-        printf("measured %-8s median %10.3f ms (runs %.3f .. %.3f)\n",
+        printf("measured %-8s fastest %10.3f ms (runs %.3f .. %.3f)\n",
                cld_calibrate_label(t, i, lab, sizeof lab), tm[i] * 1e3,
                lo[i] * 1e3, hi[i] * 1e3);
         if (fastest < 0 || tm[i] < tm[fastest])
@@ -677,6 +704,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_placement_pocl_targets, test_setup),
+        cmocka_unit_test_setup(test_placement_pocl_load, test_setup),
         cmocka_unit_test_setup(test_placement_pocl_explain, test_setup),
         cmocka_unit_test_setup(test_placement_pocl_corrupt_profiles,
                                test_setup),
