@@ -454,9 +454,10 @@ static const char usage_bench[] =
     "placement: calibrate (as --calibrate), then for every job at 256x256,\n"
     "  1024x1024 and 4000x3000 (--quick: 256x256 and 1024x768) decide the\n"
     "  target, time every target, and report how often the choice was the\n"
-    "  fastest and the geometric-mean slowdown of the choice. Default runs:\n"
-    "  5, 3 for items over 4 Mpixels (--quick: 2), each cell after a\n"
-    "  warm-up, the targets interleaved.\n"
+    "  fastest (best of N runs; also counting ties within the fastest\n"
+    "  target's own spread, and within 5%) and the geometric-mean slowdown\n"
+    "  of the choice. Default runs: 13, 7 for items over 4 Mpixels\n"
+    "  (--quick: 3), after a warm-up, targets in a shuffled order.\n"
     "kernels: per job and target, the cold first run, the median of N runs\n"
     "  (default 5) after a warm-up, and million elements per second, on a\n"
     "  synthetic RGB image (default 4000x3000). I/O is never timed.\n";
