@@ -800,6 +800,17 @@ enum cld_status cld_clw_kernel(cl_program prog, const char *name,
     return CLD_OK;
 }
 
+enum cld_status cld_clw_kernel_group_size(struct cld_clctx *ctx, cl_kernel k,
+                                          size_t *out)
+{
+    cl_int err = cld_clw_fault("clGetKernelWorkGroupInfo");
+
+    if (err == CL_SUCCESS)
+        err = clGetKernelWorkGroupInfo(k, ctx->dev, CL_KERNEL_WORK_GROUP_SIZE,
+                                       sizeof *out, out, NULL);
+    return cld_clw_check(err, "clGetKernelWorkGroupInfo");
+}
+
 enum cld_status cld_clw_arg(cl_kernel k, cl_uint idx, size_t size,
                             const void *value)
 {

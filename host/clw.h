@@ -101,6 +101,10 @@ enum cld_status cld_clw_kernel(cl_program prog, const char *name,
                                cl_kernel *out);
 enum cld_status cld_clw_arg(cl_kernel k, cl_uint idx, size_t size,
                             const void *value);
+/* The largest work-group this kernel may run with on the context's device
+ * (CL_KERNEL_WORK_GROUP_SIZE). */
+enum cld_status cld_clw_kernel_group_size(struct cld_clctx *ctx, cl_kernel k,
+                                          size_t *out);
 /* A buffer; the caller releases it. */
 enum cld_status cld_clw_buffer(cl_context ctx, cl_mem_flags flags,
                                size_t size, void *host, cl_mem *out);

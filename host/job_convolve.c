@@ -287,18 +287,6 @@ static enum cld_status device_info(struct cld_clctx *ctx,
     return cld_clw_check(err, "clGetDeviceInfo");
 }
 
-static enum cld_status kernel_group_size(struct cld_clctx *ctx, cl_kernel k,
-                                         size_t *out)
-{
-    cl_int err = cld_clw_fault("clGetKernelWorkGroupInfo");
-
-    if (err == CL_SUCCESS)
-        err = clGetKernelWorkGroupInfo(k, cld_clctx_device(ctx),
-                                       CL_KERNEL_WORK_GROUP_SIZE,
-                                       sizeof *out, out, NULL);
-    return cld_clw_check(err, "clGetKernelWorkGroupInfo");
-}
-
 /* Index ranges of the kernels: byte offsets within a row and row numbers
  * are ints there. */
 static enum cld_status check_kernel_range(const struct cld_image *img,
@@ -353,7 +341,7 @@ static enum cld_status run_fused(struct cld_clctx *ctx, cl_program prog,
                           &lmem)) != CLD_OK ||
         (st = device_info(ctx, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units,
                           &units)) != CLD_OK ||
-        (st = kernel_group_size(ctx, k, &group)) != CLD_OK)
+        (st = cld_clw_kernel_group_size(ctx, k, &group)) != CLD_OK)
         goto out;
     /* 2r + 1 rows of STRIP floats per work-item. */
     ring_item = (2 * (size_t)r + 1) * STRIP * sizeof(cl_float);
@@ -419,8 +407,8 @@ static enum cld_status run_two_pass(struct cld_clctx *ctx, cl_program prog,
         (st = cld_clw_kernel(prog, kind == CONV_BLUR ? "convolve_blur_v"
                                                      : "convolve_sharpen_v",
                              &kv)) != CLD_OK ||
-        (st = kernel_group_size(ctx, kh, &gh)) != CLD_OK ||
-        (st = kernel_group_size(ctx, kv, &gv)) != CLD_OK ||
+        (st = cld_clw_kernel_group_size(ctx, kh, &gh)) != CLD_OK ||
+        (st = cld_clw_kernel_group_size(ctx, kv, &gv)) != CLD_OK ||
         (st = cld__buf_tmp(ctx, rb * src->height * sizeof(cl_float),
                            &tmp)) != CLD_OK)
         goto out;
@@ -565,7 +553,7 @@ static enum cld_status sobel_cl(struct cld_clctx *ctx,
     out->kind = CLD_DATA_IMAGE;
     if ((st = cld_clctx_program(ctx, "convolve", NULL, &prog)) != CLD_OK ||
         (st = cld_clw_kernel(prog, "convolve_sobel", &k)) != CLD_OK ||
-        (st = kernel_group_size(ctx, k, &group)) != CLD_OK)
+        (st = cld_clw_kernel_group_size(ctx, k, &group)) != CLD_OK)
         goto out;
     if ((st = cld__buf_in(ctx, src->data, npix * ch, &bin)) != CLD_OK ||
         (st = cld__buf_out(ctx, out->img.data, npix, &bout)) != CLD_OK)

@@ -116,18 +116,6 @@ out:
     return st;
 }
 
-static enum cld_status max_group_size(struct cld_clctx *ctx, cl_kernel k,
-                                      size_t *out)
-{
-    cl_int err = cld_clw_fault("clGetKernelWorkGroupInfo");
-
-    if (err == CL_SUCCESS)
-        err = clGetKernelWorkGroupInfo(k, cld_clctx_device(ctx),
-                                       CL_KERNEL_WORK_GROUP_SIZE,
-                                       sizeof *out, out, NULL);
-    return cld_clw_check(err, "clGetKernelWorkGroupInfo");
-}
-
 /* Shared with the device tests, which run both kernels on every device:
  * wave selects dither_wave (the GPU variant: one work-group, rows as a
  * wavefront) over dither_serial (one work-item). Fills *out (caller frees
@@ -162,7 +150,7 @@ enum cld_status cld__dither_cl(struct cld_clctx *ctx,
                              &k)) != CLD_OK)
         goto out;
     if (wave) {
-        if ((st = max_group_size(ctx, k, &rows)) != CLD_OK)
+        if ((st = cld_clw_kernel_group_size(ctx, k, &rows)) != CLD_OK)
             goto out;
         if (rows > WAVE_ROWS)
             rows = WAVE_ROWS;

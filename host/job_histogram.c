@@ -188,18 +188,6 @@ static enum cld_status buf_rw(struct cld_clctx *ctx, void *host, size_t size,
     return cld_clw_buffer(cld_clctx_context(ctx), fl, size, host, out);
 }
 
-static enum cld_status max_group_size(struct cld_clctx *ctx, cl_kernel k,
-                                      size_t *out)
-{
-    cl_int err = cld_clw_fault("clGetKernelWorkGroupInfo");
-
-    if (err == CL_SUCCESS)
-        err = clGetKernelWorkGroupInfo(k, cld_clctx_device(ctx),
-                                       CL_KERNEL_WORK_GROUP_SIZE,
-                                       sizeof *out, out, NULL);
-    return cld_clw_check(err, "clGetKernelWorkGroupInfo");
-}
-
 /* Count the luma histogram into hist (and the luma image into blum when
  * there is more than one channel). */
 static enum cld_status count(struct cld_clctx *ctx, cl_program prog,
@@ -246,7 +234,7 @@ static enum cld_status count(struct cld_clctx *ctx, cl_program prog,
         local = 1;
     } else {
         if ((st = cld_clw_arg(k, 4, sizeof bh, &bh)) != CLD_OK ||
-            (st = max_group_size(ctx, k, &local)) != CLD_OK)
+            (st = cld_clw_kernel_group_size(ctx, k, &local)) != CLD_OK)
             goto out;
         if (local > GPU_GROUP_SIZE)
             local = GPU_GROUP_SIZE;

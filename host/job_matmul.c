@@ -177,16 +177,6 @@ static enum cld_status matmul_host(const struct cld_params *p,
     return st;
 }
 
-/* Largest work-group the tiled kernel may use on this device. */
-static enum cld_status kernel_wg_size(struct cld_clctx *ctx, cl_kernel k,
-                                      size_t *out)
-{
-    return cld_clw_check(clGetKernelWorkGroupInfo(k, cld_clctx_device(ctx),
-                                                  CL_KERNEL_WORK_GROUP_SIZE,
-                                                  sizeof *out, out, NULL),
-                         "clGetKernelWorkGroupInfo");
-}
-
 /* C = A B on a device with matmul_tiled (tiled) or matmul_rows. The caller
  * frees c. */
 enum cld_status cld__matmul_cl(struct cld_clctx *ctx,
@@ -210,7 +200,7 @@ enum cld_status cld__matmul_cl(struct cld_clctx *ctx,
                              &kern)) != CLD_OK)
         goto out;
     if (tiled) {
-        if ((st = kernel_wg_size(ctx, kern, &wg)) != CLD_OK)
+        if ((st = cld_clw_kernel_group_size(ctx, kern, &wg)) != CLD_OK)
             goto out;
         if (wg < TILE * TILE) {
             st = cld_error_set(CLD_ERR_UNSUPPORTED,

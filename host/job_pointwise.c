@@ -107,7 +107,6 @@ static enum cld_status gray_cl(struct cld_clctx *ctx,
     cl_mem bin = NULL, bout = NULL;
     cl_uint n = (cl_uint)npix, ch = src->channels;
     size_t global, local = GRAY_GROUP, group;
-    cl_int err;
     enum cld_status st;
 
     (void)p;
@@ -125,12 +124,7 @@ static enum cld_status gray_cl(struct cld_clctx *ctx,
                                       : "pointwise_gray_chan", &k);
     if (st != CLD_OK)
         goto out;
-    err = cld_clw_fault("clGetKernelWorkGroupInfo");
-    if (err == CL_SUCCESS)
-        err = clGetKernelWorkGroupInfo(k, cld_clctx_device(ctx),
-                                       CL_KERNEL_WORK_GROUP_SIZE,
-                                       sizeof group, &group, NULL);
-    if ((st = cld_clw_check(err, "clGetKernelWorkGroupInfo")) != CLD_OK)
+    if ((st = cld_clw_kernel_group_size(ctx, k, &group)) != CLD_OK)
         goto out;
     if (local > group)
         local = group;
