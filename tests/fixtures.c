@@ -241,3 +241,23 @@ void cld_test_load(const char *name, struct cld_data *d)
     assert_int_equal(cld_image_load(cld_test_image(name), NULL, &d->img),
                      CLD_OK);
 }
+
+void cld_test_fault_sweep(cld_test_run_fn run, void *arg)
+{
+    for (unsigned nth = 1;; nth++) {
+        struct cld_data out;
+        enum cld_status st;
+
+        memset(&out, 0, sizeof out);
+        cld_clw_fault_set("*", nth, CL_OUT_OF_RESOURCES);
+        st = run(arg, &out);
+        cld_clw_fault_clear();
+        if (st == CLD_OK) {
+            cld_data_free(&out);
+            return;
+        }
+        assert_int_equal(st, CLD_ERR_CL);
+        assert_null(out.img.data);
+        assert_true(nth < 100);
+    }
+}

@@ -72,6 +72,16 @@ int cld_test_devices_setup(void **state);
 int cld_test_devices_teardown(void **state);
 
 struct cld_data;
+
+/* A device run for cld_test_fault_sweep: fills out from what arg holds. */
+typedef enum cld_status (*cld_test_run_fn)(void *arg, struct cld_data *out);
+
+/* Make the 1st, 2nd, 3rd... OpenCL wrapper call of run fail in turn with
+ * CL_OUT_OF_RESOURCES: each such run must return CLD_ERR_CL with out left
+ * empty. Ends at the first run that reaches no failing call, which must
+ * succeed (within 100 calls). */
+void cld_test_fault_sweep(cld_test_run_fn run, void *arg);
+
 /* Load a real test image (by name in the images folder) into d as image
  * data, or fail the test. Free with cld_data_free. */
 void cld_test_load(const char *name, struct cld_data *d);

@@ -207,10 +207,24 @@ static void test_dither_usage_errors(void **state)
     assert_int_equal(job()->validate(&p), CLD_OK);
 }
 
+struct dither_run {
+    struct cld_clctx *ctx;
+    const struct cld_params *p;
+    const struct cld_data *in;
+    bool wave;
+};
+
+static enum cld_status dither_run(void *arg, struct cld_data *out)
+{
+    struct dither_run *r = arg;
+
+    return cld__dither_cl(r->ctx, r->p, r->in, r->wave, out);
+}
+
 static void test_dither_faults(void **state)
 {
     struct cld_test_devices *t = *state;
-    struct cld_data in = {.kind = CLD_DATA_IMAGE}, out;
+    struct cld_data in = {.kind = CLD_DATA_IMAGE};
     struct cld_params p;
 
     params(&p, 2);
@@ -218,20 +232,9 @@ static void test_dither_faults(void **state)
     for (size_t i = 0; i < 40 * 30 * 3; i++)
         in.img.data[i] = (uint8_t)i;
     for (int wave = 0; wave <= 1; wave++) {
-        for (unsigned nth = 1;; nth++) {
-            enum cld_status st;
+        struct dither_run r = {t->ctx[0], &p, &in, wave};
 
-            cld_clw_fault_set("*", nth, CL_OUT_OF_RESOURCES);
-            st = cld__dither_cl(t->ctx[0], &p, &in, wave, &out);
-            cld_clw_fault_clear();
-            if (st == CLD_OK) {
-                cld_data_free(&out);
-                break;
-            }
-            assert_int_equal(st, CLD_ERR_CL);
-            assert_null(out.img.data);
-            assert_true(nth < 100);
-        }
+        cld_test_fault_sweep(dither_run, &r);
     }
     cld_data_free(&in);
 }

@@ -244,29 +244,31 @@ static void test_histogram_two_values(void **state)
     cld_data_free(&in);
 }
 
+struct equalize_run {
+    struct cld_clctx *ctx;
+    const struct cld_data *in;
+    bool partial;
+};
+
+static enum cld_status equalize_run(void *arg, struct cld_data *out)
+{
+    struct equalize_run *r = arg;
+
+    return cld__equalize_cl(r->ctx, r->in, r->partial, out);
+}
+
 static void test_histogram_faults(void **state)
 {
     struct cld_test_devices *t = *state;
-    struct cld_data in = {.kind = CLD_DATA_IMAGE}, out;
+    struct cld_data in = {.kind = CLD_DATA_IMAGE};
 
     assert_int_equal(cld_image_alloc(&in.img, 64, 48, 3), CLD_OK);
     for (size_t i = 0; i < 64 * 48 * 3; i++)
         in.img.data[i] = (uint8_t)i;
     for (int partial = 0; partial <= 1; partial++) {
-        for (unsigned nth = 1;; nth++) {
-            enum cld_status st;
+        struct equalize_run r = {t->ctx[0], &in, partial};
 
-            cld_clw_fault_set("*", nth, CL_OUT_OF_RESOURCES);
-            st = cld__equalize_cl(t->ctx[0], &in, partial, &out);
-            cld_clw_fault_clear();
-            if (st == CLD_OK) {
-                cld_data_free(&out);
-                break;
-            }
-            assert_int_equal(st, CLD_ERR_CL);
-            assert_null(out.img.data);
-            assert_true(nth < 100);
-        }
+        cld_test_fault_sweep(equalize_run, &r);
     }
     cld_data_free(&in);
 }

@@ -310,6 +310,20 @@ static void test_resample_usage_errors(void **state)
 
 /* Fail each OpenCL call of a run in turn: the run reports CLD_ERR_CL (or
  * a build error) and releases what it made; the device works afterwards. */
+struct resize_run {
+    struct cld_clctx *ctx;
+    const struct cld_params *p;
+    const struct cld_data *in;
+    const char *kernel;
+};
+
+static enum cld_status resize_run(void *arg, struct cld_data *out)
+{
+    struct resize_run *r = arg;
+
+    return cld__resize_cl(r->ctx, r->p, r->in, r->kernel, out);
+}
+
 static void test_resample_faults(void **state)
 {
     struct cld_test_devices *t = *state;
@@ -320,20 +334,9 @@ static void test_resample_faults(void **state)
     assert_int_equal(cld_image_alloc(&in.img, 64, 48, 3), CLD_OK);
     memset(in.img.data, 9, 64 * 48 * 3);
     for (size_t k = 0; kernels[k]; k++) {
-        for (unsigned nth = 1;; nth++) {
-            enum cld_status st;
+        struct resize_run r = {t->ctx[0], &p, &in, kernels[k]};
 
-            cld_clw_fault_set("*", nth, CL_OUT_OF_RESOURCES);
-            st = cld__resize_cl(t->ctx[0], &p, &in, kernels[k], &out);
-            cld_clw_fault_clear();
-            if (st == CLD_OK) {
-                cld_data_free(&out);
-                break;
-            }
-            assert_int_equal(st, CLD_ERR_CL);
-            assert_null(out.img.data);
-            assert_true(nth < 100);
-        }
+        cld_test_fault_sweep(resize_run, &r);
         assert_int_equal(cld__resize_cl(t->ctx[0], &p, &in, kernels[k],
                                         &out), CLD_OK);
         cld_data_free(&out);
