@@ -416,10 +416,10 @@ static void record(struct batch *b, int target, const struct cld_data *in,
     bucket = cld_history_bucket(w.elements);
     pthread_mutex_lock(&b->lock);
     if (timed && w.elements > 0) {
-        cld_history_add(&b->fresh, w.job, w.params, t->key, w.elements,
-                        seconds);
-        cld_history_add(&b->hist, w.job, w.params, t->key, w.elements,
-                        seconds);
+        cld_history_add(&b->fresh, w.job, w.params, t->key,
+                        cld_history_work(&w), seconds);
+        cld_history_add(&b->hist, w.job, w.params, t->key,
+                        cld_history_work(&w), seconds);
     }
     for (size_t i = 0; i < b->ngroups; i++) {
         if (b->groups[i].bucket == bucket && b->groups[i].target == target) {

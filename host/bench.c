@@ -198,7 +198,7 @@ static void placement_cell(const struct cld_bench_opts *o, struct env *e,
         }
         for (unsigned k = 0; k < runs; k++)
             cld_history_add(fresh, job->name, w.params, prof[i].key,
-                            w.elements, samples[i * runs + k]);
+                            cld_history_work(&w), samples[i * runs + k]);
         if (fastest < 0 || tm[i] < tm[fastest])
             fastest = (int)i;
     }
@@ -238,6 +238,8 @@ static void placement_cell(const struct cld_bench_opts *o, struct env *e,
                 time_text(plan.cand[chosen].seconds, pred, sizeof pred),
                 slow, chosen == fastest ? "" : tie ? "tie" : "*",
                 busy >= 0 ? busy : 0.0);
+        if (o->explain && chosen != fastest)
+            cld_plan_print(o->out, &plan);
     }
     fflush(o->out);
 }

@@ -16,6 +16,7 @@ struct cld_bench_opts {
     const char *job;       /* only this job; NULL: every job */
     bool quick;            /* placement: fewer and smaller sizes */
     bool no_calibrate;     /* placement: use the saved profiles as they are */
+    bool explain;          /* placement: the plan of each cell it missed */
     unsigned runs;         /* timed runs per cell; 0: the default */
     uint32_t width;        /* kernels: the image size; 0: 4000 x 3000 */
     uint32_t height;

@@ -11,6 +11,8 @@
 #define DEFAULT_RUNS 5u   /* per sweep */
 #define BW_BYTES ((size_t)32 << 20)  /* bandwidth probe size */
 #define TINY_SIDE 32u                 /* fixed-cost probe: 32x32 items */
+#define SMALL_WIDTH 320u              /* a small item: QVGA, 2^16 pixels */
+#define SMALL_HEIGHT 240u
 #define MIN_COMPUTE_SHARE 0.05        /* of a run, when removing overheads */
 #define LARGE_RUNS 3u     /* large-size runs per sweep, after a warm-up */
 #define SWEEPS 2u         /* passes over all the jobs */
@@ -81,7 +83,7 @@ enum cld_status cld_calibrate_merge_history(struct cld_history *dst,
         for (size_t k = 0; k < e->n; k++) {
             enum cld_status st = cld_history_add(dst, e->job, e->params,
                                                  e->key,
-                                                 e->samples[k].elements,
+                                                 e->samples[k].work,
                                                  e->samples[k].seconds);
             if (st != CLD_OK)
                 return st;
@@ -340,10 +342,15 @@ static void prune_large(const struct point *pts, size_t nt, double work,
         live[i] = live[i] && pred[i] <= LARGE_PRUNE * best;
 }
 
-/* Measure job at the calibration size, the tiny size and the large size
- * on the targets marked in use; pts has one point per target (stride 1).
- * The large runs go to hist. A failure is reported once and leaves that
- * target's point not ok. */
+/* The sizes calibration times each job at, in this order. */
+enum pass { PASS_CAL, PASS_TINY, PASS_SMALL, PASS_LARGE, PASSES };
+
+/* Measure job at the calibration size, the tiny, small and large sizes on
+ * the targets marked in use; pts has one point per target (stride 1).
+ * Every run goes to hist: estimates for the sizes between rest on these
+ * measurements rather than on the linear model (small items are mostly
+ * fixed cost, large memory-bound ones overflow the caches). A failure is
+ * reported once and leaves that target's point not ok. */
 static void measure_job(struct cld_targets *t, const bool *use,
                         const struct cld_job *job, unsigned runs,
                         const struct cld_calibrate_opts *o,
@@ -355,17 +362,20 @@ static void measure_job(struct cld_targets *t, const bool *use,
     double med[CLD_PLAN_MAX], samples[CLD_PLAN_MAX * CLD_MEASURE_MAX_RUNS];
     enum cld_status st[CLD_PLAN_MAX];
     char why[CLD_PLAN_MAX][256];
-    static const uint32_t size[3][2] = {
-        {CLD_CALIBRATE_WIDTH, CLD_CALIBRATE_HEIGHT},
-        {TINY_SIDE, TINY_SIDE},
-        {CLD_CALIBRATE_LARGE_WIDTH, CLD_CALIBRATE_LARGE_HEIGHT}};
+    static const uint32_t size[PASSES][2] = {
+        [PASS_CAL] = {CLD_CALIBRATE_WIDTH, CLD_CALIBRATE_HEIGHT},
+        [PASS_TINY] = {TINY_SIDE, TINY_SIDE},
+        [PASS_SMALL] = {SMALL_WIDTH, SMALL_HEIGHT},
+        [PASS_LARGE] = {CLD_CALIBRATE_LARGE_WIDTH,
+                        CLD_CALIBRATE_LARGE_HEIGHT}};
 
     for (size_t i = 0; i < nt; i++) {
         memset(&pts[i], 0, sizeof pts[i]);
         live[i] = use[i];
     }
-    for (int pass = 0; pass < 3; pass++) {
+    for (int pass = 0; pass < PASSES; pass++) {
         uint32_t wd = size[pass][0], ht = size[pass][1];
+        unsigned n = pass == PASS_LARGE ? LARGE_RUNS : runs;
         struct cld_params p;
         struct cld_data in;
         struct cld_workload w;
@@ -377,7 +387,7 @@ static void measure_job(struct cld_targets *t, const bool *use,
             return;
         }
         cld_targets_workload(job, &p, &in, &w);
-        if (pass == 2)
+        if (pass == PASS_LARGE)
             prune_large(pts, nt, work_of(&w), live);
         for (size_t i = 0; i < nt; i++) {
             /* Skip what placement would exclude (fp64, allocation). */
@@ -390,9 +400,8 @@ static void measure_job(struct cld_targets *t, const bool *use,
         }
         /* Each size gets its own warm-up: the first run at a new size
          * allocates and first-touches bigger buffers. */
-        cld_calibrate_measure_all(t, live, job, &p, &in, 1,
-                                  pass == 2 ? LARGE_RUNS : runs, med,
-                                  samples, st, why);
+        cld_calibrate_measure_all(t, live, job, &p, &in, 1, n, med, samples,
+                                  st, why);
         cld_data_free(&in);
         for (size_t i = 0; i < nt; i++) {
             struct point *pt = &pts[i];
@@ -405,18 +414,10 @@ static void measure_job(struct cld_targets *t, const bool *use,
                 live[i] = false;
                 continue;
             }
-            if (pass != 1) {
-                /* The calibration size and the large one are run
-                 * history as well: estimates for nearby sizes rest on
-                 * these measurements rather than on the linear model
-                 * (memory-bound jobs do not scale linearly). */
-                unsigned n = pass == 2 ? LARGE_RUNS : runs;
-
-                for (unsigned k = 0; hist && k < n; k++)
-                    cld_history_add(hist, job->name, w.params, prof[i].key,
-                                    w.elements, samples[i * n + k]);
-            }
-            if (pass == 0) {
+            for (unsigned k = 0; hist && k < n; k++)
+                cld_history_add(hist, job->name, w.params, prof[i].key,
+                                cld_history_work(&w), samples[i * n + k]);
+            if (pass == PASS_CAL) {
                 pt->big_s = med[i];
                 pt->big_el = w.elements;
                 pt->big_work = work_of(&w);
@@ -424,7 +425,7 @@ static void measure_job(struct cld_targets *t, const bool *use,
                                + (w.bytes_in > 0) + (w.bytes_out > 0);
                 pt->bytes_in = w.bytes_in;
                 pt->bytes_out = w.bytes_out;
-            } else if (pass == 1) {
+            } else if (pass == PASS_TINY) {
                 pt->tiny_s = med[i];
                 pt->tiny_el = w.elements;
                 pt->tiny_work = work_of(&w);
@@ -564,15 +565,15 @@ enum cld_status cld_calibrate(struct cld_targets *t,
     cld_history_init(&fresh);
     if (o->out)
         fprintf(o->out, "calibration: %zu target%s x %zu job%s at %ux%u "
-                "(the rate; also run history) and %ux%u (the fixed cost), "
-                "fastest of %u sweeps x %u runs after a warm-up; %ux%u, "
-                "%u x %u runs on the targets within %.0fx of the best (run "
-                "history); targets interleaved in random order\n",
+                "(the rate), %ux%u (the fixed cost) and %ux%u, fastest of "
+                "%u sweeps x %u runs after a warm-up; %ux%u, %u x %u runs "
+                "on the targets within %.0fx of the best; every run is "
+                "also run history; targets interleaved in random order\n",
                 nt, nt == 1 ? "" : "s", njobs, njobs == 1 ? "" : "s",
                 CLD_CALIBRATE_WIDTH, CLD_CALIBRATE_HEIGHT, TINY_SIDE,
-                TINY_SIDE, SWEEPS, runs, CLD_CALIBRATE_LARGE_WIDTH,
-                CLD_CALIBRATE_LARGE_HEIGHT, SWEEPS, LARGE_RUNS,
-                LARGE_PRUNE);
+                TINY_SIDE, SMALL_WIDTH, SMALL_HEIGHT, SWEEPS, runs,
+                CLD_CALIBRATE_LARGE_WIDTH, CLD_CALIBRATE_LARGE_HEIGHT,
+                SWEEPS, LARGE_RUNS, LARGE_PRUNE);
     for (size_t i = 0; i < nt; i++) {
         struct cld_clctx *ctx = NULL;
 

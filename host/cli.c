@@ -25,7 +25,7 @@ static const char usage_main[] =
     "       cldispatch --calibrate [--job NAME]\n"
     "       cldispatch run JOB [OPTIONS] INPUT... -o OUTDIR\n"
     "       cldispatch bench placement [--quick] [--runs N] [--job NAME]\n"
-    "                                  [--no-calibrate]\n"
+    "                                  [--no-calibrate] [--explain]\n"
     "       cldispatch bench kernels [--size WxH] [--runs N] [--job NAME]\n"
     "\n"
     "Send image and array jobs to the best processor: the host CPU (plain\n"
@@ -448,7 +448,7 @@ out:
 
 static const char usage_bench[] =
     "Usage: cldispatch bench placement [--quick] [--runs N] [--job NAME]\n"
-    "                                  [--no-calibrate]\n"
+    "                                  [--no-calibrate] [--explain]\n"
     "       cldispatch bench kernels [--size WxH] [--runs N] [--job NAME]\n"
     "\n"
     "placement: calibrate (as --calibrate), then for every job at 256x256,\n"
@@ -458,6 +458,7 @@ static const char usage_bench[] =
     "  target's own spread, and within 5%) and the geometric-mean slowdown\n"
     "  of the choice. Default runs: 13, 7 for items over 4 Mpixels\n"
     "  (--quick: 3), after a warm-up, targets in a shuffled order.\n"
+    "  --explain prints the placement table of each cell it missed.\n"
     "kernels: per job and target, the cold first run, the median of N runs\n"
     "  (default 5) after a warm-up, and million elements per second, on a\n"
     "  synthetic RGB image (default 4000x3000). I/O is never timed.\n";
@@ -470,6 +471,7 @@ static int cmd_bench(int argc, char **argv)
         {"job", required_argument, NULL, 'J'},
         {"size", required_argument, NULL, 'S'},
         {"no-calibrate", no_argument, NULL, 'N'},
+        {"explain", no_argument, NULL, 'E'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     struct cld_bench_opts o;
@@ -507,6 +509,12 @@ static int cmd_bench(int argc, char **argv)
                 return usage_error("%s", "--no-calibrate goes with bench "
                                    "placement");
             o.no_calibrate = true;
+            break;
+        case 'E':
+            if (!placement)
+                return usage_error("%s", "--explain goes with bench "
+                                   "placement");
+            o.explain = true;
             break;
         case 'r':
             if (!parse_u64(optarg, 1, 15, &u))

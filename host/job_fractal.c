@@ -228,8 +228,7 @@ static void mandel_traits(const struct cld_params *p,
     (void)in;
     frame_size(p, &width, &height);
     npix = (uint64_t)width * height;
-    snprintf(w->params, sizeof w->params, "size=%ux%u iter=%u", width,
-             height, p->iter);
+    snprintf(w->params, sizeof w->params, "iter=%u", p->iter);
     w->elements = npix;
     w->bytes_in = 0;
     w->bytes_out = npix * 3u;

@@ -288,9 +288,6 @@ static void matmul_traits(const struct cld_params *p,
     sa = m * k * sizeof(float);
     sb = k * n * sizeof(float);
     sc = m * n * sizeof(float);
-    snprintf(w->params, sizeof w->params, "m=%llu k=%llu n=%llu",
-             (unsigned long long)m, (unsigned long long)k,
-             (unsigned long long)n);
     w->elements = m * n;
     w->ops_per_element = 2.0 * (double)k; /* a multiply and an add per k */
     w->bytes_in = sa + sb;

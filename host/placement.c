@@ -100,12 +100,22 @@ void cld_history_clear(struct cld_history *h)
     memset(h, 0, sizeof *h);
 }
 
-int cld_history_bucket(uint64_t elements)
+uint64_t cld_history_work(const struct cld_workload *w)
+{
+    double ops = w->ops_per_element > 1 ? w->ops_per_element : 1;
+    double work = (double)w->elements * ops;
+
+    if (work >= 1.8e19)
+        return UINT64_MAX;
+    return work >= 1 ? (uint64_t)llround(work) : 1;
+}
+
+int cld_history_bucket(uint64_t work)
 {
     int b = 0;
 
-    while (elements > 1) {
-        elements >>= 1;
+    while (work > 1) {
+        work >>= 1;
         b++;
     }
     return b;
@@ -133,16 +143,16 @@ static struct cld_history_entry *find_entry(const struct cld_history *h,
 
 enum cld_status cld_history_add(struct cld_history *h, const char *job,
                                 const char *params, const char *key,
-                                uint64_t elements, double seconds)
+                                uint64_t work, double seconds)
 {
     struct cld_history_entry *e;
-    int bucket = cld_history_bucket(elements);
+    int bucket = cld_history_bucket(work);
 
     if (!params)
         params = "";
     if (!field_ok(job, CLD_JOB_MAX) || !*job
         || !field_ok(params, CLD_PARAMS_MAX) || !field_ok(key, CLD_KEY_MAX)
-        || !*key || elements == 0 || !isfinite(seconds) || seconds <= 0)
+        || !*key || work == 0 || !isfinite(seconds) || seconds <= 0)
         return cld_error_set(CLD_ERR_INVALID, "bad history sample");
     e = find_entry(h, job, params, key, bucket);
     if (!e) {
@@ -173,7 +183,7 @@ enum cld_status cld_history_add(struct cld_history *h, const char *job,
                 (e->n - 1) * sizeof *e->samples);
         e->n--;
     }
-    e->samples[e->n].elements = elements;
+    e->samples[e->n].work = work;
     e->samples[e->n].seconds = seconds;
     e->n++;
     return CLD_OK;
@@ -193,36 +203,21 @@ static double median(double *v, size_t n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-bool cld_history_estimate(const struct cld_history *h, const char *job,
-                          const char *params, const char *key,
-                          uint64_t elements, double fixed_s,
-                          struct cld_estimate *out)
+/* One measured point of entry e: its samples scaled to `work` (keeping
+ * fixed_s unscaled), slow outliers dropped, the fastest of the rest. */
+static double entry_point(const struct cld_history_entry *e, double work,
+                          double fixed_s, unsigned *used,
+                          unsigned *rejected)
 {
-    static const int step[] = { 0, -1, 1 };
-    const struct cld_history_entry *e = NULL;
     double v[CLD_HISTORY_SAMPLES], dev[CLD_HISTORY_SAMPLES];
-    double keep[CLD_HISTORY_SAMPLES], med, mad;
-    int own = cld_history_bucket(elements);
+    double keep[CLD_HISTORY_SAMPLES], med, mad, best = INFINITY;
     size_t kept = 0;
 
-    memset(out, 0, sizeof *out);
-    if (!h || !job || !key || elements == 0)
-        return false;
-    for (size_t i = 0; i < sizeof step / sizeof *step && !e; i++) {
-        e = find_entry(h, job, params ? params : "", key, own + step[i]);
-        if (e && e->n < CLD_HISTORY_MIN_SAMPLES)
-            e = NULL;
-    }
-    if (!e)
-        return false;
-    /* Scale each sample to this size; the launch overhead does not grow
-     * with the elements, the rest is taken as linear. */
     for (size_t i = 0; i < e->n; i++) {
         double t = e->samples[i].seconds;
         double f = fixed_s < t ? fixed_s : t;
 
-        v[i] = f + (t - f) * (double)elements
-                   / (double)e->samples[i].elements;
+        v[i] = f + (t - f) * work / (double)e->samples[i].work;
     }
     memcpy(keep, v, e->n * sizeof *v);
     med = median(keep, e->n);
@@ -236,16 +231,140 @@ bool cld_history_estimate(const struct cld_history *h, const char *job,
      * target does when the machine is not loaded (as calibration and the
      * placement benchmark measure it). */
     for (size_t i = 0; i < e->n; i++) {
-        if (v[i] - med <= OUTLIER_MADS * mad)
-            keep[kept++] = v[i];
+        if (v[i] - med <= OUTLIER_MADS * mad) {
+            kept++;
+            best = v[i] < best ? v[i] : best;
+        }
     }
-    out->seconds = keep[0];
-    for (size_t i = 1; i < kept; i++)
-        out->seconds = keep[i] < out->seconds ? keep[i] : out->seconds;
-    out->used = (unsigned)kept;
-    out->rejected = (unsigned)(e->n - kept);
-    out->bucket = e->bucket;
-    return true;
+    *used = (unsigned)kept;
+    *rejected = (unsigned)(e->n - kept);
+    return best;
+}
+
+/* The measured point of the bucket: work and seconds. */
+struct point {
+    const struct cld_history_entry *e;
+    double work, seconds;
+    unsigned used, rejected;
+};
+
+static void make_point(const struct cld_history_entry *e, double fixed_s,
+                       struct point *p)
+{
+    p->e = e;
+    p->work = (double)e->samples[e->n - 1].work;
+    p->seconds = entry_point(e, p->work, fixed_s, &p->used, &p->rejected);
+}
+
+/* Seconds at `work` on the line through a and b (a.work != b.work). */
+static double line_at(const struct point *a, const struct point *b,
+                      double work)
+{
+    return a->seconds + (b->seconds - a->seconds) * (work - a->work)
+                            / (b->work - a->work);
+}
+
+bool cld_history_estimate(const struct cld_history *h, const char *job,
+                          const char *params, const char *key,
+                          uint64_t work, double fixed_s,
+                          struct cld_estimate *out)
+{
+    /* Nearest two measured buckets below the item's and above it. */
+    const struct cld_history_entry *own = NULL, *lo[2] = {0}, *hi[2] = {0};
+    struct point a, b;
+    int bucket = cld_history_bucket(work);
+    double x = (double)work;
+
+    memset(out, 0, sizeof *out);
+    out->bucket2 = -1;
+    if (!h || !job || !key || work == 0)
+        return false;
+    if (!params)
+        params = "";
+    for (size_t i = 0; i < h->n; i++) {
+        const struct cld_history_entry *e = &h->entries[i];
+
+        if (e->n < CLD_HISTORY_MIN_SAMPLES || strcmp(e->job, job) != 0
+            || strcmp(e->params, params) != 0 || strcmp(e->key, key) != 0)
+            continue;
+        if (e->bucket == bucket) {
+            own = e;
+        } else if (e->bucket < bucket) {
+            if (!lo[0] || e->bucket > lo[0]->bucket) {
+                lo[1] = lo[0];
+                lo[0] = e;
+            } else if (!lo[1] || e->bucket > lo[1]->bucket) {
+                lo[1] = e;
+            }
+        } else {
+            if (!hi[0] || e->bucket < hi[0]->bucket) {
+                hi[1] = hi[0];
+                hi[0] = e;
+            } else if (!hi[1] || e->bucket < hi[1]->bucket) {
+                hi[1] = e;
+            }
+        }
+    }
+    if (own) {
+        /* Within a factor of two: scale its samples directly. */
+        unsigned used, rejected;
+
+        out->seconds = entry_point(own, x, fixed_s, &used, &rejected);
+        out->used = used;
+        out->rejected = rejected;
+        out->kind = CLD_EST_OWN;
+        out->bucket = own->bucket;
+    } else if (lo[0] && hi[0]) {
+        make_point(lo[0], fixed_s, &a);
+        make_point(hi[0], fixed_s, &b);
+        out->seconds = line_at(&a, &b, x);
+        /* Noise can tilt a line the wrong way; stay between the two. */
+        if (out->seconds < fmin(a.seconds, b.seconds))
+            out->seconds = fmin(a.seconds, b.seconds);
+        out->used = a.used + b.used;
+        out->rejected = a.rejected + b.rejected;
+        out->kind = CLD_EST_BETWEEN;
+        out->bucket = bucket - lo[0]->bucket <= hi[0]->bucket - bucket
+                          ? lo[0]->bucket : hi[0]->bucket;
+        out->bucket2 = out->bucket == lo[0]->bucket ? hi[0]->bucket
+                                                     : lo[0]->bucket;
+    } else if ((lo[0] && bucket - lo[0]->bucket <= 2)
+               || (hi[0] && hi[0]->bucket - bucket <= 2)) {
+        const struct cld_history_entry *n0 = lo[0] ? lo[0] : hi[0];
+        const struct cld_history_entry *n1 = lo[0] ? lo[1] : hi[1];
+        /* Proportional scaling of the nearest point, fixed cost kept. */
+        double f, prop;
+
+        make_point(n0, fixed_s, &a);
+        f = fixed_s < a.seconds ? fixed_s : a.seconds;
+        prop = f + (a.seconds - f) * x / a.work;
+        out->seconds = prop;
+        out->used = a.used;
+        out->rejected = a.rejected;
+        out->bucket2 = -1;
+        if (n1) {
+            /* The slope between the two nearest points says how the time
+             * grows here (caches overflowing, fixed costs fading); never
+             * below proportional growth going up, never negative going
+             * down. */
+            double lin;
+
+            make_point(n1, fixed_s, &b);
+            lin = line_at(&a, &b, x);
+            if (lo[0])
+                out->seconds = lin > prop ? lin : prop;
+            else if (lin > 0)
+                out->seconds = lin;
+            out->used += b.used;
+            out->rejected += b.rejected;
+            out->bucket2 = n1->bucket;
+        }
+        out->kind = lo[0] ? CLD_EST_ABOVE : CLD_EST_BELOW;
+        out->bucket = n0->bucket;
+    } else {
+        return false;
+    }
+    return isfinite(out->seconds) && out->seconds > 0;
 }
 
 /* ---- formatting ---- */
@@ -485,6 +604,39 @@ enum cld_status cld_plan_exclude(struct cld_plan *plan, size_t index,
     return CLD_OK;
 }
 
+/* The basis of a row estimated from the run history. Buckets are of work
+ * units (cld_history_work). */
+static void describe_estimate(const struct cld_estimate *est, char *basis,
+                              size_t size)
+{
+    switch (est->kind) {
+    case CLD_EST_OWN:
+        snprintf(basis, size, "measured: fastest of %u runs at this size",
+                 est->used);
+        break;
+    case CLD_EST_BETWEEN:
+        snprintf(basis, size, "measured: between sizes 2^%d and 2^%d "
+                 "(%u runs)", est->bucket < est->bucket2 ? est->bucket
+                                                          : est->bucket2,
+                 est->bucket < est->bucket2 ? est->bucket2 : est->bucket,
+                 est->used);
+        break;
+    case CLD_EST_ABOVE:
+    case CLD_EST_BELOW:
+        if (est->bucket2 >= 0)
+            snprintf(basis, size, "measured: extended from sizes 2^%d and "
+                     "2^%d (%u runs)", est->bucket, est->bucket2,
+                     est->used);
+        else
+            snprintf(basis, size, "measured: scaled from size 2^%d (%u "
+                     "runs)", est->bucket, est->used);
+        break;
+    }
+    if (est->rejected)
+        add_part(basis, size, "%u outlier%s dropped", est->rejected,
+                 est->rejected > 1 ? "s" : "");
+}
+
 /* Which term dominates a modelled row. */
 static const char *dominant(const struct cld_candidate *c)
 {
@@ -580,18 +732,12 @@ enum cld_status cld_placement_decide(const struct cld_workload *w,
             continue;
         model_cost(w, t, c);
         if (cld_history_estimate(hist, w->job, w->params, t->key,
-                                 w->elements, c->overhead_s, &est)) {
+                                 cld_history_work(w), c->overhead_s,
+                                 &est)) {
             c->measured = true;
             c->overhead_s = c->transfer_s = 0;
             c->compute_s = est.seconds;
-            snprintf(c->basis, sizeof c->basis, "measured: fastest of %u "
-                     "runs", est.used);
-            if (est.rejected)
-                add_part(c->basis, sizeof c->basis, "%u outlier%s dropped",
-                         est.rejected, est.rejected > 1 ? "s" : "");
-            if (est.bucket != cld_history_bucket(w->elements))
-                add_part(c->basis, sizeof c->basis, "scaled from 2^%d",
-                         est.bucket);
+            describe_estimate(&est, c->basis, sizeof c->basis);
         }
         load = load_slowdown(t);
         if (load > 1) {

@@ -81,10 +81,13 @@ enum cld_status cld_target_set_rate(struct cld_target_profile *t,
 double cld_target_rate(const struct cld_target_profile *t, const char *job);
 
 /* Run history: measured seconds per item, grouped by (job, params, target
- * key, size bucket = floor(log2(elements))). Samples are kept oldest first;
- * adding beyond CLD_HISTORY_SAMPLES drops the oldest. */
+ * key, size bucket = floor(log2(work))). Work is in units of
+ * cld_history_work: elements times operations per element, so that a
+ * matrix product of side n counts n^3 and one parameter text serves every
+ * size. Samples are kept oldest first; adding beyond CLD_HISTORY_SAMPLES
+ * drops the oldest. */
 struct cld_sample {
-    uint64_t elements;
+    uint64_t work;
     double seconds;   /* wall time of one item, transfers included */
 };
 
@@ -102,38 +105,57 @@ struct cld_history {
     struct cld_history_entry *entries;  /* owned; freed by _clear */
 };
 
+/* Work units of one item of w: elements x operations per element
+ * (rounded, at least the elements; at least 1). */
+uint64_t cld_history_work(const struct cld_workload *w);
+
 void cld_history_init(struct cld_history *h);
 
 /* Free the entries; h is empty and reusable afterwards. NULL is fine. */
 void cld_history_clear(struct cld_history *h);
 
-/* floor(log2(elements)); 0 for 0 or 1 element. */
-int cld_history_bucket(uint64_t elements);
+/* floor(log2(work)); 0 for 0 or 1. */
+int cld_history_bucket(uint64_t work);
 
-/* Add one sample. CLD_ERR_INVALID for elements == 0, a non-positive or
+/* Add one sample. CLD_ERR_INVALID for work == 0, a non-positive or
  * non-finite time, or names that are too long or hold tabs or newlines;
  * CLD_ERR_NOMEM. Past CLD_HISTORY_MAX_ENTRIES the oldest entry goes. */
 enum cld_status cld_history_add(struct cld_history *h, const char *job,
                                 const char *params, const char *key,
-                                uint64_t elements, double seconds);
+                                uint64_t work, double seconds);
+
+/* How an estimate was made from the measured sizes around the item. */
+enum cld_estimate_kind {
+    CLD_EST_OWN,      /* the item's own size bucket, scaled */
+    CLD_EST_BETWEEN,  /* a line through the nearest bucket below and above */
+    CLD_EST_ABOVE,    /* extended up from the buckets below (<= 2 away) */
+    CLD_EST_BELOW     /* extended down from the buckets above (<= 2 away) */
+};
 
 struct cld_estimate {
     double seconds;     /* predicted seconds for one item */
     unsigned used;      /* samples kept for the estimate */
     unsigned rejected;  /* outliers dropped (> 3 MAD from the median) */
-    int bucket;         /* bucket the samples came from */
+    enum cld_estimate_kind kind;
+    int bucket;         /* bucket the estimate rests on (the nearer one) */
+    int bucket2;        /* the other bucket of a line; -1 if none */
 };
 
-/* Estimate one item of `elements` from the history of (job, params, key):
- * its own size bucket, else the one below, else the one above. Each sample
- * is scaled to `elements`, keeping `fixed_s` (launch overhead) unscaled;
- * slow outliers (> 3 MAD above the median: runs that other processes
- * slowed) are rejected and the fastest of the rest is returned.
- * False (and *out zeroed) when fewer than CLD_HISTORY_MIN_SAMPLES samples
- * exist. */
+/* Estimate one item of `work` units from the history of (job, params,
+ * key). Each bucket with CLD_HISTORY_MIN_SAMPLES samples or more is a
+ * measured point: its samples scaled to its newest sample's work (keeping
+ * `fixed_s`, the launch overhead, unscaled), slow outliers (> 3 MAD above
+ * the median: runs that other processes slowed) rejected, and the
+ * fastest of the rest taken. The item's own bucket is scaled to `work`
+ * the same way; else the line through the nearest points below and above
+ * gives it (the fixed cost of small items and the slope of large ones
+ * both measured); else, within two buckets, the line through the two
+ * nearest points on one side is extended (never below proportional
+ * scaling, never negative). False (and *out zeroed) when nothing is near
+ * enough: the cost model decides. */
 bool cld_history_estimate(const struct cld_history *h, const char *job,
                           const char *params, const char *key,
-                          uint64_t elements, double fixed_s,
+                          uint64_t work, double fixed_s,
                           struct cld_estimate *out);
 
 /* The plan: one row per candidate target, in the order of the targets. */

@@ -5,6 +5,7 @@
  * records. Anything that does not parse is dropped with a warning. */
 #include "profile.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -176,6 +177,24 @@ static void unlock_store(int fd)
         close(fd);  /* releases the flock */
 }
 
+/* Compare the version in line with magic's when the names match: > 0 for
+ * a newer file, < 0 for an older one, 0 for the same or another name. */
+static int version_cmp(const char *line, const char *magic)
+{
+    size_t name = (size_t)(strrchr(magic, ' ') - magic) + 1;
+    char *end;
+    unsigned long ours, theirs;
+
+    if (strncmp(line, magic, name) != 0 || !isdigit((unsigned char)line[name]))
+        return 0;
+    ours = strtoul(magic + name, NULL, 10);
+    errno = 0;
+    theirs = strtoul(line + name, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return 0;
+    return (theirs > ours) - (theirs < ours);
+}
+
 /* Feed each record line of dir/name to fn. A missing file is empty; a
  * wrong magic, malformed lines or a cut-off last line are warnings. */
 static enum cld_status read_file(struct cld_profile_store *s,
@@ -206,13 +225,16 @@ static enum cld_status read_file(struct cld_profile_store *s,
         if (lineno == 1) {
             if (whole && strcmp(line, magic) == 0)
                 continue;
-            /* Same name, other version: a newer cldispatch owns it, so
-             * neither read it nor write over it. */
-            s->other_version = whole && strncmp(line, magic,
-                                                strrchr(magic, ' ') - magic
-                                                + 1) == 0;
-            warn(s, "%s: not a '%s' file, %s", path, magic,
-                 s->other_version ? "left alone" : "ignored");
+            /* Same name, newer version: a newer cldispatch owns it, so
+             * neither read it nor write over it. An older version is
+             * ignored and replaced by the next write. */
+            s->other_version = whole && version_cmp(line, magic) > 0;
+            if (whole && version_cmp(line, magic) < 0)
+                warn(s, "%s: older format than '%s', ignored and replaced",
+                     path, magic);
+            else
+                warn(s, "%s: not a '%s' file, %s", path, magic,
+                     s->other_version ? "left alone" : "ignored");
             goto out;
         }
         if (!whole) {
@@ -341,18 +363,18 @@ static bool parse_double(const char *s, double *v)
 
 /* ---- history ---- */
 
-/* "job \t params \t key \t elements \t seconds" */
+/* "job \t params \t key \t work \t seconds" */
 static enum cld_status history_line(void *ctx, char *line)
 {
     char *f[5];
-    uint64_t elements;
+    uint64_t work;
     double seconds;
     enum cld_status st;
 
-    if (split_tabs(line, f, 5) != 5 || !parse_u64(f[3], &elements)
+    if (split_tabs(line, f, 5) != 5 || !parse_u64(f[3], &work)
         || !parse_double(f[4], &seconds))
         return CLD_ERR_FORMAT;
-    st = cld_history_add(ctx, f[0], f[1], f[2], elements, seconds);
+    st = cld_history_add(ctx, f[0], f[1], f[2], work, seconds);
     return st == CLD_ERR_INVALID ? CLD_ERR_FORMAT : st;
 }
 
@@ -365,7 +387,7 @@ static enum cld_status history_write(void *ctx, FILE *f)
 
         for (size_t j = 0; j < e->n; j++) {
             if (fprintf(f, "%s\t%s\t%s\t%llu\t%.17g\n", e->job, e->params,
-                        e->key, (unsigned long long)e->samples[j].elements,
+                        e->key, (unsigned long long)e->samples[j].work,
                         e->samples[j].seconds) < 0)
                 return cld_error_set(CLD_ERR_IO, "writing history");
         }
@@ -399,7 +421,7 @@ enum cld_status cld_profile_record_many(struct cld_profile_store *s,
 
         for (size_t j = 0; st == CLD_OK && j < e->n; j++)
             st = cld_history_add(&merged, e->job, e->params, e->key,
-                                 e->samples[j].elements,
+                                 e->samples[j].work,
                                  e->samples[j].seconds);
     }
     if (st == CLD_OK && !s->other_version)
@@ -413,14 +435,14 @@ out:
 
 enum cld_status cld_profile_record(struct cld_profile_store *s,
                                    const char *job, const char *params,
-                                   const char *target_key, uint64_t elements,
+                                   const char *target_key, uint64_t work,
                                    double seconds)
 {
     struct cld_history one;
     enum cld_status st;
 
     cld_history_init(&one);
-    st = cld_history_add(&one, job, params, target_key, elements, seconds);
+    st = cld_history_add(&one, job, params, target_key, work, seconds);
     if (st == CLD_OK)
         st = cld_profile_record_many(s, &one);
     cld_history_clear(&one);

@@ -13,7 +13,7 @@
 #include "placement.h"
 
 /* First lines of the two files; bump the number on a format change. */
-#define CLD_HISTORY_MAGIC "cldispatch-history 1"
+#define CLD_HISTORY_MAGIC "cldispatch-history 2"
 #define CLD_PROFILES_MAGIC "cldispatch-profiles 1"
 
 struct cld_profile_store;
@@ -57,11 +57,11 @@ enum cld_status cld_profile_load_history(struct cld_profile_store *s,
 enum cld_status cld_profile_record_many(struct cld_profile_store *s,
                                         const struct cld_history *fresh);
 
-/* One sample: seconds for one item of `elements` of job with params on the
- * target with key target_key, transfers included. */
+/* One sample: seconds for one item of `work` units (cld_history_work) of
+ * job with params on the target with key target_key, transfers included. */
 enum cld_status cld_profile_record(struct cld_profile_store *s,
                                    const char *job, const char *params,
-                                   const char *target_key, uint64_t elements,
+                                   const char *target_key, uint64_t work,
                                    double seconds);
 
 #endif

@@ -343,7 +343,10 @@ enum cld_status cld_targets_load(struct cld_targets *t,
 
 /* --- jobs and workloads ------------------------------------------------ */
 
-/* Append " name=value" to the parameter text. */
+/* Append " name=value" to the parameter text, for the options that change
+ * the work per element. Sizes (--size, --n) are not among them: the run
+ * history scales with the work units of an item, so that measurements at
+ * one size serve the others. */
 static void param_text(struct cld_workload *w, const struct cld_job *job,
                        const struct cld_params *p)
 {
@@ -361,14 +364,10 @@ static void param_text(struct cld_workload *w, const struct cld_job *job,
         ADD("%samount=%g", used ? " " : "", p->amount);
     if (job->options & CLD_OPT_SCALE)
         ADD("%sscale=%g", used ? " " : "", p->scale);
-    if (job->options & CLD_OPT_SIZE)
-        ADD("%ssize=%ux%u", used ? " " : "", p->width, p->height);
     if (job->options & CLD_OPT_LEVELS)
         ADD("%slevels=%u", used ? " " : "", p->levels);
     if (job->options & CLD_OPT_ITER)
         ADD("%siter=%u", used ? " " : "", p->iter);
-    if (job->options & CLD_OPT_N)
-        ADD("%sn=%u", used ? " " : "", p->n);
 #undef ADD
 }
 

@@ -336,17 +336,19 @@ static void test_placement_measurements_override_prior(void **state)
     snprintf(w.params, sizeof w.params, "sigma=2");
     for (size_t i = 0; i < 5; i++)
         assert_int_equal(cld_history_add(&m->hist, "blur", "sigma=2",
-                                         m->t[DGPU].key, w.elements,
-                                         slow[i]), CLD_OK);
+                                         m->t[DGPU].key,
+                                         cld_history_work(&w), slow[i]),
+                         CLD_OK);
     /* Other parameters do not count. */
     assert_int_equal(cld_history_add(&m->hist, "blur", "sigma=9",
-                                     m->t[IGPU].key, w.elements, 9.0),
+                                     m->t[IGPU].key, cld_history_work(&w),
+                                     9.0),
                      CLD_OK);
     decide(m, &w, m->t, N_TARGETS);
     assert_true(m->plan.cand[DGPU].measured);
     assert_true(fabs(m->plan.cand[DGPU].seconds - 0.19) < 1e-9);
     assert_string_equal(m->plan.cand[DGPU].basis,
-                        "measured: fastest of 5 runs");
+                        "measured: fastest of 5 runs at this size");
     assert_false(m->plan.cand[IGPU].measured);
     assert_int_equal(m->plan.chosen, IGPU);
 }
@@ -359,7 +361,7 @@ static void test_placement_measured_device_beats_sequential_rule(void **state)
 
     for (int i = 0; i < 4; i++)
         cld_history_add(&m->hist, "dither", "", m->t[DGPU].key,
-                        w.elements, 0.010);
+                        cld_history_work(&w), 0.010);
     decide(m, &w, m->t, N_TARGETS);
     assert_int_equal(m->plan.chosen, DGPU);
 }
@@ -475,14 +477,34 @@ static void test_placement_history_scaling_and_limits(void **state)
     assert_false(cld_history_estimate(&m->hist, "j", "p", "k", 1000000,
                                       0.001, &est));
     cld_history_add(&m->hist, "j", "p", "k", 1000000, 0.011);
-    /* 1.2e6 is in the next bucket: scale 10 ms of work by 1.2 and keep
-     * the 1 ms overhead. */
+    /* 0.9e6 is in the same bucket (2^19): scale 10 ms of work by 0.9
+     * and keep the 1 ms overhead. */
+    assert_true(cld_history_estimate(&m->hist, "j", "p", "k", 900000,
+                                     0.001, &est));
+    assert_int_equal(est.kind, CLD_EST_OWN);
+    assert_int_equal(est.bucket, 19);
+    assert_true(fabs(est.seconds - 0.010) < 1e-12);
+    /* 1.2e6 is in the next bucket: the same, 1.2 times the work. */
     assert_true(cld_history_estimate(&m->hist, "j", "p", "k", 1200000,
                                      0.001, &est));
+    assert_int_equal(est.kind, CLD_EST_ABOVE);
     assert_int_equal(est.bucket, 19);
     assert_true(fabs(est.seconds - 0.013) < 1e-12);
-    /* Two buckets away is too far. */
-    assert_false(cld_history_estimate(&m->hist, "j", "p", "k", 4000000,
+    /* Two buckets up, with one point: proportional, overhead kept. */
+    assert_true(cld_history_estimate(&m->hist, "j", "p", "k", 4000000,
+                                      0.001, &est));
+    assert_int_equal(est.kind, CLD_EST_ABOVE);
+    assert_int_equal(est.bucket2, -1);
+    assert_true(fabs(est.seconds - 0.041) < 1e-12);
+    /* Four buckets away is too far: the cost model decides. */
+    assert_false(cld_history_estimate(&m->hist, "j", "p", "k", 16000000,
+                                      0.001, &est));
+    assert_false(cld_history_estimate(&m->hist, "j", "p", "k", 60000,
+                                      0.001, &est));
+    /* Other work per element (params) or target is another history. */
+    assert_false(cld_history_estimate(&m->hist, "j", "q", "k", 1000000,
+                                      0.001, &est));
+    assert_false(cld_history_estimate(&m->hist, "j", "p", "k2", 1000000,
                                       0.001, &est));
     /* The cap keeps the newest samples. */
     for (int i = 1; i <= 20; i++)
@@ -495,6 +517,75 @@ static void test_placement_history_scaling_and_limits(void **state)
                      CLD_ERR_INVALID);
     assert_int_equal(cld_history_add(&m->hist, "a", "", "k", 1, NAN),
                      CLD_ERR_INVALID);
+}
+
+/* Times that follow 2 ms + 1 us per unit at 1e3 and 1e6 units, and grow
+ * faster beyond (a cache overflowing) at 4e6. */
+static void add_line(struct cld_history *h, const char *key, uint64_t work,
+                     double seconds)
+{
+    for (int i = 0; i < CLD_HISTORY_MIN_SAMPLES; i++)
+        assert_int_equal(cld_history_add(h, "j", "", key, work,
+                                         seconds * (1 + 0.01 * i)),
+                         CLD_OK);
+}
+
+static void test_placement_history_between_sizes(void **state)
+{
+    struct machine *m = *state;
+    struct cld_estimate est;
+
+    add_line(&m->hist, "k", 1000, 0.002 + 1000e-6);
+    add_line(&m->hist, "k", 1000000, 0.002 + 1.0);
+    add_line(&m->hist, "k", 4000000, 0.002 + 6.0);
+    /* Between 2^9 and 2^19: on the line through both, so the 2 ms fixed
+     * cost measured at the small size is kept, whatever the model says
+     * (fixed_s 0 here). */
+    assert_true(cld_history_estimate(&m->hist, "j", "", "k", 65536, 0,
+                                     &est));
+    assert_int_equal(est.kind, CLD_EST_BETWEEN);
+    assert_int_equal(est.bucket, 19);
+    assert_int_equal(est.bucket2, 9);
+    assert_int_equal(est.used, 2 * CLD_HISTORY_MIN_SAMPLES);
+    assert_true(fabs(est.seconds - (0.002 + 0.065536)) < 1e-9);
+    /* Between 2^19 and 2^21: the steeper slope of the large sizes. */
+    assert_true(cld_history_estimate(&m->hist, "j", "", "k", 1500000, 0,
+                                     &est));
+    assert_int_equal(est.kind, CLD_EST_BETWEEN);
+    assert_true(fabs(est.seconds - (0.002 + 1.0 + 5.0 * 0.5 / 3.0))
+                < 1e-9);
+    /* Beyond the largest: that slope extended (not proportional, which
+     * would give 12.0 at 8e6). */
+    assert_true(cld_history_estimate(&m->hist, "j", "", "k", 8000000, 0,
+                                     &est));
+    assert_int_equal(est.kind, CLD_EST_ABOVE);
+    assert_int_equal(est.bucket, 21);
+    assert_int_equal(est.bucket2, 19);
+    assert_true(fabs(est.seconds - (6.002 + 5.0 / 3.0 * 4.0)) < 1e-9);
+    /* Below the smallest: the line through the two smallest, down to its
+     * fixed cost. */
+    assert_true(cld_history_estimate(&m->hist, "j", "", "k", 300, 0,
+                                     &est));
+    assert_int_equal(est.kind, CLD_EST_BELOW);
+    assert_true(fabs(est.seconds - (0.002 + 300e-6)) < 1e-9);
+}
+
+static void test_placement_history_noisy_line_stays_between(void **state)
+{
+    struct machine *m = *state;
+    struct cld_estimate est;
+
+    /* A noisy large point faster than the small one: the estimate never
+     * drops below the faster of the two measured points. */
+    add_line(&m->hist, "k", 1000, 0.010);
+    add_line(&m->hist, "k", 1000000, 0.008);
+    assert_true(cld_history_estimate(&m->hist, "j", "", "k", 500000, 0,
+                                     &est));
+    assert_true(est.seconds >= 0.008 && est.seconds <= 0.010);
+    assert_true(cld_history_work(&(struct cld_workload){
+                    .elements = 1000, .ops_per_element = 2.5}) == 2500);
+    assert_true(cld_history_work(&(struct cld_workload){
+                    .elements = 1000, .ops_per_element = 0}) == 1000);
 }
 
 static void test_placement_plan_print(void **state)
@@ -546,6 +637,8 @@ int main(void)
         T(test_placement_branchy_penalised_on_gpu),
         T(test_placement_history_outliers_rejected),
         T(test_placement_history_scaling_and_limits),
+        T(test_placement_history_between_sizes),
+        T(test_placement_history_noisy_line_stays_between),
         T(test_placement_plan_print),
     };
 #undef T

@@ -112,7 +112,7 @@ static void test_profile_history_round_trip(void **state)
     assert_string_equal(e->key, "NVIDIA|RTX|535");
     assert_int_equal(e->bucket, 23);
     assert_int_equal(e->n, 2);
-    assert_int_equal(e->samples[0].elements, 12000000);
+    assert_int_equal(e->samples[0].work, 12000000);
     assert_true(e->samples[0].seconds == 0.0051234567890123);
     assert_true(e->samples[1].seconds == 0.0053);
     e = find(&fx->hist, "gray");
@@ -276,9 +276,30 @@ static void test_profile_foreign_file_ignored_then_replaced(void **state)
                      CLD_OK);
     assert_int_equal(fx->hist.n, 0);
     assert_non_null(strstr(cld_profile_store_warning(fx->store),
-                           "not a 'cldispatch-history 1' file, ignored"));
+                           "not a '" CLD_HISTORY_MAGIC "' file, ignored"));
     /* The next record rewrites the file in our format, without the
      * foreign records. */
+    assert_int_equal(cld_profile_record(fx->store, "gray", "", "k", 64,
+                                        0.125), CLD_OK);
+    read_raw(fx->dir, "history", buf, sizeof buf);
+    assert_string_equal(buf, CLD_HISTORY_MAGIC "\ngray\t\tk\t64\t0.125\n");
+}
+
+static void test_profile_older_version_replaced(void **state)
+{
+    struct fx *fx = *state;
+    /* Version 1 counted elements, not work units: its samples would
+     * mislead, so they are dropped and the file rewritten. */
+    static const char text[] = "cldispatch-history 1\nblur\t\tk\t1000\t0.5\n";
+    char buf[256];
+
+    write_raw(fx->dir, "history", text, sizeof text - 1);
+    assert_int_equal(cld_profile_load_history(fx->store, &fx->hist),
+                     CLD_OK);
+    assert_int_equal(fx->hist.n, 0);
+    assert_non_null(strstr(cld_profile_store_warning(fx->store),
+                           "older format than '" CLD_HISTORY_MAGIC
+                           "', ignored and replaced"));
     assert_int_equal(cld_profile_record(fx->store, "gray", "", "k", 64,
                                         0.125), CLD_OK);
     read_raw(fx->dir, "history", buf, sizeof buf);
@@ -288,7 +309,7 @@ static void test_profile_foreign_file_ignored_then_replaced(void **state)
 static void test_profile_other_version_left_alone(void **state)
 {
     struct fx *fx = *state;
-    static const char hist[] = "cldispatch-history 2\nnew format\n";
+    static const char hist[] = "cldispatch-history 99\nnew format\n";
     static const char prof[] = "cldispatch-profiles 7\nnew format\n";
     struct cld_target_profile t;
     bool found = true;
@@ -485,6 +506,7 @@ int main(void)
         T(test_profile_cap_keeps_newest),
         T(test_profile_corrupt_lines_ignored),
         T(test_profile_foreign_file_ignored_then_replaced),
+        T(test_profile_older_version_replaced),
         T(test_profile_other_version_left_alone),
         T(test_profile_truncated_file),
         T(test_profile_binary_garbage),
