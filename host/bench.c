@@ -115,6 +115,9 @@ static const char *time_text(double s, char *buf, size_t len)
 
 struct tally {
     unsigned cells, fastest, tied, within, failed;
+    unsigned halves, halves_agree;  /* the measurement's repeatability */
+    unsigned again, same;   /* cells measured in an earlier pass; same
+                               fastest target as there */
     double log_sum;
     unsigned nlog;
 };
@@ -146,10 +149,10 @@ static double lower_quartile(const double *v, unsigned n)
  * target, i.e. the fastest one did not repeat its best run often enough
  * to be told apart (with 5 runs: its second-fastest; with 13: its
  * fourth-fastest). */
-static void placement_cell(const struct cld_bench_opts *o, struct env *e,
-                           const struct cld_job *job, struct size sz,
-                           unsigned runs, struct cld_history *fresh,
-                           struct tally *ty)
+static int placement_cell(const struct cld_bench_opts *o, struct env *e,
+                          const struct cld_job *job, struct size sz,
+                          unsigned runs, int before,
+                          struct cld_history *fresh, struct tally *ty)
 {
     size_t nt = cld_targets_count(e->t);
     const struct cld_target_profile *prof = cld_targets_profiles(e->t);
@@ -171,7 +174,7 @@ static void placement_cell(const struct cld_bench_opts *o, struct env *e,
     if (st != CLD_OK) {
         fprintf(o->err, "cldispatch: warning: %s: %s\n", job->name,
                 cld_error_detail());
-        return;
+        return -1;
     }
     cld_targets_workload(job, &p, &in, &w);
     /* Decide as a run would: from the profiles, the history and the load
@@ -203,22 +206,51 @@ static void placement_cell(const struct cld_bench_opts *o, struct env *e,
             fastest = (int)i;
     }
     cld_data_free(&in);
+    if (fastest >= 0 && runs >= 2) {
+        /* Would the measurement name the same fastest target twice? The
+         * fastest of the even rounds against that of the odd ones: no
+         * choice can agree with the measurement more often than the
+         * measurement agrees with itself. */
+        int half[2] = {-1, -1};
+        double hb[2][CLD_PLAN_MAX];
+
+        for (size_t i = 0; i < nt; i++) {
+            if (!use[i] || sts[i] != CLD_OK)
+                continue;
+            hb[0][i] = hb[1][i] = INFINITY;
+            for (unsigned k = 0; k < runs; k++) {
+                double v = samples[i * runs + k];
+
+                hb[k % 2][i] = v < hb[k % 2][i] ? v : hb[k % 2][i];
+            }
+            for (int h = 0; h < 2; h++) {
+                if (half[h] < 0 || hb[h][i] < hb[h][half[h]])
+                    half[h] = (int)i;
+            }
+        }
+        ty->halves++;
+        ty->halves_agree += half[0] == half[1];
+    }
     fprintf(o->out, "%-12s %-10s", job->name,
             size_text(job, sz.w, sz.h, buf, sizeof buf));
     for (size_t i = 0; i < nt; i++)
         fprintf(o->out, " %10s", time_text(tm[i], buf, sizeof buf));
     if (fastest < 0) {
         fprintf(o->out, "  (no target ran it)\n");
-        return;
+        return -1;
     }
     ty->cells++;
+    if (before >= 0) {
+        ty->again++;
+        ty->same += before == fastest;
+    }
     fprintf(o->out, "  %-8s", cld_calibrate_label(e->t, (size_t)fastest, buf,
                                                   sizeof buf));
     if (chosen < 0 || !isfinite(tm[chosen])) {
         ty->failed++;
         fprintf(o->out, " %-8s %10s %8s\n", chosen < 0 ? "none" : "failed",
                 "-", "-");
-        return;
+        return fastest;
     }
     {
         double slow = tm[chosen] / tm[fastest];
@@ -242,6 +274,43 @@ static void placement_cell(const struct cld_bench_opts *o, struct env *e,
             cld_plan_print(o->out, &plan);
     }
     fflush(o->out);
+    return fastest;
+}
+
+static void print_summary(const struct cld_bench_opts *o,
+                          const struct tally *ty, bool legend)
+{
+    if (ty->cells == 0) {
+        fprintf(o->out, "no cell could be measured\n");
+        return;
+    }
+    if (legend)
+        fprintf(o->out, "fastest = the target with the fastest run; tie "
+                "(\"tie\" above) = the choice's fastest run is no slower "
+                "than the fastest target's lower-quartile run (it did not "
+                "repeat its best run often enough to be told apart)\n");
+    fprintf(o->out, "choice was the fastest in %u of %u cells (%.1f%%, "
+            "strict); the fastest or tied with it in %u (%.1f%%); within "
+            "5%% of the fastest in %u (%.1f%%)\n", ty->fastest, ty->cells,
+            100.0 * ty->fastest / ty->cells, ty->fastest + ty->tied,
+            100.0 * (ty->fastest + ty->tied) / ty->cells, ty->within,
+            100.0 * ty->within / ty->cells);
+    if (ty->halves)
+        fprintf(o->out, "repeatability of the measurement itself: its even "
+                "and odd rounds named the same fastest target in %u of %u "
+                "cells (%.1f%%)", ty->halves_agree, ty->halves,
+                100.0 * ty->halves_agree / ty->halves);
+    if (ty->again)
+        fprintf(o->out, "; pass 1 named the same fastest target as this "
+                "pass in %u of %u (%.1f%%): no choice made before a "
+                "measurement can agree with it much more often",
+                ty->same, ty->again, 100.0 * ty->same / ty->again);
+    if (ty->halves || ty->again)
+        fputc('\n', o->out);
+    fprintf(o->out, "geometric-mean slowdown of the choice vs the fastest: "
+            "%.3fx over %u cells%s\n",
+            ty->nlog ? exp(ty->log_sum / ty->nlog) : 1.0, ty->nlog,
+            ty->failed ? " (the choice failed in some cells)" : "");
 }
 
 enum cld_status cld_bench_placement(const struct cld_bench_opts *o)
@@ -254,8 +323,10 @@ enum cld_status cld_bench_placement(const struct cld_bench_opts *o)
     unsigned runs_large = o->runs ? o->runs
                           : o->quick ? PLACEMENT_RUNS_QUICK
                                      : PLACEMENT_RUNS_LARGE;
+    unsigned passes = o->passes ? o->passes : o->quick ? 1 : 2;
+    int *first = NULL;  /* fastest target per cell in pass 1 */
+    size_t ncells = 0;
     struct cld_history fresh;
-    struct tally ty = {0};
     struct env e;
     const struct cld_job *job;
     char lab[48];
@@ -271,10 +342,19 @@ enum cld_status cld_bench_placement(const struct cld_bench_opts *o)
         return st;
     nt = cld_targets_count(e.t);
     nloaded = history_samples(&e.hist);
-    for (size_t j = 0; (job = cld_job_at(j)) != NULL; j++)
-        any |= !o->job || strcmp(o->job, job->name) == 0;
+    for (size_t j = 0; (job = cld_job_at(j)) != NULL; j++) {
+        if (!o->job || strcmp(o->job, job->name) == 0) {
+            any = true;
+            ncells += nsizes;
+        }
+    }
     if (!any) {
         st = cld_error_set(CLD_ERR_USAGE, "no job named '%s'", o->job);
+        goto out;
+    }
+    first = malloc(ncells * sizeof *first);
+    if (!first) {
+        st = cld_error_set(CLD_ERR_NOMEM, "out of memory");
         goto out;
     }
     if (!o->no_calibrate) {
@@ -314,40 +394,45 @@ enum cld_status cld_bench_placement(const struct cld_bench_opts *o)
         fprintf(o->out, "  %-8s %s\n",
                 cld_calibrate_label(e.t, i, lab, sizeof lab),
                 cld_targets_profiles(e.t)[i].name);
-    fprintf(o->out, "\n%-12s %-10s", "job", "size");
-    for (size_t i = 0; i < nt; i++)
-        fprintf(o->out, " %10s", cld_calibrate_label(e.t, i, lab,
-                                                       sizeof lab));
-    fprintf(o->out, "  %-8s %-8s %10s %8s %-4s %5s\n", "fastest", "choice",
-            "predicted", "slowdown", "", "busy");
-    for (size_t j = 0; (job = cld_job_at(j)) != NULL; j++) {
-        if (o->job && strcmp(o->job, job->name) != 0)
-            continue;
-        for (size_t k = 0; k < nsizes; k++)
-            placement_cell(o, &e, job, sizes[k],
-                           (uint64_t)sizes[k].w * sizes[k].h > LARGE_CELL
-                               ? runs_large : runs,
-                           &fresh, &ty);
-    }
-    if (ty.cells == 0) {
-        fprintf(o->out, "no cell could be measured\n");
-    } else {
-        fprintf(o->out, "\nfastest = the target with the fastest run; "
-                "tie (\"tie\" above) = the choice's fastest run is no "
-                "slower than the fastest target's lower-quartile run (it "
-                "did not repeat its best run often enough to be told "
-                "apart)\n");
-        fprintf(o->out, "choice was the fastest in %u of %u cells "
-                "(%.1f%%, strict); the fastest or tied with it in %u "
-                "(%.1f%%); within 5%% of the fastest in %u (%.1f%%)\n",
-                ty.fastest, ty.cells, 100.0 * ty.fastest / ty.cells,
-                ty.fastest + ty.tied,
-                100.0 * (ty.fastest + ty.tied) / ty.cells, ty.within,
-                100.0 * ty.within / ty.cells);
-        fprintf(o->out, "geometric-mean slowdown of the choice vs the "
-                "fastest: %.3fx over %u cells%s\n",
-                ty.nlog ? exp(ty.log_sum / ty.nlog) : 1.0, ty.nlog,
-                ty.failed ? " (the choice failed in some cells)" : "");
+    for (unsigned pass = 0; pass < passes && st == CLD_OK; pass++) {
+        struct cld_history mine;
+        struct tally ty = {0};
+
+        cld_history_init(&mine);
+        if (passes > 1)
+            fprintf(o->out, "\npass %u of %u: %s\n", pass + 1, passes,
+                    pass == 0 ? "the first run of each size: decisions "
+                                "from the calibration"
+                              : "the same grid again: decisions with the "
+                                "earlier passes' measurements in the run "
+                                "history, as a later run of these sizes "
+                                "gets them");
+        fprintf(o->out, "%-12s %-10s", "job", "size");
+        for (size_t i = 0; i < nt; i++)
+            fprintf(o->out, " %10s", cld_calibrate_label(e.t, i, lab,
+                                                           sizeof lab));
+        fprintf(o->out, "  %-8s %-8s %10s %8s %-4s %5s\n", "fastest",
+                "choice", "predicted", "slowdown", "", "busy");
+        for (size_t j = 0, cell = 0; (job = cld_job_at(j)) != NULL; j++) {
+            if (o->job && strcmp(o->job, job->name) != 0)
+                continue;
+            for (size_t k = 0; k < nsizes; k++, cell++) {
+                int f = placement_cell(o, &e, job, sizes[k],
+                                       (uint64_t)sizes[k].w * sizes[k].h
+                                               > LARGE_CELL
+                                           ? runs_large : runs,
+                                       pass ? first[cell] : -1, &mine, &ty);
+
+                if (pass == 0)
+                    first[cell] = f;
+            }
+        }
+        print_summary(o, &ty, pass == 0);
+        /* What this pass measured informs the next one, and is saved. */
+        st = cld_calibrate_merge_history(&e.hist, &mine);
+        if (st == CLD_OK)
+            st = cld_calibrate_merge_history(&fresh, &mine);
+        cld_history_clear(&mine);
     }
     if (e.s && cld_profile_record_many(e.s, &fresh) != CLD_OK)
         fprintf(o->err, "cldispatch: warning: history not saved: %s\n",
@@ -356,6 +441,7 @@ enum cld_status cld_bench_placement(const struct cld_bench_opts *o)
             "history%s\n", cld_calibrate_now() - t0,
             e.s ? "" : " (not saved: no cache folder)");
 out:
+    free(first);
     cld_history_clear(&fresh);
     env_close(&e);
     return st;

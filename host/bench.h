@@ -18,6 +18,8 @@ struct cld_bench_opts {
     bool no_calibrate;     /* placement: use the saved profiles as they are */
     bool explain;          /* placement: the plan of each cell it missed */
     unsigned runs;         /* timed runs per cell; 0: the default */
+    unsigned passes;       /* placement: passes over the grid; 0: 2
+                              (--quick: 1) */
     uint32_t width;        /* kernels: the image size; 0: 4000 x 3000 */
     uint32_t height;
     FILE *out;             /* tables (stdout) */

@@ -25,7 +25,8 @@ static const char usage_main[] =
     "       cldispatch --calibrate [--job NAME]\n"
     "       cldispatch run JOB [OPTIONS] INPUT... -o OUTDIR\n"
     "       cldispatch bench placement [--quick] [--runs N] [--job NAME]\n"
-    "                                  [--no-calibrate] [--explain]\n"
+    "                                  [--passes N] [--no-calibrate]\n"
+    "                                  [--explain]\n"
     "       cldispatch bench kernels [--size WxH] [--runs N] [--job NAME]\n"
     "\n"
     "Send image and array jobs to the best processor: the host CPU (plain\n"
@@ -448,7 +449,8 @@ out:
 
 static const char usage_bench[] =
     "Usage: cldispatch bench placement [--quick] [--runs N] [--job NAME]\n"
-    "                                  [--no-calibrate] [--explain]\n"
+    "                                  [--passes N] [--no-calibrate]\n"
+    "                                  [--explain]\n"
     "       cldispatch bench kernels [--size WxH] [--runs N] [--job NAME]\n"
     "\n"
     "placement: calibrate (as --calibrate), then for every job at 256x256,\n"
@@ -458,6 +460,8 @@ static const char usage_bench[] =
     "  target's own spread, and within 5%) and the geometric-mean slowdown\n"
     "  of the choice. Default runs: 13, 7 for items over 4 Mpixels\n"
     "  (--quick: 3), after a warm-up, targets in a shuffled order.\n"
+    "  --passes N: measure the grid N times (default 2, --quick 1); each\n"
+    "  pass decides with the earlier passes' measurements in the history.\n"
     "  --explain prints the placement table of each cell it missed.\n"
     "kernels: per job and target, the cold first run, the median of N runs\n"
     "  (default 5) after a warm-up, and million elements per second, on a\n"
@@ -472,6 +476,7 @@ static int cmd_bench(int argc, char **argv)
         {"size", required_argument, NULL, 'S'},
         {"no-calibrate", no_argument, NULL, 'N'},
         {"explain", no_argument, NULL, 'E'},
+        {"passes", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     struct cld_bench_opts o;
@@ -509,6 +514,14 @@ static int cmd_bench(int argc, char **argv)
                 return usage_error("%s", "--no-calibrate goes with bench "
                                    "placement");
             o.no_calibrate = true;
+            break;
+        case 'P':
+            if (!placement)
+                return usage_error("%s", "--passes goes with bench "
+                                   "placement");
+            if (!parse_u64(optarg, 1, 3, &u))
+                return usage_error("bad --passes '%s' (1..3)", optarg);
+            o.passes = (unsigned)u;
             break;
         case 'E':
             if (!placement)

@@ -117,6 +117,39 @@ static void test_bench_pocl_placement(void **state)
     free(buf);
 }
 
+static void test_bench_pocl_placement_two_passes(void **state)
+{
+    struct cld_bench_opts o = {
+        .job = "grayscale", .quick = true, .no_calibrate = true, .runs = 2,
+        .passes = 2, .explain = true, .err = stderr};
+    char *buf = NULL, *p2, *again;
+    size_t len = 0;
+
+    (void)state;
+    o.out = open_memstream(&buf, &len);
+    assert_non_null(o.out);
+    assert_int_equal(cld_bench_placement(&o), CLD_OK);
+    fclose(o.out);
+    printf("%s", buf);
+    assert_non_null(strstr(buf, "pass 1 of 2: "));
+    p2 = strstr(buf, "pass 2 of 2: ");
+    assert_non_null(p2);
+    /* Each pass has its own rows and summary; the second says how often
+     * the first pass's measurement named the same fastest target, and
+     * every pass how often the measurement agreed with itself. */
+    assert_int_equal(lines_starting(buf, "grayscale    "), 4);
+    assert_int_equal(lines_starting(p2, "grayscale    "), 2);
+    assert_int_equal(lines_starting(buf, "choice was the fastest in "), 2);
+    assert_int_equal(lines_starting(buf, "repeatability of the "
+                                         "measurement itself: "), 2);
+    again = strstr(buf, "pass 1 named the same fastest target as this "
+                        "pass in ");
+    assert_non_null(again);
+    assert_true(again > p2);
+    assert_non_null(strstr(p2, " of 2 ("));
+    free(buf);
+}
+
 static void test_bench_pocl_unknown_job(void **state)
 {
     struct cld_bench_opts o = {
@@ -178,6 +211,14 @@ static void test_bench_pocl_cli(void **state)
     free(out);
     assert_int_equal(run_cli("bench placement --size 10x10", &out), 2);
     free(out);
+    assert_int_equal(run_cli("bench placement --passes 4", &out), 2);
+    assert_non_null(strstr(out, "bad --passes '4' (1..3)"));
+    free(out);
+    assert_int_equal(run_cli("bench kernels --passes 2", &out), 2);
+    assert_non_null(strstr(out, "--passes goes with bench placement"));
+    free(out);
+    assert_int_equal(run_cli("bench kernels --explain", &out), 2);
+    free(out);
     assert_int_equal(run_cli("bench frobnicate", &out), 2);
     free(out);
     assert_int_equal(run_cli("--calibrate --jobs", &out), 2);
@@ -191,6 +232,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bench_pocl_kernels),
         cmocka_unit_test(test_bench_pocl_placement),
+        cmocka_unit_test(test_bench_pocl_placement_two_passes),
         cmocka_unit_test(test_bench_pocl_unknown_job),
         cmocka_unit_test(test_bench_pocl_cli),
     };
