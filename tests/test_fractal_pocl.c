@@ -166,14 +166,33 @@ static void test_fractal_traits(void **state)
     assert_int_equal(w.cls, CLD_CLASS_GENERATOR);
     assert_true(w.flags & CLD_WL_BRANCHY);
     assert_true(w.flags & CLD_WL_DATA_PARALLEL);
+    /* The size is not a parameter of the work per pixel: one history
+     * serves every size. */
+    assert_string_equal(w.params, "iter=256");
+    /* 8 operations an iteration; a full count over the default frame at
+     * iter 256 gave 11.5 iterations a pixel on the host reference. */
+    assert_true(w.ops_per_element > 8 * 10.0
+                && w.ops_per_element < 8 * 14.0);
+    /* A square frame shows more of the plane around the set, whose
+     * points escape at once: less work a pixel. */
+    {
+        double four_three = w.ops_per_element;
+
+        p.width = p.height = 256;
+        cld_targets_workload(job, &p, NULL, &w);
+        assert_true(w.ops_per_element < 0.9 * four_three);
+        assert_int_equal(w.elements, 256 * 256);
+    }
     /* More iterations, more work a pixel. */
-    assert_true(w.ops_per_element > 0);
+    cld_params_default(&p);
+    cld_targets_workload(job, &p, NULL, &w);
     p.iter = 4096;
     {
         double lo = w.ops_per_element;
 
         cld_targets_workload(job, &p, NULL, &w);
-        assert_true(w.ops_per_element > lo);
+        assert_true(w.ops_per_element > 5 * lo);
+        assert_string_equal(w.params, "iter=4096");
     }
 }
 
