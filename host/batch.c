@@ -25,6 +25,11 @@
 #include "targets.h"
 
 #define MAX_GROUPS 64
+/* The load of other processes is read at a decision when its window has
+ * run this long (shorter windows are too coarse for 10 ms ticks), then a
+ * new window starts. */
+#define LOAD_MIN_WINDOW_S 0.05
+#define LOAD_REFRESH_S 0.25
 
 struct item {
     char *src[2];   /* inputs (NULL for generators; two for matmul) */
@@ -59,6 +64,7 @@ struct batch {
     char why[CLD_PLAN_MAX][160];
     struct group groups[MAX_GROUPS];
     size_t ngroups;
+    struct cld_load_meter load;  /* other processes' load since then */
 };
 
 static double now_s(void)
@@ -347,6 +353,18 @@ static enum cld_status choose(struct batch *b, const struct cld_data *in,
         if (b->excluded[i])
             cld_plan_exclude(plan, i, "%s", b->why[i]);
     }
+    /* Cores other processes keep busy slow the host and CPU devices: read
+     * over the time since the last reading (decoding and computing went
+     * on meanwhile; nothing waits for it). */
+    if (cld_load_age(&b->load) >= LOAD_MIN_WINDOW_S) {
+        unsigned cores;
+        double busy = cld_load_read(&b->load, LOAD_MIN_WINDOW_S, &cores);
+
+        if (busy >= 0)
+            cld_targets_set_load(b->targets, busy, cores);
+        if (cld_load_age(&b->load) >= LOAD_REFRESH_S)
+            cld_load_start(&b->load);
+    }
     st = cld_targets_decide(b->targets, o->job, &o->params, in, &b->hist,
                             plan);
     if (b->forced >= 0) {
@@ -577,6 +595,7 @@ static enum cld_status setup_targets(struct batch *b)
     }
     if ((st = cld_targets_select(b->targets, spec, &b->forced)) != CLD_OK)
         return st;
+    cld_load_start(&b->load);
     if (cld_profile_store_open(NULL, &b->store) != CLD_OK) {
         if (o->explain)
             fprintf(o->out, "no profile store (%s): placement uses the "

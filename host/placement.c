@@ -314,6 +314,7 @@ bool cld_history_estimate(const struct cld_history *h, const char *job,
         out->rejected = rejected;
         out->kind = CLD_EST_OWN;
         out->bucket = own->bucket;
+        out->work = (double)own->samples[own->n - 1].work;
     } else if (lo[0] && hi[0]) {
         make_point(lo[0], fixed_s, &a);
         make_point(hi[0], fixed_s, &b);
@@ -328,6 +329,8 @@ bool cld_history_estimate(const struct cld_history *h, const char *job,
                           ? lo[0]->bucket : hi[0]->bucket;
         out->bucket2 = out->bucket == lo[0]->bucket ? hi[0]->bucket
                                                      : lo[0]->bucket;
+        out->work = out->bucket == lo[0]->bucket ? a.work : b.work;
+        out->work2 = out->bucket == lo[0]->bucket ? b.work : a.work;
     } else if ((lo[0] && bucket - lo[0]->bucket <= 2)
                || (hi[0] && hi[0]->bucket - bucket <= 2)) {
         const struct cld_history_entry *n0 = lo[0] ? lo[0] : hi[0];
@@ -358,9 +361,11 @@ bool cld_history_estimate(const struct cld_history *h, const char *job,
             out->used += b.used;
             out->rejected += b.rejected;
             out->bucket2 = n1->bucket;
+            out->work2 = b.work;
         }
         out->kind = lo[0] ? CLD_EST_ABOVE : CLD_EST_BELOW;
         out->bucket = n0->bucket;
+        out->work = a.work;
     } else {
         return false;
     }
@@ -604,32 +609,50 @@ enum cld_status cld_plan_exclude(struct cld_plan *plan, size_t index,
     return CLD_OK;
 }
 
-/* The basis of a row estimated from the run history. Buckets are of work
- * units (cld_history_work). */
-static void describe_estimate(const struct cld_estimate *est, char *basis,
-                              size_t size)
+/* "77K", "4.9M": a count of elements, short. */
+static const char *format_count(char *buf, size_t size, double n)
 {
+    if (n >= 1e9)
+        snprintf(buf, size, "%.3gG", n / 1e9);
+    else if (n >= 1e6)
+        snprintf(buf, size, "%.3gM", n / 1e6);
+    else if (n >= 1e3)
+        snprintf(buf, size, "%.3gK", n / 1e3);
+    else
+        snprintf(buf, size, "%.0f", n);
+    return buf;
+}
+
+/* The basis of a row estimated from the run history. The measured sizes
+ * are shown in elements of this workload (work / operations per
+ * element). */
+static void describe_estimate(const struct cld_estimate *est, double ops,
+                              char *basis, size_t size)
+{
+    char a[16], b[16];
+    double lo = est->work2 > 0 && est->work2 < est->work ? est->work2
+                                                         : est->work;
+    double hi = est->work2 > est->work ? est->work2 : est->work;
+
+    format_count(a, sizeof a, lo / ops);
+    format_count(b, sizeof b, hi / ops);
     switch (est->kind) {
     case CLD_EST_OWN:
         snprintf(basis, size, "measured: fastest of %u runs at this size",
                  est->used);
         break;
     case CLD_EST_BETWEEN:
-        snprintf(basis, size, "measured: between sizes 2^%d and 2^%d "
-                 "(%u runs)", est->bucket < est->bucket2 ? est->bucket
-                                                          : est->bucket2,
-                 est->bucket < est->bucket2 ? est->bucket2 : est->bucket,
-                 est->used);
+        snprintf(basis, size, "measured: between %s and %s elements (%u "
+                 "runs)", a, b, est->used);
         break;
     case CLD_EST_ABOVE:
     case CLD_EST_BELOW:
         if (est->bucket2 >= 0)
-            snprintf(basis, size, "measured: extended from sizes 2^%d and "
-                     "2^%d (%u runs)", est->bucket, est->bucket2,
-                     est->used);
+            snprintf(basis, size, "measured: extended from %s and %s "
+                     "elements (%u runs)", a, b, est->used);
         else
-            snprintf(basis, size, "measured: scaled from size 2^%d (%u "
-                     "runs)", est->bucket, est->used);
+            snprintf(basis, size, "measured: scaled from %s elements (%u "
+                     "runs)", a, est->used);
         break;
     }
     if (est->rejected)
@@ -737,7 +760,9 @@ enum cld_status cld_placement_decide(const struct cld_workload *w,
             c->measured = true;
             c->overhead_s = c->transfer_s = 0;
             c->compute_s = est.seconds;
-            describe_estimate(&est, c->basis, sizeof c->basis);
+            describe_estimate(&est, w->ops_per_element > 1
+                                        ? w->ops_per_element : 1,
+                              c->basis, sizeof c->basis);
         }
         load = load_slowdown(t);
         if (load > 1) {

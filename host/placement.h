@@ -139,6 +139,8 @@ struct cld_estimate {
     enum cld_estimate_kind kind;
     int bucket;         /* bucket the estimate rests on (the nearer one) */
     int bucket2;        /* the other bucket of a line; -1 if none */
+    double work;        /* work of the measured point of `bucket` */
+    double work2;       /* and of bucket2's; 0 if none */
 };
 
 /* Estimate one item of `work` units from the history of (job, params,

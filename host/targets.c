@@ -483,27 +483,64 @@ static bool self_ticks(unsigned long long *ticks)
     return true;
 }
 
-double cld_targets_busy_cores(double window_s, unsigned *cores)
+static double mono_s(void)
 {
-    unsigned long long b0, t0, s0, b1, t1, s1;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
     struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static unsigned online_cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return n < 1 ? 1u : (unsigned)n;
+}
+
+void cld_load_start(struct cld_load_meter *m)
+{
+    m->start_s = mono_s();
+    m->ok = cpu_ticks(&m->busy, &m->total) && self_ticks(&m->self);
+}
+
+double cld_load_age(const struct cld_load_meter *m)
+{
+    return mono_s() - m->start_s;
+}
+
+double cld_load_read(const struct cld_load_meter *m, double min_window_s,
+                     unsigned *cores)
+{
+    unsigned long long b1, t1, s1;
+    unsigned n = online_cores();
     double busy;
 
-    if (n < 1)
-        n = 1;
     if (cores)
-        *cores = (unsigned)n;
-    if (!cpu_ticks(&b0, &t0) || !self_ticks(&s0))
+        *cores = n;
+    if (!m->ok || cld_load_age(m) < min_window_s || !cpu_ticks(&b1, &t1)
+        || !self_ticks(&s1) || t1 <= m->total)
         return -1;
+    busy = ((double)(b1 - m->busy) - (double)(s1 - m->self))
+           / (double)(t1 - m->total) * (double)n;
+    return busy < 0 ? 0 : busy > (double)n ? (double)n : busy;
+}
+
+double cld_targets_busy_cores(double window_s, unsigned *cores)
+{
+    struct cld_load_meter m;
+    struct timespec ts;
+
+    cld_load_start(&m);
+    if (!m.ok) {
+        if (cores)
+            *cores = online_cores();
+        return -1;
+    }
     ts.tv_sec = (time_t)window_s;
     ts.tv_nsec = (long)((window_s - (double)ts.tv_sec) * 1e9);
     nanosleep(&ts, NULL);
-    if (!cpu_ticks(&b1, &t1) || !self_ticks(&s1) || t1 <= t0)
-        return -1;
-    busy = ((double)(b1 - b0) - (double)(s1 - s0)) / (double)(t1 - t0)
-           * (double)n;
-    return busy < 0 ? 0 : busy > (double)n ? (double)n : busy;
+    return cld_load_read(&m, 0, cores);
 }
 
 void cld_targets_set_load(struct cld_targets *t, double busy,

@@ -100,6 +100,27 @@ void cld_targets_host_key(char *buf, size_t len);
 
 /* --- the load of the machine ----------------------------------------- */
 
+/* A window over which to measure the load other processes put on the
+ * machine, without waiting: start it, do other work, read it. */
+struct cld_load_meter {
+    bool ok;                       /* the start could be read */
+    unsigned long long busy, total, self;  /* ticks at the start */
+    double start_s;                /* monotonic seconds at the start */
+};
+
+/* Start (or restart) the window now. */
+void cld_load_start(struct cld_load_meter *m);
+
+/* Cores that other processes kept busy since the start (this process's
+ * own threads not counted), of *cores (may be NULL) cores; negative when
+ * it cannot be told (no /proc, or fewer than min_window_s seconds since
+ * the start: /proc/stat counts in 10 ms ticks). Does not restart. */
+double cld_load_read(const struct cld_load_meter *m, double min_window_s,
+                     unsigned *cores);
+
+/* Seconds since the window started. */
+double cld_load_age(const struct cld_load_meter *m);
+
 /* Cores of this machine that other processes kept busy over the next
  * window_s seconds (this process's own threads not counted), from
  * /proc/stat and /proc/self/stat; *cores (may be NULL) gets the number of

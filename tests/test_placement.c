@@ -568,6 +568,19 @@ static void test_placement_history_between_sizes(void **state)
                                      &est));
     assert_int_equal(est.kind, CLD_EST_BELOW);
     assert_true(fabs(est.seconds - (0.002 + 300e-6)) < 1e-9);
+    /* The plan shows the measured sizes in elements of the workload: work
+     * over operations per element (4 here). */
+    {
+        struct cld_workload w = image_job("j", 128, 128, 4,
+                                          CLD_WL_DATA_PARALLEL);
+        struct cld_target_profile t;
+
+        cld_target_init(&t, CLD_TARGET_HOST, -1, "host", "k");
+        decide(m, &w, &t, 1);
+        assert_true(m->plan.cand[0].measured);
+        assert_string_equal(m->plan.cand[0].basis, "measured: between 250 "
+                            "and 250K elements (6 runs)");
+    }
 }
 
 static void test_placement_history_noisy_line_stays_between(void **state)

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "batch.h"
@@ -223,6 +224,38 @@ static void test_placement_pocl_load(void **state)
         assert_true(cld_targets_profiles(t)[i].busy_cores == 0);
     }
     cld_targets_destroy(t);
+}
+
+/* The meter that batches read without waiting: a child process that keeps
+ * a core busy for 0.3 s shows as at least half a busy core; a window
+ * shorter than asked for is unknown. */
+static void test_placement_pocl_load_meter(void **state)
+{
+    struct cld_load_meter m;
+    unsigned cores = 0;
+    pid_t pid;
+    int status;
+    double busy;
+
+    (void)state;
+    cld_load_start(&m);
+    assert_true(m.ok);
+    assert_true(cld_load_read(&m, 10.0, &cores) < 0);
+    assert_true(cores >= 1);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        volatile unsigned long x = 0;
+        double t0 = cld_calibrate_now();
+
+        while (cld_calibrate_now() - t0 < 0.3)
+            x++;
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    busy = cld_load_read(&m, 0.1, &cores);
+    assert_true(cld_load_age(&m) >= 0.3);
+    assert_true(busy >= 0.5 && busy <= cores);
 }
 
 /* --- the choice after calibration ---------------------------------------
@@ -705,6 +738,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_placement_pocl_targets, test_setup),
         cmocka_unit_test_setup(test_placement_pocl_load, test_setup),
+        cmocka_unit_test_setup(test_placement_pocl_load_meter, test_setup),
         cmocka_unit_test_setup(test_placement_pocl_explain, test_setup),
         cmocka_unit_test_setup(test_placement_pocl_corrupt_profiles,
                                test_setup),
