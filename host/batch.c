@@ -30,6 +30,13 @@
  * new window starts. */
 #define LOAD_MIN_WINDOW_S 0.05
 #define LOAD_REFRESH_S 0.25
+/* Probes: in a batch of at least PROBE_MIN_ITEMS items, an item goes to
+ * the runner-up when it is predicted within PROBE_RATIO of the choice but
+ * has no runs at this size, until CLD_HISTORY_MIN_SAMPLES items have
+ * measured it; at most one item in PROBE_SHARE is a probe. */
+#define PROBE_MIN_ITEMS 8u
+#define PROBE_RATIO 1.5
+#define PROBE_SHARE 8u
 
 struct item {
     char *src[2];   /* inputs (NULL for generators; two for matmul) */
@@ -65,6 +72,9 @@ struct batch {
     struct group groups[MAX_GROUPS];
     size_t ngroups;
     struct cld_load_meter load;  /* other processes' load since then */
+    struct group probes[MAX_GROUPS];  /* items sent to measure a target */
+    size_t nprobes;
+    unsigned probes_total;
 };
 
 static double now_s(void)
@@ -337,10 +347,72 @@ static enum cld_status save_output(struct item *it, const struct cld_data *r)
     }
 }
 
-/* Place one item: fill plan and *target. Caller holds b->lock. Prints the
+/* Send this item to measure the runner-up instead, when the estimates
+ * are close and the runner-up has never run at this size: the model
+ * between measured sizes can be wrong, and a batch that only ever runs the
+ * first choice would never find out. Caller holds b->lock. */
+static struct group *maybe_probe(struct batch *b, struct cld_plan *plan)
+{
+    struct cld_candidate *c = plan->cand;
+    int best = plan->chosen, r = -1, bucket;
+    struct group *g = NULL;
+    char a[32];
+
+    if (best < 0 || (plan->flags & CLD_WL_SEQUENTIAL)
+        || b->nitems < PROBE_MIN_ITEMS
+        || (b->probes_total + 1) * PROBE_SHARE > b->nitems)
+        return NULL;
+    for (int i = 0; i < (int)plan->n; i++) {
+        if (i == best || c[i].excluded || c[i].measured_here)
+            continue;
+        if (r < 0 || c[i].seconds < c[r].seconds)
+            r = i;
+    }
+    if (r < 0 || !(c[r].seconds <= PROBE_RATIO * c[best].seconds))
+        return NULL;
+    bucket = cld_history_bucket(plan->elements);
+    for (size_t i = 0; i < b->nprobes && !g; i++) {
+        if (b->probes[i].bucket == bucket && b->probes[i].target == r)
+            g = &b->probes[i];
+    }
+    if (!g) {
+        if (b->nprobes == MAX_GROUPS)
+            return NULL;
+        g = &b->probes[b->nprobes++];
+        memset(g, 0, sizeof *g);
+        g->bucket = bucket;
+        g->target = r;
+    }
+    if (g->items >= CLD_HISTORY_MIN_SAMPLES)
+        return NULL;
+    g->items++;
+    b->probes_total++;
+    snprintf(plan->reason, sizeof plan->reason,
+             "probe %u of %u: predicted %.2fx the time of %s (%s) but never "
+             "run at this size; this item measures it", g->items,
+             CLD_HISTORY_MIN_SAMPLES, c[r].seconds / c[best].seconds,
+             c[best].target, cld_format_seconds(a, sizeof a,
+                                                c[best].seconds));
+    plan->chosen = r;
+    return g;
+}
+
+/* Give back a probe whose item measured nothing. Caller holds b->lock. */
+static void probe_return(struct batch *b, struct group *g)
+{
+    if (!g)
+        return;
+    g->items--;
+    b->probes_total--;
+}
+
+/* Place one item: fill plan and *target, and *probe (may be NULL) with
+ * the probe record when the item goes to measure a target. Caller holds
+ * b->lock. Prints the
  * plan the first time an item of this size bucket goes to this target. */
 static enum cld_status choose(struct batch *b, const struct cld_data *in,
-                              struct cld_plan *plan, int *target)
+                              struct cld_plan *plan, int *target,
+                              struct group **probe)
 {
     const struct cld_batch_opts *o = b->o;
     size_t nt = cld_targets_count(b->targets);
@@ -367,6 +439,7 @@ static enum cld_status choose(struct batch *b, const struct cld_data *in,
     }
     st = cld_targets_decide(b->targets, o->job, &o->params, in, &b->hist,
                             plan);
+    *probe = st == CLD_OK && b->forced < 0 ? maybe_probe(b, plan) : NULL;
     if (b->forced >= 0) {
         const struct cld_candidate *c = &plan->cand[b->forced];
 
@@ -470,11 +543,13 @@ static enum cld_status place_and_run(struct item *it,
         struct cld_plan plan;
         struct cld_clctx *ctx = NULL;
         struct cld_clctx_stats s0 = {0}, s1 = {0};
+        struct group *probe = NULL;
         int target = -1;
         double t0;
+        bool timed;
 
         pthread_mutex_lock(&b->lock);
-        st = choose(b, in, &plan, &target);
+        st = choose(b, in, &plan, &target, &probe);
         if (announce >= 0) {
             fprintf(o->err, "cldispatch: warning: %s: %s; %s goes to %s "
                     "instead\n",
@@ -491,6 +566,7 @@ static enum cld_status place_and_run(struct item *it,
             if (b->forced >= 0)
                 return st;
             pthread_mutex_lock(&b->lock);
+            probe_return(b, probe);
             if (exclude(b, target, "cannot be opened",
                         cld_calibrate_first_error(cld_error_detail(), line,
                                                   sizeof line)))
@@ -507,6 +583,7 @@ static enum cld_status place_and_run(struct item *it,
             bool first;
 
             pthread_mutex_lock(&b->lock);
+            probe_return(b, probe);
             first = exclude(b, target, "kernel build failed",
                             cld_calibrate_first_error(cld_error_detail(),
                                                       line, sizeof line));
@@ -517,14 +594,20 @@ static enum cld_status place_and_run(struct item *it,
                 announce = target;
             continue;
         }
-        if (st != CLD_OK)
-            return st;
         if (ctx)
             cld_clctx_get_stats(ctx, &s1);
         /* A run that waited for a program build measures the build. */
-        record(b, target, in, t0,
-               s1.source_builds + s1.binary_loads
-                   == s0.source_builds + s0.binary_loads);
+        timed = s1.source_builds + s1.binary_loads
+                == s0.source_builds + s0.binary_loads;
+        if (probe && (st != CLD_OK || !timed)) {
+            /* It measured nothing: another item may probe instead. */
+            pthread_mutex_lock(&b->lock);
+            probe_return(b, probe);
+            pthread_mutex_unlock(&b->lock);
+        }
+        if (st != CLD_OK)
+            return st;
+        record(b, target, in, t0, timed);
         return CLD_OK;
     }
     return st;

@@ -743,7 +743,7 @@ enum cld_status cld_placement_decide(const struct cld_workload *w,
 
         snprintf(c->target, sizeof c->target, "%s", t->name);
         c->kind = t->kind;
-        c->measured = false;
+        c->measured = c->measured_here = false;
         c->basis[0] = '\0';
         c->seconds = c->overhead_s = c->transfer_s = c->compute_s = 0;
         if (!c->excluded) {
@@ -758,6 +758,7 @@ enum cld_status cld_placement_decide(const struct cld_workload *w,
                                  cld_history_work(w), c->overhead_s,
                                  &est)) {
             c->measured = true;
+            c->measured_here = est.kind == CLD_EST_OWN;
             c->overhead_s = c->transfer_s = 0;
             c->compute_s = est.seconds;
             describe_estimate(&est, w->ops_per_element > 1

@@ -166,6 +166,7 @@ struct cld_candidate {
     enum cld_target_kind kind;
     bool excluded;
     bool measured;          /* seconds came from the run history */
+    bool measured_here;     /* ... from runs at this very size bucket */
     double seconds;         /* predicted for the whole batch */
     double overhead_s;      /* per item: launches and enqueues */
     double transfer_s;      /* per item: bus transfers */

@@ -413,6 +413,92 @@ static void test_placement_pocl_explain(void **state)
     cld_targets_destroy(t);
 }
 
+/* A batch explores: with the host measured (10 ms) and a device measured
+ * at other sizes only, predicted 1.2x the host's time, one item of eight
+ * goes to that device to measure it at this size, and the plan says why.
+ * The other device, predicted 3x, is not tried. */
+static void test_placement_pocl_batch_probes_runner_up(void **state)
+{
+    struct fx *f = *state;
+    struct cld_targets *t = NULL;
+    struct cld_profile_store *s = NULL;
+    struct cld_history h;
+    struct cld_batch_result res;
+    char names[8][4200], *in[8], *out = NULL, *err = NULL;
+    int dev, other;
+    /* Work of a 64x64 grayscale item, and sizes well below and above. */
+    struct cld_workload w = {.elements = 64 * 64};
+
+    assert_int_equal(cld_targets_discover(false, &t), CLD_OK);
+    dev = target_named(t, "basic");
+    other = target_named(t, "pthread");
+    if (dev < 0 || other < 0) {
+        cld_targets_destroy(t);
+        skip();
+    }
+    {
+        struct cld_params p;
+
+        cld_params_default(&p);
+        cld_targets_workload(cld_job_find("grayscale"), &p, NULL, &w);
+        w.elements = 64 * 64;
+    }
+    cld_history_init(&h);
+    for (int k = 0; k < CLD_HISTORY_MIN_SAMPLES; k++) {
+        uint64_t at = (uint64_t)(64 * 64 * (w.ops_per_element > 1
+                                                ? w.ops_per_element : 1));
+
+        /* The host at this size; the devices at 1/8 and 8x the work, the
+         * same time: flat lines through this size. */
+        assert_int_equal(cld_history_add(&h, "grayscale", w.params,
+                                         cld_targets_profiles(t)[0].key,
+                                         at, 0.010), CLD_OK);
+        assert_int_equal(cld_history_add(&h, "grayscale", w.params,
+                                         cld_targets_profiles(t)[dev].key,
+                                         at / 8, 0.012), CLD_OK);
+        assert_int_equal(cld_history_add(&h, "grayscale", w.params,
+                                         cld_targets_profiles(t)[dev].key,
+                                         at * 8, 0.012), CLD_OK);
+        assert_int_equal(cld_history_add(&h, "grayscale", w.params,
+                                         cld_targets_profiles(t)[other].key,
+                                         at / 8, 0.030), CLD_OK);
+        assert_int_equal(cld_history_add(&h, "grayscale", w.params,
+                                         cld_targets_profiles(t)[other].key,
+                                         at * 8, 0.030), CLD_OK);
+    }
+    assert_int_equal(cld_profile_store_open(NULL, &s), CLD_OK);
+    assert_int_equal(cld_profile_record_many(s, &h), CLD_OK);
+    cld_profile_store_close(s);
+    cld_history_clear(&h);
+    for (int i = 0; i < 8; i++) {
+        snprintf(names[i], sizeof names[i], "%s/p%d.png", f->dir, i);
+        write_png(names[i], 64, 64);
+        in[i] = names[i];
+    }
+    run_batch(f, NULL, true, "probe", &out, &err, &res, CLD_OK, in, 8);
+    assert_int_equal(res.done, 8);
+    assert_int_equal(count_lines_with(out, "probe 1 of 3: predicted 1.20x "
+                                      "the time of host", NULL), 1);
+    assert_int_equal(count_lines_with(out, "probe 2", NULL), 0);
+    /* The summary: one item on the probed device, seven on the host. Its
+     * run built the program, so it is not timed and its probe is given
+     * back; the other items were most likely placed meanwhile, but one
+     * more may go to measure it. */
+    assert_int_equal(count_lines_with(out, cld_targets_profiles(t)[dev].name,
+                                      "1 item")
+                         + count_lines_with(out,
+                                            cld_targets_profiles(t)[dev].name,
+                                            "2 items"), 1);
+    assert_int_equal(count_lines_with(out, "  host ", "7 items")
+                         + count_lines_with(out, "  host ", "6 items"), 1);
+    assert_int_equal(count_lines_with(out,
+                                      cld_targets_profiles(t)[other].name,
+                                      " items "), 0);
+    free(out);
+    free(err);
+    cld_targets_destroy(t);
+}
+
 /* --- corrupt profile store ---------------------------------------------- */
 
 static void write_text(const char *path, const char *text)
@@ -739,6 +825,8 @@ int main(void)
         cmocka_unit_test_setup(test_placement_pocl_targets, test_setup),
         cmocka_unit_test_setup(test_placement_pocl_load, test_setup),
         cmocka_unit_test_setup(test_placement_pocl_load_meter, test_setup),
+        cmocka_unit_test_setup(test_placement_pocl_batch_probes_runner_up,
+                               test_setup),
         cmocka_unit_test_setup(test_placement_pocl_explain, test_setup),
         cmocka_unit_test_setup(test_placement_pocl_corrupt_profiles,
                                test_setup),
