@@ -31,6 +31,7 @@
 #define LAUNCH_CPU_DEV_S 100e-6  /* PoCL: thread pool wake-up */
 #define LAUNCH_ACCEL_S 50e-6
 #define OUTLIER_MADS 3.0
+#define SEQ_OVERRIDE_MARGIN 1.1  /* a device must measure 10% faster */
 
 const char *cld_target_kind_str(enum cld_target_kind kind)
 {
@@ -693,9 +694,11 @@ static void choose(const struct cld_workload *w, struct cld_plan *plan)
     if (best < 0)
         return;
     /* Order-dependent work stays on the host unless a device has shown,
-     * by measurement, that it does better. */
+     * by measurement, that it does clearly better: by more than run-to-run
+     * noise, which on a shared machine is several percent. */
     if ((w->flags & CLD_WL_SEQUENTIAL) && host >= 0
-        && (best == host || !c[best].measured)) {
+        && (best == host || !c[best].measured
+            || c[best].seconds * SEQ_OVERRIDE_MARGIN > c[host].seconds)) {
         plan->chosen = host;
         snprintf(plan->reason, sizeof plan->reason,
                  "sequential work stays on host (%s)",

@@ -364,6 +364,20 @@ static void test_placement_measured_device_beats_sequential_rule(void **state)
                         cld_history_work(&w), 0.010);
     decide(m, &w, m->t, N_TARGETS);
     assert_int_equal(m->plan.chosen, DGPU);
+    /* Measured on the host as well, within 10%: that is noise, and the
+     * guidance keeps order-dependent work on the host. */
+    for (int i = 0; i < 4; i++)
+        cld_history_add(&m->hist, "dither", "", m->t[HOST].key,
+                        cld_history_work(&w), 0.0105);
+    decide(m, &w, m->t, N_TARGETS);
+    assert_int_equal(m->plan.chosen, HOST);
+    assert_non_null(strstr(m->plan.reason, "sequential work stays on host"));
+    /* 20% faster is an advantage. */
+    for (int i = 0; i < CLD_HISTORY_SAMPLES; i++)
+        cld_history_add(&m->hist, "dither", "", m->t[HOST].key,
+                        cld_history_work(&w), 0.012);
+    decide(m, &w, m->t, N_TARGETS);
+    assert_int_equal(m->plan.chosen, DGPU);
 }
 
 static void test_placement_calibrated_rate_used(void **state)
