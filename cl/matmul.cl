@@ -5,7 +5,8 @@
  *     rounded up to 16; out-of-range elements load as 0 and are not stored
  * matmul_rows(a, b, c, m, n, k)     for CPUs: a work-item computes 8 rows by
  *     16 columns of C in float16 registers, streaming rows of B; global
- *     (ceil(n / 16), ceil(m / 8)); the last n % 16 columns go one at a time
+ *     (ceil(n / 16) rounded up to the work-group width, ceil(m / 8)); the
+ *     last n % 16 columns go one at a time, items past them store nothing
  */
 #define TS 16
 #define RB 8u
