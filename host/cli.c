@@ -572,6 +572,9 @@ int cld_cli_main(int argc, char **argv)
     bool devices = false, json = false, jobs = false, calibrate = false;
     const char *job = NULL;
 
+    /* Steadier timings from PoCL's pthread device, for placement's
+     * measurements (see the function). */
+    cld_device_pin_pocl_threads();
     if (argc >= 2 && strcmp(argv[1], "run") == 0)
         return cmd_run(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "bench") == 0)

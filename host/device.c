@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -799,4 +800,21 @@ enum cld_status cld_device_select(const struct cld_device_list *list,
         }
     }
     return cld_error_set(CLD_ERR_NO_DEVICE, "no device matches '%s'", spec);
+}
+
+bool cld_device_pin_pocl_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    cpu_set_t set;
+
+    if (getenv("POCL_AFFINITY") || n < 1 || n > CPU_SETSIZE)
+        return false;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return false;
+    for (long i = 0; i < n; i++) {
+        if (!CPU_ISSET((int)i, &set))
+            return false;
+    }
+    return setenv("POCL_AFFINITY", "1", 0) == 0;
 }

@@ -9,9 +9,12 @@
 #include <cmocka.h>
 
 #include <json-c/json.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "caps.h"
 #include "device.h"
@@ -299,6 +302,36 @@ static void test_device_pocl_query_failure_reported(void **state)
     cld_device_list_free(&l2);
 }
 
+/* POCL_AFFINITY: set to 1 when unset and the process may use every core;
+ * a value the user set is never changed. */
+static void test_device_pocl_pin_threads(void **state)
+{
+    const char *saved = getenv("POCL_AFFINITY");
+    char *copy = saved ? strdup(saved) : NULL;
+    cpu_set_t set;
+    bool all = true;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    (void)state;
+    assert_int_equal(sched_getaffinity(0, sizeof set, &set), 0);
+    for (long i = 0; i < n; i++)
+        all = all && CPU_ISSET((int)i, &set);
+    unsetenv("POCL_AFFINITY");
+    assert_int_equal(cld_device_pin_pocl_threads(), all);
+    if (all)
+        assert_string_equal(getenv("POCL_AFFINITY"), "1");
+    else
+        assert_null(getenv("POCL_AFFINITY"));
+    setenv("POCL_AFFINITY", "0", 1);
+    assert_false(cld_device_pin_pocl_threads());
+    assert_string_equal(getenv("POCL_AFFINITY"), "0");
+    if (copy)
+        setenv("POCL_AFFINITY", copy, 1);
+    else
+        unsetenv("POCL_AFFINITY");
+    free(copy);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -310,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_device_pocl_json_parses),
         cmocka_unit_test(test_device_pocl_text_report),
         cmocka_unit_test(test_device_pocl_query_failure_reported),
+        cmocka_unit_test(test_device_pocl_pin_threads),
     };
 
     if (!cld_test_have_device())
