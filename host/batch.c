@@ -408,8 +408,8 @@ static void probe_return(struct batch *b, struct group *g)
 
 /* Place one item: fill plan and *target, and *probe (may be NULL) with
  * the probe record when the item goes to measure a target. Caller holds
- * b->lock. Prints the
- * plan the first time an item of this size bucket goes to this target. */
+ * b->lock. Prints the plan the first time an item of this size bucket goes
+ * to this target. */
 static enum cld_status choose(struct batch *b, const struct cld_data *in,
                               struct cld_plan *plan, int *target,
                               struct group **probe)

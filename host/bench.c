@@ -142,6 +142,33 @@ static double lower_quartile(const double *v, unsigned n)
     return c[i] + (c[i + 1] - c[i]) * (pos - i);
 }
 
+/* Would the measurement name the same fastest target twice? The fastest
+ * of the even rounds against that of the odd ones (runs >= 2): no choice
+ * can agree with the measurement more often than the measurement agrees
+ * with itself. */
+static bool halves_agree(const double *samples, unsigned runs, size_t nt,
+                         const bool *use, const enum cld_status *sts)
+{
+    int half[2] = {-1, -1};
+    double hb[2][CLD_PLAN_MAX];
+
+    for (size_t i = 0; i < nt; i++) {
+        if (!use[i] || sts[i] != CLD_OK)
+            continue;
+        hb[0][i] = hb[1][i] = INFINITY;
+        for (unsigned k = 0; k < runs; k++) {
+            double v = samples[i * runs + k];
+
+            hb[k % 2][i] = v < hb[k % 2][i] ? v : hb[k % 2][i];
+        }
+        for (int h = 0; h < 2; h++) {
+            if (half[h] < 0 || hb[h][i] < hb[h][half[h]])
+                half[h] = (int)i;
+        }
+    }
+    return half[0] == half[1];
+}
+
 /* One cell: decide, then measure every target. The fastest target is the
  * one with the fastest run (other processes only add time). The choice
  * ties with it when the measurement cannot tell them apart: the choice's
@@ -207,29 +234,8 @@ static int placement_cell(const struct cld_bench_opts *o, struct env *e,
     }
     cld_data_free(&in);
     if (fastest >= 0 && runs >= 2) {
-        /* Would the measurement name the same fastest target twice? The
-         * fastest of the even rounds against that of the odd ones: no
-         * choice can agree with the measurement more often than the
-         * measurement agrees with itself. */
-        int half[2] = {-1, -1};
-        double hb[2][CLD_PLAN_MAX];
-
-        for (size_t i = 0; i < nt; i++) {
-            if (!use[i] || sts[i] != CLD_OK)
-                continue;
-            hb[0][i] = hb[1][i] = INFINITY;
-            for (unsigned k = 0; k < runs; k++) {
-                double v = samples[i * runs + k];
-
-                hb[k % 2][i] = v < hb[k % 2][i] ? v : hb[k % 2][i];
-            }
-            for (int h = 0; h < 2; h++) {
-                if (half[h] < 0 || hb[h][i] < hb[h][half[h]])
-                    half[h] = (int)i;
-            }
-        }
         ty->halves++;
-        ty->halves_agree += half[0] == half[1];
+        ty->halves_agree += halves_agree(samples, runs, nt, use, sts);
     }
     fprintf(o->out, "%-12s %-10s", job->name,
             size_text(job, sz.w, sz.h, buf, sizeof buf));
@@ -301,10 +307,11 @@ static void print_summary(const struct cld_bench_opts *o,
                 "cells (%.1f%%)", ty->halves_agree, ty->halves,
                 100.0 * ty->halves_agree / ty->halves);
     if (ty->again)
-        fprintf(o->out, "; pass 1 named the same fastest target as this "
+        fprintf(o->out, "%sass 1 named the same fastest target as this "
                 "pass in %u of %u (%.1f%%): no choice made before a "
                 "measurement can agree with it much more often",
-                ty->same, ty->again, 100.0 * ty->same / ty->again);
+                ty->halves ? "; p" : "p", ty->same, ty->again,
+                100.0 * ty->same / ty->again);
     if (ty->halves || ty->again)
         fputc('\n', o->out);
     fprintf(o->out, "geometric-mean slowdown of the choice vs the fastest: "

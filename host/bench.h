@@ -26,7 +26,9 @@ struct cld_bench_opts {
     FILE *err;             /* warnings (stderr) */
 };
 
-/* Calibrate (unless no_calibrate), then for each job x size decide the
+/* Calibrate (unless no_calibrate), then, `passes` times over the grid
+ * (each pass deciding with the earlier passes' measurements in the
+ * history), for each job x size decide the
  * target from the profiles, the history and the machine's load right then
  * (cld_targets_busy_cores), measure every target (interleaved in random
  * order, cld_calibrate_measure_all), and print the table, the share of
@@ -34,8 +36,10 @@ struct cld_bench_opts {
  * run; strict), where it was the fastest or tied with it (its fastest run
  * no slower than the fastest target's lower-quartile run: the measurement
  * does not tell them apart), where it was within 5%, and the
- * geometric-mean slowdown of the choice against the fastest. The measured
- * times are recorded in the run history, like any run's. */
+ * geometric-mean slowdown of the choice against the fastest; also how
+ * often the measurement agrees with itself (its even and odd rounds, and
+ * pass 1 against later passes). The measured times are recorded in the run
+ * history, like any run's. */
 enum cld_status cld_bench_placement(const struct cld_bench_opts *o);
 
 /* Per job and target: the first (cold) run, the median of `runs` runs

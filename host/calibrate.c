@@ -294,13 +294,6 @@ struct point {
     uint64_t bytes_in, bytes_out;
 };
 
-/* Elements times the work per element (matmul's grows with n). */
-static double work_of(const struct cld_workload *w)
-{
-    return (double)w->elements
-           * (w->ops_per_element > 0 ? w->ops_per_element : 1);
-}
-
 static void warnf(const struct cld_calibrate_opts *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -388,7 +381,7 @@ static void measure_job(struct cld_targets *t, const bool *use,
         }
         cld_targets_workload(job, &p, &in, &w);
         if (pass == PASS_LARGE)
-            prune_large(pts, nt, work_of(&w), live);
+            prune_large(pts, nt, (double)cld_history_work(&w), live);
         for (size_t i = 0; i < nt; i++) {
             /* Skip what placement would exclude (fp64, allocation). */
             struct cld_plan plan;
@@ -420,7 +413,7 @@ static void measure_job(struct cld_targets *t, const bool *use,
             if (pass == PASS_CAL) {
                 pt->big_s = med[i];
                 pt->big_el = w.elements;
-                pt->big_work = work_of(&w);
+                pt->big_work = (double)cld_history_work(&w);
                 pt->enqueues = (w.kernel_launches ? w.kernel_launches : 1)
                                + (w.bytes_in > 0) + (w.bytes_out > 0);
                 pt->bytes_in = w.bytes_in;
@@ -428,7 +421,7 @@ static void measure_job(struct cld_targets *t, const bool *use,
             } else if (pass == PASS_TINY) {
                 pt->tiny_s = med[i];
                 pt->tiny_el = w.elements;
-                pt->tiny_work = work_of(&w);
+                pt->tiny_work = (double)cld_history_work(&w);
                 pt->ok = pt->big_work > pt->tiny_work && pt->big_s > 0;
             }
         }

@@ -23,21 +23,20 @@ struct cld_calibrate_opts {
     FILE *err;        /* warnings; NULL: stderr */
 };
 
-/* Calibrate every target of t. Each job runs on synthetic inputs of three
+/* Calibrate every target of t. Each job runs on synthetic inputs of four
  * sizes, targets interleaved (cld_calibrate_measure_all), in two sweeps
  * over all the jobs (a burst of load rarely covers both). A tiny one and
  * CLD_CALIBRATE_WIDTH x CLD_CALIBRATE_HEIGHT (the fastest of opts->runs
  * runs after a warm-up, in either sweep) give the fixed cost per item and
- * the rate,
- * which update the measured fields of t's profiles (load them from the
- * store first: rates of jobs not measured now are kept) and are saved to s
- * when s is non-NULL. The runs at the calibration size, and three runs
- * per sweep (after a warm-up) at CLD_CALIBRATE_LARGE_WIDTH x
- * CLD_CALIBRATE_LARGE_HEIGHT on the targets predicted within 3x of the
- * best there, are run history, recorded in s and added to *hist when hist
- * is non-NULL. A
- * target or job that fails (context, kernel build) is reported and
- * skipped; the status is an error only when nothing could be measured. */
+ * the rate, which update the measured fields of t's profiles (load them
+ * from the store first: rates of jobs not measured now are kept) and are
+ * saved to s when s is non-NULL. A small size takes opts->runs runs as
+ * well, and CLD_CALIBRATE_LARGE_WIDTH x CLD_CALIBRATE_LARGE_HEIGHT three
+ * per sweep on the targets predicted within 3x of the best there. Every
+ * timed run is run history, recorded in s and added to *hist when hist is
+ * non-NULL: placement estimates the sizes between from them. A target or
+ * job that fails (context, kernel build) is reported and skipped; the
+ * status is an error only when nothing could be measured. */
 enum cld_status cld_calibrate(struct cld_targets *t,
                               struct cld_profile_store *s,
                               struct cld_history *hist,
