@@ -118,7 +118,7 @@ enum cld_status cld_device_select(const struct cld_device_list *list,
  * may not run on every online core (a cpuset or taskset: PoCL pins worker
  * i to core i). Unpinned, that device's time for a millisecond kernel on
  * a 2-vCPU VM swung between 0.5x and 1.5x of the one-thread device's from
- * second to second; pinned it mostly stays near 0.6x. True when set. */
+ * second to second; pinned it mostly stays at 0.5-0.9x. True when set. */
 bool cld_device_pin_pocl_threads(void);
 
 #endif
