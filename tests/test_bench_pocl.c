@@ -66,20 +66,30 @@ static unsigned lines_starting(const char *text, const char *prefix)
     return n;
 }
 
+/* Run a benchmark with its tables captured; expects CLD_OK. The caller
+ * frees the text. */
+static char *run_bench(enum cld_status (*bench)(const struct cld_bench_opts *),
+                       struct cld_bench_opts *o)
+{
+    char *buf = NULL;
+    size_t len = 0;
+
+    o->out = open_memstream(&buf, &len);
+    assert_non_null(o->out);
+    assert_int_equal(bench(o), CLD_OK);
+    fclose(o->out);
+    printf("%s", buf);
+    return buf;
+}
+
 static void test_bench_pocl_kernels(void **state)
 {
     struct fx *f = *state;
     struct cld_bench_opts o = {
         .job = "grayscale", .runs = 1, .width = 96, .height = 64,
         .err = stderr};
-    char *buf = NULL;
-    size_t len = 0;
+    char *buf = run_bench(cld_bench_kernels, &o);
 
-    o.out = open_memstream(&buf, &len);
-    assert_non_null(o.out);
-    assert_int_equal(cld_bench_kernels(&o), CLD_OK);
-    fclose(o.out);
-    printf("%s", buf);
     assert_non_null(strstr(buf, "bench kernels: 96x64"));
     assert_non_null(strstr(buf, "Melem/s"));
     /* The header, then a row per target. */
@@ -93,14 +103,8 @@ static void test_bench_pocl_placement(void **state)
     struct fx *f = *state;
     struct cld_bench_opts o = {
         .job = "grayscale", .quick = true, .runs = 1, .err = stderr};
-    char *buf = NULL;
-    size_t len = 0;
+    char *buf = run_bench(cld_bench_placement, &o);
 
-    o.out = open_memstream(&buf, &len);
-    assert_non_null(o.out);
-    assert_int_equal(cld_bench_placement(&o), CLD_OK);
-    fclose(o.out);
-    printf("%s", buf);
     assert_non_null(strstr(buf, "step 1: calibration"));
     assert_non_null(strstr(buf, "saved "));
     /* Two sizes in --quick. */
@@ -122,15 +126,10 @@ static void test_bench_pocl_placement_two_passes(void **state)
     struct cld_bench_opts o = {
         .job = "grayscale", .quick = true, .no_calibrate = true, .runs = 2,
         .passes = 2, .explain = true, .err = stderr};
-    char *buf = NULL, *p2, *again;
-    size_t len = 0;
+    char *buf, *p2, *again;
 
     (void)state;
-    o.out = open_memstream(&buf, &len);
-    assert_non_null(o.out);
-    assert_int_equal(cld_bench_placement(&o), CLD_OK);
-    fclose(o.out);
-    printf("%s", buf);
+    buf = run_bench(cld_bench_placement, &o);
     assert_non_null(strstr(buf, "pass 1 of 2: "));
     p2 = strstr(buf, "pass 2 of 2: ");
     assert_non_null(p2);

@@ -426,8 +426,8 @@ static void test_placement_pocl_batch_probes_runner_up(void **state)
     struct cld_batch_result res;
     char names[8][4200], *in[8], *out = NULL, *err = NULL;
     int dev, other;
-    /* Work of a 64x64 grayscale item, and sizes well below and above. */
-    struct cld_workload w = {.elements = 64 * 64};
+    struct cld_workload w;
+    uint64_t at;
 
     assert_int_equal(cld_targets_discover(false, &t), CLD_OK);
     dev = target_named(t, "basic");
@@ -437,17 +437,16 @@ static void test_placement_pocl_batch_probes_runner_up(void **state)
         skip();
     }
     {
+        /* The parameter text and work per element of a grayscale item. */
         struct cld_params p;
 
         cld_params_default(&p);
         cld_targets_workload(cld_job_find("grayscale"), &p, NULL, &w);
         w.elements = 64 * 64;
+        at = cld_history_work(&w);
     }
     cld_history_init(&h);
     for (int k = 0; k < CLD_HISTORY_MIN_SAMPLES; k++) {
-        uint64_t at = (uint64_t)(64 * 64 * (w.ops_per_element > 1
-                                                ? w.ops_per_element : 1));
-
         /* The host at this size; the devices at 1/8 and 8x the work, the
          * same time: flat lines through this size. */
         assert_int_equal(cld_history_add(&h, "grayscale", w.params,
