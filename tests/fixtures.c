@@ -11,6 +11,7 @@
 #include "jobs.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -22,7 +23,9 @@ const char *cld_test_images_dir(void)
 {
     const char *d = getenv("CLDISPATCH_IMAGES");
 
-    return (d && *d) ? d : "../shared/images";
+    /* tests/meson.build bakes in the repository's own tests/images, so a
+     * test binary run by hand finds them too; the variable overrides. */
+    return (d && *d) ? d : CLD_TEST_IMAGES_DIR;
 }
 
 const char *cld_test_image(const char *name)
@@ -33,6 +36,11 @@ const char *cld_test_image(const char *name)
     char *b = buf[next++ % 8];
 
     snprintf(b, sizeof buf[0], "%s/%s", cld_test_images_dir(), name);
+    /* A missing fixture is a failure that names it, never a skip: a test
+     * that quietly passes without its input proves nothing. */
+    if (access(b, F_OK) != 0)
+        fail_msg("missing test image %s (%s); the suites read only the "
+                 "repository's tests/images", b, strerror(errno));
     return b;
 }
 

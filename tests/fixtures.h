@@ -6,11 +6,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Folder of the shared real test images ($CLDISPATCH_IMAGES). */
+/* Folder of the real test images: $CLDISPATCH_IMAGES, else the
+ * repository's tests/images. */
 const char *cld_test_images_dir(void);
 
 /* Path of an image in that folder, in one of eight rotating per-thread
- * buffers (so up to eight results can be used at once). */
+ * buffers (so up to eight results can be used at once). Fails the running
+ * test, naming the path, when the file does not exist. */
 const char *cld_test_image(const char *name);
 
 /* A fresh temporary folder; the caller frees the string and removes the

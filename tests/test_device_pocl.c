@@ -94,10 +94,9 @@ static void test_device_pocl_agrees_with_clinfo(void **state)
     struct cld_device_list *l = *state;
     char v[512];
 
-    if (system("clinfo --version >/dev/null 2>&1") != 0) {
-        skip();
-        return;
-    }
+    if (system("clinfo --version >/dev/null 2>&1") != 0)
+        fail_msg("clinfo is needed to cross-check discovery; install it "
+                 "(.ci/install-deps lists it)");
     /* clinfo numbers devices within a platform; PoCL is platform 0 here. */
     for (int i = 0; i < l->ndevices; i++) {
         const struct cld_device_info *d = &l->devices[i];
@@ -117,7 +116,12 @@ static void test_device_pocl_agrees_with_clinfo(void **state)
         assert_int_equal(strtoul(v, NULL, 10), d->compute_units);
         assert_true(clinfo_value("CL_DEVICE_GLOBAL_MEM_SIZE",
                                  d->device_in_platform, v, sizeof v));
-        assert_int_equal(strtoull(v, NULL, 10), d->global_mem);
+        /* PoCL's figure for a CPU device's global memory moves with the
+         * machine's memory use: clinfo and this process, started seconds
+         * apart, saw 0xdc34e800 and 0xe834e800 here. Agree within 5%. */
+        assert_true(llabs((long long)strtoull(v, NULL, 10) -
+                          (long long)d->global_mem) <=
+                    (long long)(d->global_mem / 20));
         assert_true(clinfo_value("CL_DEVICE_MAX_WORK_GROUP_SIZE",
                                  d->device_in_platform, v, sizeof v));
         assert_int_equal(strtoull(v, NULL, 10), d->max_wg);

@@ -434,7 +434,9 @@ static void test_placement_pocl_batch_probes_runner_up(void **state)
     other = target_named(t, "pthread");
     if (dev < 0 || other < 0) {
         cld_targets_destroy(t);
-        skip();
+        fail_msg("this test needs PoCL's 'basic' and 'pthread' devices "
+                 "(POCL_DEVICES=\"pthread basic\", as tests/meson.build "
+                 "sets)");
     }
     {
         /* The parameter text and work per element of a grayscale item. */
