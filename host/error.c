@@ -33,24 +33,22 @@ enum cld_status cld_error_set(enum cld_status st, const char *fmt, ...)
 
 void cld_error_prefix(const char *fmt, ...)
 {
-    char joined[DETAIL_MAX + 1024];
-    size_t n;
+    char head[1024], joined[DETAIL_MAX];
     va_list ap;
+    int n;
 
     va_start(ap, fmt);
-    vsnprintf(joined, 1024, fmt, ap);
+    vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
-    n = strlen(joined);
-    if (detail[0]) {
-        memcpy(joined + n, ": ", 3);
-        memcpy(joined + n + 2, detail, strlen(detail) + 1);
-    }
-    /* Keep the head and as much of the old detail as fits. */
-    n = strlen(joined);
-    if (n >= DETAIL_MAX)
-        n = DETAIL_MAX - 1;
-    memcpy(detail, joined, n);
-    detail[n] = '\0';
+    /* Keep the head and as much of the old detail as fits; snprintf
+     * truncates within joined, however long both parts are. */
+    if (detail[0])
+        n = snprintf(joined, sizeof joined, "%s: %s", head, detail);
+    else
+        n = snprintf(joined, sizeof joined, "%s", head);
+    if (n < 0)
+        joined[0] = '\0';
+    memcpy(detail, joined, sizeof detail);
 }
 
 const char *cld_error_detail(void)

@@ -51,6 +51,34 @@ static void test_error_prefix_truncates_long_detail(void **state)
     assert_true(strlen(cld_error_detail()) < 4096);
 }
 
+/* The longest head (1023 bytes after truncation) joined to the longest
+ * detail (4095 bytes): the result is cut to 4095 bytes and nothing is
+ * written past any buffer (the old code needed 5121 bytes in a 5120-byte
+ * one; the AddressSanitizer build of this suite catches that). */
+static void test_error_prefix_longest_head_and_detail(void **state)
+{
+    char head[2000], big[6000];
+    const char *d;
+
+    (void)state;
+    memset(head, 'p', sizeof head - 1);
+    head[sizeof head - 1] = '\0';
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    cld_error_set(CLD_ERR_IO, "%s", big);
+    assert_int_equal(strlen(cld_error_detail()), 4095);
+    cld_error_prefix("%s", head);
+    d = cld_error_detail();
+    assert_int_equal(strlen(d), 4095);
+    assert_int_equal(strspn(d, "p"), 1023);
+    assert_int_equal(strncmp(d + 1023, ": x", 3), 0);
+    assert_int_equal(strspn(d + 1025, "x"), 4095 - 1025);
+    /* Prefixing again keeps the newest head in front. */
+    cld_error_prefix("%s", "again");
+    assert_int_equal(strncmp(cld_error_detail(), "again: ppp", 10), 0);
+    assert_int_equal(strlen(cld_error_detail()), 4095);
+}
+
 static void *other_thread(void *arg)
 {
     (void)arg;
@@ -107,6 +135,7 @@ int main(void)
         cmocka_unit_test(test_error_status_strings),
         cmocka_unit_test(test_error_detail_set_and_prefix),
         cmocka_unit_test(test_error_prefix_truncates_long_detail),
+        cmocka_unit_test(test_error_prefix_longest_head_and_detail),
         cmocka_unit_test(test_error_detail_is_per_thread),
         cmocka_unit_test(test_error_cl_names),
         cmocka_unit_test(test_error_fault_injection_counts_calls),
