@@ -310,6 +310,7 @@ static enum cld_status load_input(struct item *it, struct cld_data *in)
     case CLD_DATA_IMAGE:
         in->kind = CLD_DATA_IMAGE;
         st = cld_image_load(it->src[0], &o->limits, &in->img);
+        codec_warning(o, it->src[0], st);
         break;
     case CLD_DATA_MATRIX:
         in->kind = CLD_DATA_MATRIX;

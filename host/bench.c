@@ -63,6 +63,7 @@ static enum cld_status env_open(const struct cld_bench_opts *o, bool load,
         if (st != CLD_OK)
             return st;
     }
+    cld_targets_warn_dropped(e->t, o->err);
     if (!load)
         return CLD_OK;
     if (cld_profile_store_open(NULL, &e->s) != CLD_OK) {

@@ -194,11 +194,7 @@ static int cmd_devices(bool json)
                             pc.targets ? cld_targets_preferred : NULL, &pc);
     cld_targets_destroy((struct cld_targets *)pc.targets);
     cld_history_clear(&hist);
-    for (int p = 0; p < list.nplatforms; p++) {
-        if (list.platforms[p].status != CLD_OK)
-            fprintf(stderr, "cldispatch: platform %d (%s): %s\n", p,
-                    list.platforms[p].name, list.platforms[p].error);
-    }
+    cld_device_list_warn(&list, stderr);
     if (list.ndevices == 0) {
         fprintf(stderr, "cldispatch: %s\n",
                 list.nplatforms == 0
@@ -424,6 +420,7 @@ static int cmd_calibrate(const char *job)
         if ((st = cld_targets_discover(true, &t)) != CLD_OK)
             goto out;
     }
+    cld_targets_warn_dropped(t, stderr);
     if (cld_profile_store_open(NULL, &s) != CLD_OK) {
         fprintf(stderr, "cldispatch: warning: %s; the profiles will not be "
                 "saved\n", cld_error_detail());

@@ -36,6 +36,22 @@ const char *cld_device_type_str(cl_device_type type)
     return "other";
 }
 
+void cld_device_list_warn(const struct cld_device_list *list, FILE *f)
+{
+    for (int p = 0; p < list->nplatforms; p++) {
+        const struct cld_platform_info *pl = &list->platforms[p];
+
+        if (pl->status == CLD_OK)
+            continue;
+        /* A platform whose own queries failed has no name to show. */
+        fprintf(f, "cldispatch: warning: OpenCL platform %d%s%s%s%s %s\n",
+                p, pl->name[0] ? " (" : "", pl->name,
+                pl->name[0] ? ")" : "",
+                strncmp(pl->error, "device ", 7) == 0 ? ":" : " dropped:",
+                pl->error);
+    }
+}
+
 void cld_device_list_free(struct cld_device_list *list)
 {
     if (!list)
@@ -374,11 +390,13 @@ static void probe_platform(cl_platform_id p, int pi,
         d->device = ids[i];
         err = probe_device(ids[i], d, &failed);
         if (err != CL_SUCCESS) {
-            /* Report the failing device, keep the others. */
+            /* Report every failing device, keep the others. */
+            size_t used = strlen(pl->error);
+
             pl->status = CLD_ERR_CL;
-            snprintf(pl->error, sizeof pl->error,
-                     "device %u: clGetDeviceInfo(%s): %s", i, failed,
-                     cld_cl_errname(err));
+            snprintf(pl->error + used, sizeof pl->error - used,
+                     "%sdevice %u dropped: clGetDeviceInfo(%s): %s",
+                     used ? "; " : "", i, failed, cld_cl_errname(err));
             memset(d, 0, sizeof *d);
             continue;
         }

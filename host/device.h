@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <CL/cl.h>
 
@@ -81,6 +82,12 @@ enum cld_status cld_device_discover(struct cld_device_list *out);
  * probe crashes, hangs or fails is kept in the list with status and error
  * set, and the others are still reported. Handles are not filled. */
 enum cld_status cld_device_discover_isolated(struct cld_device_list *out);
+
+/* One warning line on f for each platform that discovery dropped, whole
+ * or some of its devices, with the failing call and error by name:
+ * "cldispatch: warning: OpenCL platform 0 (NAME) dropped: clGetDeviceIDs:
+ * CL_OUT_OF_RESOURCES" or "...: device 1 dropped: clGetDeviceInfo(...)". */
+void cld_device_list_warn(const struct cld_device_list *list, FILE *f);
 
 void cld_device_list_free(struct cld_device_list *list);
 

@@ -183,6 +183,12 @@ enum cld_status cld_targets_discover(bool host_only, struct cld_targets **out)
     return st;
 }
 
+void cld_targets_warn_dropped(const struct cld_targets *t, FILE *err)
+{
+    if (t)
+        cld_device_list_warn(&t->list, err);
+}
+
 void cld_targets_destroy(struct cld_targets *t)
 {
     if (!t)

@@ -52,6 +52,10 @@ enum cld_status cld_targets_discover(bool host_only,
                                      struct cld_targets **out);
 
 /* Release the contexts and the targets; NULL is fine. */
+/* Warn once on err about each OpenCL platform or device that discovery
+ * dropped and why (see cld_device_list_warn); silent when none was. */
+void cld_targets_warn_dropped(const struct cld_targets *t, FILE *err);
+
 void cld_targets_destroy(struct cld_targets *t);
 
 size_t cld_targets_count(const struct cld_targets *t);
