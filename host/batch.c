@@ -298,6 +298,18 @@ static enum cld_status check_outputs(struct batch *b)
     return CLD_OK;
 }
 
+/* What libpng or libjpeg said about a file that still loaded or saved, on
+ * our own warning line with the file's name (a failure has its error line
+ * instead). */
+static void codec_warning(const struct cld_batch_opts *o, const char *path,
+                          enum cld_status st)
+{
+    const char *w = cld_image_warning();
+
+    if (st == CLD_OK && w)
+        fprintf(o->err, "cldispatch: warning: %s: %s\n", path, w);
+}
+
 static enum cld_status load_input(struct item *it, struct cld_data *in)
 {
     const struct cld_batch_opts *o = it->b->o;
@@ -344,7 +356,9 @@ static enum cld_status save_output(struct item *it, const struct cld_data *r)
             .fmt = o->format, .quality = o->quality,
             .overwrite = o->overwrite};
 
-        return cld_image_save(it->out, &r->img, &so);
+        st = cld_image_save(it->out, &r->img, &so);
+        codec_warning(o, it->out, st);
+        return st;
     }
 }
 
@@ -677,6 +691,7 @@ static enum cld_status setup_targets(struct batch *b)
         if ((st = cld_targets_discover(true, &b->targets)) != CLD_OK)
             return st;
     }
+    cld_targets_warn_dropped(b->targets, o->err);
     if ((st = cld_targets_select(b->targets, spec, &b->forced)) != CLD_OK)
         return st;
     cld_load_start(&b->load);

@@ -180,7 +180,6 @@ struct png_ctx {
     bool io_error;
     int io_errno;
     char msg[256];
-    char warning[256]; /* last warning; warnings never fail */
 };
 
 static void png_on_error(png_structp png, png_const_charp msg)
@@ -191,11 +190,43 @@ static void png_on_error(png_structp png, png_const_charp msg)
     png_longjmp(png, 1);
 }
 
+/* What the codecs said about the last load or save on this thread that
+ * did not fail it: libpng and libjpeg would print such messages themselves,
+ * without the file's name; the caller prints them on its own warning line
+ * (cld_image_warning). The first message is kept, later ones counted. */
+static _Thread_local char codec_warning[512];
+static _Thread_local unsigned codec_warnings;
+
+static void warning_clear(void)
+{
+    codec_warning[0] = '\0';
+    codec_warnings = 0;
+}
+
+static void warning_add(const char *codec, const char *msg)
+{
+    if (codec_warnings++ == 0)
+        snprintf(codec_warning, sizeof codec_warning, "%s: %s", codec,
+                 msg && *msg ? msg : "warning");
+}
+
+const char *cld_image_warning(void)
+{
+    static _Thread_local char buf[600];
+
+    if (codec_warnings == 0)
+        return NULL;
+    if (codec_warnings == 1)
+        return codec_warning;
+    snprintf(buf, sizeof buf, "%s (and %u more warning%s)", codec_warning,
+             codec_warnings - 1, codec_warnings == 2 ? "" : "s");
+    return buf;
+}
+
 static void png_on_warning(png_structp png, png_const_charp msg)
 {
-    struct png_ctx *c = png_get_error_ptr(png);
-
-    snprintf(c->warning, sizeof c->warning, "%s", msg ? msg : "");
+    (void)png;
+    warning_add("libpng", msg);
 }
 
 static void png_on_read(png_structp png, png_bytep buf, size_t len)
@@ -260,6 +291,12 @@ static enum cld_status png_decode(struct png_ctx *c)
     png_set_read_fn(c->png, c, png_on_read);
     /* Let libpng accept any size the format allows; our limits apply. */
     png_set_user_limits(c->png, 0x7fffffff, 0x7fffffff);
+#ifdef PNG_SKIP_sRGB_CHECK_PROFILE
+    /* cldispatch never applies an embedded ICC profile, so libpng's check
+     * of it ("known incorrect sRGB profile") says nothing about our
+     * output and would only be noise on every such file. */
+    png_set_option(c->png, PNG_SKIP_sRGB_CHECK_PROFILE, PNG_OPTION_ON);
+#endif
     png_read_info(c->png, c->info);
     png_get_IHDR(c->png, c->info, &w, &h, &depth, &color, &interlace, NULL,
                  NULL);
@@ -428,6 +465,9 @@ static void jpeg_on_message(j_common_ptr cinfo, int level)
     e->pub.num_warnings++;
     if (!jpeg_warning_is_benign(e->pub.msg_code))
         jpeg_on_error(cinfo);
+    /* Kept for the caller's warning line instead of libjpeg's own print. */
+    e->pub.format_message(cinfo, e->msg);
+    warning_add("libjpeg", e->msg);
 }
 
 static void jpeg_err_init(struct jpeg_err *e)
@@ -867,6 +907,7 @@ enum cld_status cld_image_load(const char *path,
     FILE *fp = NULL;
     size_t n;
 
+    warning_clear();
     if (!out)
         return cld_error_set(CLD_ERR_INVALID, "cld_image_load: out is NULL");
     memset(out, 0, sizeof *out);
@@ -920,6 +961,7 @@ enum cld_status cld_image_save(const char *path, const struct cld_image *img,
     enum cld_format fmt;
     const char *ext;
 
+    warning_clear();
     if (opts)
         o = *opts;
     if (!path || !*path)

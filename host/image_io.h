@@ -72,6 +72,13 @@ enum cld_status cld_image_load(const char *path,
                                const struct cld_image_limits *lim,
                                struct cld_image *out);
 
+/* What libpng or libjpeg reported about the last cld_image_load or
+ * cld_image_save on this thread without failing it (for example
+ * "libpng: iCCP: known incorrect sRGB profile"), or NULL when nothing. The
+ * codecs never print themselves; the caller prints this naming the file.
+ * The string lives until the next load or save on the thread. */
+const char *cld_image_warning(void);
+
 struct cld_save_opts {
     enum cld_format fmt; /* CLD_FMT_AUTO: from the path's extension */
     int quality;         /* JPEG quality 1..100; 0 means 90 */

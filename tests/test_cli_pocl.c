@@ -272,6 +272,77 @@ static void test_cli_kernel_build_failure(void **state)
     free(tmp);
 }
 
+/* A platform or device that discovery drops is named once on stderr with
+ * the failing call, in `run` as in `--devices`, instead of vanishing. */
+static void test_cli_dropped_devices_warned(void **state)
+{
+    char *tmp = cld_test_tmpdir();
+
+    (void)state;
+    assert_non_null(tmp);
+    /* Every device query fails: both PoCL devices are dropped. */
+    setenv("CLDISPATCH_FAULT", "clGetDeviceInfo:0:CL_OUT_OF_HOST_MEMORY", 1);
+    assert_int_equal(run("--devices"), 3);
+    assert_int_equal(count_lines_with("cldispatch: warning: OpenCL "
+                                      "platform 0"), 1);
+    assert_non_null(strstr(output, "device 0 dropped: clGetDeviceInfo("));
+    assert_non_null(strstr(output, "device 1 dropped: "));
+    assert_non_null(strstr(output, "CL_OUT_OF_HOST_MEMORY"));
+    assert_int_equal(run("run grayscale --device cpu %s -o %s/a",
+                         cld_test_image("camera.png"), tmp), 3);
+    assert_int_equal(count_lines_with("cldispatch: warning: OpenCL "
+                                      "platform 0"), 1);
+    assert_non_null(strstr(output, "no device matches 'cpu'"));
+    /* The platform's device list itself fails: auto says so, runs on the
+     * host and still writes the item. */
+    setenv("CLDISPATCH_FAULT", "clGetDeviceIDs:1:CL_OUT_OF_RESOURCES", 1);
+    assert_int_equal(run("run grayscale %s -o %s/b",
+                         cld_test_image("camera.png"), tmp), 0);
+    unsetenv("CLDISPATCH_FAULT");
+    assert_int_equal(count_lines_with("cldispatch: warning: OpenCL "
+                                      "platform 0"), 1);
+    assert_non_null(strstr(output, ") dropped: clGetDeviceIDs: "
+                                   "CL_OUT_OF_RESOURCES"));
+    assert_non_null(strstr(output, "1 done, 0 failed"));
+    cld_test_rmtree(tmp);
+    free(tmp);
+}
+
+/* A libjpeg warning on a file that still decodes is one warning line that
+ * names the file; the item is written. */
+static void test_cli_codec_warning_names_file(void **state)
+{
+    char *tmp = cld_test_tmpdir();
+    char path[4200];
+    uint8_t *buf, *bad;
+    size_t n, i;
+
+    (void)state;
+    assert_non_null(tmp);
+    buf = cld_test_read_file(cld_test_image("rocket.jpg"), &n);
+    for (i = 2; i + 1 < n && !(buf[i] == 0xff && buf[i + 1] == 0xda); i++)
+        ;
+    assert_true(i + 1 < n);
+    bad = malloc(n + 2);
+    assert_non_null(bad);
+    memcpy(bad, buf, i);
+    memset(bad + i, 0, 2);
+    memcpy(bad + i + 2, buf + i, n - i);
+    snprintf(path, sizeof path, "%s/stray.jpg", tmp);
+    cld_test_write_file(path, bad, n + 2);
+    free(buf);
+    free(bad);
+    assert_int_equal(run("run grayscale --device host %s %s -o %s/out", path,
+                         cld_test_image("camera.png"), tmp), 0);
+    assert_int_equal(count_lines_with("cldispatch: "), 1);
+    assert_non_null(strstr(output, "cldispatch: warning: "));
+    assert_non_null(strstr(output, "stray.jpg: libjpeg: Corrupt JPEG data: "
+                                   "2 extraneous bytes before marker 0xda"));
+    assert_non_null(strstr(output, "2 done, 0 failed"));
+    cld_test_rmtree(tmp);
+    free(tmp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -281,6 +352,8 @@ int main(void)
         cmocka_unit_test(test_cli_collisions_and_overwrite),
         cmocka_unit_test(test_cli_device_failure_mid_batch),
         cmocka_unit_test(test_cli_kernel_build_failure),
+        cmocka_unit_test(test_cli_dropped_devices_warned),
+        cmocka_unit_test(test_cli_codec_warning_names_file),
     };
 
     if (!cld_test_have_device())

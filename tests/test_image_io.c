@@ -1020,6 +1020,84 @@ static void test_fsutil_walk_images(void **state)
     assert_false(cld_path_has_image_ext("png"));
 }
 
+/* What libpng and libjpeg say about a file that still loads is kept for
+ * the caller's own warning line (the codecs print nothing themselves), and
+ * the pixels are those of the clean file. */
+static void test_image_io_codec_warnings(void **state)
+{
+    struct cld_test_tmp *t = *state;
+    struct cld_image clean, warned;
+    const char *path, *w;
+    uint8_t *buf, *fixed;
+    size_t n, i;
+
+    /* Clean files, including an iCCP profile libpng calls incorrect: no
+     * warning (cldispatch applies no ICC profile, so the check is off). */
+    assert_int_equal(cld_image_load(cld_test_image("astronaut.png"), NULL,
+                                    &clean), CLD_OK);
+    assert_null(cld_image_warning());
+    cld_image_free(&clean);
+
+    /* chelsea.png with its iTXt chunk's CRC broken: libpng warns and
+     * drops the (ancillary) chunk; the pixels are unchanged. */
+    buf = cld_test_read_file(cld_test_image("chelsea.png"), &n);
+    for (i = 12; i + 4 <= n && memcmp(buf + i, "iTXt", 4) != 0; i++)
+        ;
+    assert_true(i + 4 <= n);
+    {
+        uint32_t len = (uint32_t)buf[i - 4] << 24 | buf[i - 3] << 16 |
+                       buf[i - 2] << 8 | buf[i - 1];
+
+        assert_true(i + 8 + len <= n);
+        buf[i + 4 + len] ^= 0x5a;
+    }
+    path = cld_test_tmp_path(t, "itxt_crc.png");
+    cld_test_write_file(path, buf, n);
+    free(buf);
+    assert_int_equal(cld_image_load(cld_test_image("chelsea.png"), NULL,
+                                    &clean), CLD_OK);
+    assert_int_equal(cld_image_load(path, NULL, &warned), CLD_OK);
+    w = cld_image_warning();
+    assert_non_null(w);
+    assert_non_null(strstr(w, "libpng: "));
+    assert_non_null(strstr(w, "CRC"));
+    assert_same_image(&clean, &warned);
+    cld_image_free(&clean);
+    cld_image_free(&warned);
+
+    /* rocket.jpg with three stray bytes before its scan: libjpeg's
+     * "Corrupt JPEG data: 3 extraneous bytes" warning, same pixels. */
+    buf = cld_test_read_file(cld_test_image("rocket.jpg"), &n);
+    for (i = 2; i + 1 < n && !(buf[i] == 0xff && buf[i + 1] == 0xda); i++)
+        ;
+    assert_true(i + 1 < n);
+    fixed = malloc(n + 3);
+    assert_non_null(fixed);
+    memcpy(fixed, buf, i);
+    memset(fixed + i, 0, 3);
+    memcpy(fixed + i + 3, buf + i, n - i);
+    path = cld_test_tmp_path(t, "extraneous.jpg");
+    cld_test_write_file(path, fixed, n + 3);
+    free(buf);
+    free(fixed);
+    assert_int_equal(cld_image_load(cld_test_image("rocket.jpg"), NULL,
+                                    &clean), CLD_OK);
+    assert_null(cld_image_warning());
+    assert_int_equal(cld_image_load(path, NULL, &warned), CLD_OK);
+    w = cld_image_warning();
+    assert_non_null(w);
+    assert_string_equal(w, "libjpeg: Corrupt JPEG data: 3 extraneous bytes "
+                           "before marker 0xda");
+    assert_same_image(&clean, &warned);
+    /* The next load starts clean. */
+    cld_image_free(&warned);
+    assert_int_equal(cld_image_load(cld_test_image("camera.png"), NULL,
+                                    &warned), CLD_OK);
+    assert_null(cld_image_warning());
+    cld_image_free(&clean);
+    cld_image_free(&warned);
+}
+
 #define TMP_TEST(f) cmocka_unit_test_setup_teardown(f, cld_test_tmp_setup, cld_test_tmp_teardown)
 
 int main(void)
@@ -1045,6 +1123,7 @@ int main(void)
         TMP_TEST(test_image_io_png_palette_and_low_depth),
         TMP_TEST(test_image_io_png_interlaced),
         TMP_TEST(test_image_io_save_bad_args),
+        TMP_TEST(test_image_io_codec_warnings),
         TMP_TEST(test_fsutil_no_overwrite_keeps_old),
         TMP_TEST(test_fsutil_failed_save_leaves_nothing),
         TMP_TEST(test_fsutil_atomic_abort_and_commit),
