@@ -269,3 +269,22 @@ void cld_test_fault_sweep(cld_test_run_fn run, void *arg)
         assert_true(nth < 100);
     }
 }
+
+void cld_test_write_jpeg_with_stray_bytes(const char *name, size_t nstray,
+                                          const char *path)
+{
+    size_t n, i;
+    uint8_t *buf = cld_test_read_file(cld_test_image(name), &n);
+    uint8_t *out = malloc(n + nstray);
+
+    assert_non_null(out);
+    for (i = 2; i + 1 < n && !(buf[i] == 0xff && buf[i + 1] == 0xda); i++)
+        ;
+    assert_true(i + 1 < n);
+    memcpy(out, buf, i);
+    memset(out + i, 0, nstray);
+    memcpy(out + i + nstray, buf + i, n - i);
+    cld_test_write_file(path, out, n + nstray);
+    free(buf);
+    free(out);
+}

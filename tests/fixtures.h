@@ -51,6 +51,13 @@ void cld_test_write_file(const char *path, const void *data, size_t n);
  * the test when the file cannot be read. */
 uint8_t *cld_test_read_file(const char *path, size_t *n);
 
+/* Copy the real JPEG `name` to path with nstray zero bytes put before its
+ * first scan (SOS marker): a file libjpeg decodes to the same pixels while
+ * warning "Corrupt JPEG data: N extraneous bytes before marker 0xda".
+ * Fails the test on any error. */
+void cld_test_write_jpeg_with_stray_bytes(const char *name, size_t nstray,
+                                          const char *path);
+
 /* --- device suites ------------------------------------------------------ */
 
 #include "clw.h"

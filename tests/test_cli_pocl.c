@@ -314,24 +314,11 @@ static void test_cli_codec_warning_names_file(void **state)
 {
     char *tmp = cld_test_tmpdir();
     char path[4200];
-    uint8_t *buf, *bad;
-    size_t n, i;
 
     (void)state;
     assert_non_null(tmp);
-    buf = cld_test_read_file(cld_test_image("rocket.jpg"), &n);
-    for (i = 2; i + 1 < n && !(buf[i] == 0xff && buf[i + 1] == 0xda); i++)
-        ;
-    assert_true(i + 1 < n);
-    bad = malloc(n + 2);
-    assert_non_null(bad);
-    memcpy(bad, buf, i);
-    memset(bad + i, 0, 2);
-    memcpy(bad + i + 2, buf + i, n - i);
     snprintf(path, sizeof path, "%s/stray.jpg", tmp);
-    cld_test_write_file(path, bad, n + 2);
-    free(buf);
-    free(bad);
+    cld_test_write_jpeg_with_stray_bytes("rocket.jpg", 2, path);
     assert_int_equal(run("run grayscale --device host %s %s -o %s/out", path,
                          cld_test_image("camera.png"), tmp), 0);
     assert_int_equal(count_lines_with("cldispatch: "), 1);

@@ -1028,7 +1028,7 @@ static void test_image_io_codec_warnings(void **state)
     struct cld_test_tmp *t = *state;
     struct cld_image clean, warned;
     const char *path, *w;
-    uint8_t *buf, *fixed;
+    uint8_t *buf;
     size_t n, i;
 
     /* Clean files, including an iCCP profile libpng calls incorrect: no
@@ -1067,19 +1067,8 @@ static void test_image_io_codec_warnings(void **state)
 
     /* rocket.jpg with three stray bytes before its scan: libjpeg's
      * "Corrupt JPEG data: 3 extraneous bytes" warning, same pixels. */
-    buf = cld_test_read_file(cld_test_image("rocket.jpg"), &n);
-    for (i = 2; i + 1 < n && !(buf[i] == 0xff && buf[i + 1] == 0xda); i++)
-        ;
-    assert_true(i + 1 < n);
-    fixed = malloc(n + 3);
-    assert_non_null(fixed);
-    memcpy(fixed, buf, i);
-    memset(fixed + i, 0, 3);
-    memcpy(fixed + i + 3, buf + i, n - i);
     path = cld_test_tmp_path(t, "extraneous.jpg");
-    cld_test_write_file(path, fixed, n + 3);
-    free(buf);
-    free(fixed);
+    cld_test_write_jpeg_with_stray_bytes("rocket.jpg", 3, path);
     assert_int_equal(cld_image_load(cld_test_image("rocket.jpg"), NULL,
                                     &clean), CLD_OK);
     assert_null(cld_image_warning());
