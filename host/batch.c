@@ -205,7 +205,10 @@ static enum cld_status plan(struct batch *b, char *const *inputs, int n)
         if (n == 0)
             return cld_error_set(CLD_ERR_USAGE, "%s needs input images",
                                  job->name);
-        return plan_images(b, inputs, n);
+        st = CLD_OK;
+        for (int i = 0; o->outputs && i < n && st == CLD_OK; i++)
+            st = add_item(b, inputs[i], NULL, o->outputs[i]);
+        return o->outputs ? st : plan_images(b, inputs, n);
     case CLD_DATA_NONE:
         if (n != 0)
             return cld_error_set(CLD_ERR_USAGE,
@@ -741,6 +744,64 @@ static void explain_summary(struct batch *b)
     }
 }
 
+static void free_items(struct batch *b)
+{
+    for (size_t i = 0; i < b->nitems; i++) {
+        free(b->items[i].src[0]);
+        free(b->items[i].src[1]);
+        free(b->items[i].out);
+        free(b->items[i].err);
+    }
+    free(b->items);
+    b->items = NULL;
+    b->nitems = 0;
+}
+
+enum cld_status cld_batch_items(const struct cld_batch_opts *o,
+                                char *const *inputs, int ninputs,
+                                char ***srcs, char ***outs, size_t *count)
+{
+    struct batch b;
+    enum cld_status st;
+
+    *srcs = NULL;
+    *outs = NULL;
+    *count = 0;
+    memset(&b, 0, sizeof b);
+    b.o = o;
+    if ((st = plan(&b, inputs, ninputs)) != CLD_OK ||
+        (st = check_outputs(&b)) != CLD_OK)
+        goto out;
+    *srcs = calloc(b.nitems ? b.nitems : 1, sizeof **srcs);
+    *outs = calloc(b.nitems ? b.nitems : 1, sizeof **outs);
+    if (!*srcs || !*outs) {
+        st = cld_error_set(CLD_ERR_NOMEM, "out of memory");
+        free(*srcs);
+        free(*outs);
+        *srcs = *outs = NULL;
+        goto out;
+    }
+    for (size_t i = 0; i < b.nitems; i++) {
+        (*srcs)[i] = b.items[i].src[0];
+        (*outs)[i] = b.items[i].out;
+        b.items[i].src[0] = b.items[i].out = NULL;
+    }
+    *count = b.nitems;
+out:
+    free_items(&b);
+    return st;
+}
+
+void cld_batch_items_free(char **srcs, char **outs, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        free(srcs ? srcs[i] : NULL);
+        free(outs ? outs[i] : NULL);
+    }
+    free(srcs);
+    free(outs);
+}
+
 static unsigned default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -799,6 +860,8 @@ out:
                 res->done++;
             else
                 res->failed++;
+            if (o->on_item)
+                o->on_item(o->on_item_user, i, it->st, it->err);
         }
         free(it->src[0]);
         free(it->src[1]);

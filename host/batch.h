@@ -25,6 +25,15 @@ struct cld_batch_opts {
     bool verbose;             /* a line per finished item */
     FILE *out;                /* progress and explanations (stdout) */
     FILE *err;                /* error lines (stderr) */
+    /* Set by a shard of a plan (scaleout.h): the inputs are image files and
+     * outputs[i] is the path inputs[i] is written to; no folder walk, no
+     * naming. NULL for a plain run. */
+    char *const *outputs;
+    /* When set, called once per input after the batch (in input order)
+     * with its status and, on failure, its error line. */
+    void (*on_item)(void *user, size_t index, enum cld_status st,
+                    const char *error);
+    void *on_item_user;
 };
 
 struct cld_batch_result {
@@ -40,5 +49,16 @@ struct cld_batch_result {
 enum cld_status cld_batch_run(const struct cld_batch_opts *o,
                               char *const *inputs, int ninputs,
                               struct cld_batch_result *res);
+
+/* The items a batch would run, without running them: input and output
+ * paths in batch order, folders walked and output names made as
+ * cld_batch_run does, with the same usage errors (name collisions are
+ * printed to o->err). On success *srcs and *outs are malloc'd arrays of
+ * *count malloc'd strings (srcs[i] NULL for generators); free them with
+ * cld_batch_items_free. */
+enum cld_status cld_batch_items(const struct cld_batch_opts *o,
+                                char *const *inputs, int ninputs,
+                                char ***srcs, char ***outs, size_t *count);
+void cld_batch_items_free(char **srcs, char **outs, size_t count);
 
 #endif

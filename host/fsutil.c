@@ -16,7 +16,7 @@
 
 /* Longest part of the final name kept in a temporary name, so that
  * ".NAME.XXXXXX.tmp" stays under NAME_MAX. */
-#define TMP_BASE_MAX 200
+#define TMP_BASE_MAX CLD_ATOMIC_TMP_BASE_MAX
 #define TMP_TRIES 100
 /* Deepest folder nesting the walker follows. */
 #define WALK_MAX_DEPTH 128
@@ -180,6 +180,24 @@ out:
     free(final_path);
     free(tmp);
     return st;
+}
+
+size_t cld_atomic_tmp_base(const char *name)
+{
+    /* "." + BASE + "." + six suffix characters + ".tmp" */
+    size_t n = strlen(name);
+
+    if (n < 1 + 1 + 1 + 6 + 4 || name[0] != '.' ||
+        strcmp(name + n - 4, ".tmp") != 0 || name[n - 11] != '.')
+        return 0;
+    for (size_t i = n - 10; i < n - 4; i++) {
+        char c = name[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9')))
+            return 0;
+    }
+    return n - 12 > TMP_BASE_MAX ? 0 : n - 12;
 }
 
 /* Move tmp to path without replacing an existing file. link(2) is atomic

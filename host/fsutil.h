@@ -47,6 +47,16 @@ enum cld_status cld_atomic_commit(struct cld_atomic_file *af);
 /* Close and remove the temporary file; a no-op on an empty or committed af. */
 void cld_atomic_abort(struct cld_atomic_file *af);
 
+/* A temporary name keeps at most this many bytes of the final name. */
+#define CLD_ATOMIC_TMP_BASE_MAX 200
+
+/* When the folder entry `name` has the form of a temporary file made by
+ * cld_atomic_open (".BASE.XXXXXX.tmp"), the length of BASE, which starts at
+ * name + 1 and is the final file's name cut to CLD_ATOMIC_TMP_BASE_MAX
+ * bytes; otherwise 0. A process killed between open and commit leaves such
+ * a file behind; whoever owns the final name may remove it. */
+size_t cld_atomic_tmp_base(const char *name);
+
 /* Create dir and its missing parents (mode 0777 & ~umask). An existing
  * directory is fine; an existing non-directory is CLD_ERR_IO. */
 enum cld_status cld_mkdir_p(const char *dir);

@@ -176,6 +176,7 @@ struct png_ctx {
     png_bytep *rows;
     struct cld_image *out;       /* read */
     const struct cld_image *img; /* write */
+    bool header_only;            /* read: stop after the size checks */
     bool eof;
     bool io_error;
     int io_errno;
@@ -311,6 +312,11 @@ static enum cld_status png_decode(struct png_ctx *c)
                                "in a %llu-byte file", (unsigned)w,
                                (unsigned)h,
                                (unsigned long long)c->file_size);
+    if (c->header_only) {
+        c->out->width = w;
+        c->out->height = h;
+        return CLD_OK;
+    }
 
     if (color == PNG_COLOR_TYPE_PALETTE)
         png_set_palette_to_rgb(c->png);
@@ -347,12 +353,13 @@ static enum cld_status png_decode(struct png_ctx *c)
 
 static enum cld_status load_png(const char *path, FILE *fp, uint64_t size,
                                 const struct cld_image_limits *lim,
-                                struct cld_image *out)
+                                struct cld_image *out, bool header_only)
 {
     enum cld_status st;
     struct png_ctx c;
 
     memset(&c, 0, sizeof c);
+    c.header_only = header_only;
     c.path = path;
     c.fp = fp;
     c.file_size = size;
@@ -488,6 +495,7 @@ struct jpeg_ctx {
     bool created;
     struct cld_image *out;       /* read */
     const struct cld_image *img; /* write */
+    bool header_only;            /* read: stop after the size checks */
     int quality;
     uint8_t *row; /* write: one converted row */
 };
@@ -564,6 +572,11 @@ static enum cld_status jpeg_decode(struct jpeg_ctx *c)
                                    d->image_width, d->image_height,
                                    (unsigned long long)c->file_size);
     }
+    if (c->header_only) {
+        c->out->width = d->image_width;
+        c->out->height = d->image_height;
+        return CLD_OK;
+    }
     jpeg_start_decompress(d);
     if (d->output_components != (int)ch ||
         d->output_width != d->image_width ||
@@ -590,7 +603,7 @@ static enum cld_status jpeg_decode(struct jpeg_ctx *c)
 
 static enum cld_status load_jpeg(const char *path, FILE *fp, uint64_t size,
                                  const struct cld_image_limits *lim,
-                                 struct cld_image *out)
+                                 struct cld_image *out, bool header_only)
 {
     enum cld_status st;
     struct jpeg_ctx *c = calloc(1, sizeof *c);
@@ -602,6 +615,7 @@ static enum cld_status load_jpeg(const char *path, FILE *fp, uint64_t size,
     c->file_size = size;
     c->lim = lim;
     c->out = out;
+    c->header_only = header_only;
     jpeg_err_init(&c->err);
     c->d.err = &c->err.pub;
     st = jpeg_decode(c);
@@ -767,7 +781,7 @@ static enum cld_status pnm_read_uint(const char *path, FILE *fp,
 
 static enum cld_status load_pnm(const char *path, FILE *fp, uint64_t size,
                                 const struct cld_image_limits *lim,
-                                struct cld_image *out)
+                                struct cld_image *out, bool header_only)
 {
     enum cld_status st;
     uint32_t w = 0, h = 0, maxval = 0, ch;
@@ -826,6 +840,11 @@ static enum cld_status load_pnm(const char *path, FILE *fp, uint64_t size,
                                "(%llu bytes), file has %llu after the header",
                                kind, w, h, (unsigned long long)data_bytes,
                                (unsigned long long)(size - header_len));
+    if (header_only) {
+        out->width = w;
+        out->height = h;
+        return CLD_OK;
+    }
     st = alloc_image(path, out, w, h, ch);
     if (st != CLD_OK)
         return st;
@@ -897,9 +916,11 @@ static enum cld_status save_pnm(const char *path, FILE *fp,
 
 /* ---- entry points ------------------------------------------------------- */
 
-enum cld_status cld_image_load(const char *path,
-                               const struct cld_image_limits *lim,
-                               struct cld_image *out)
+/* Load the image, or with header_only just its size (out->data stays
+ * NULL). */
+static enum cld_status load(const char *path,
+                            const struct cld_image_limits *lim,
+                            struct cld_image *out, bool header_only)
 {
     enum cld_status st;
     uint8_t magic[8];
@@ -908,8 +929,6 @@ enum cld_status cld_image_load(const char *path,
     size_t n;
 
     warning_clear();
-    if (!out)
-        return cld_error_set(CLD_ERR_INVALID, "cld_image_load: out is NULL");
     memset(out, 0, sizeof *out);
     st = cld_open_read(path, &fp, &size);
     if (st != CLD_OK)
@@ -925,13 +944,13 @@ enum cld_status cld_image_load(const char *path,
         st = cld__path_error(CLD_ERR_FORMAT, path, "empty file");
     } else if (n == sizeof magic &&
                memcmp(magic, png_signature, sizeof magic) == 0) {
-        st = load_png(path, fp, size, lim, out);
+        st = load_png(path, fp, size, lim, out, header_only);
     } else if (n >= 3 && magic[0] == 0xff && magic[1] == 0xd8 &&
                magic[2] == 0xff) {
-        st = load_jpeg(path, fp, size, lim, out);
+        st = load_jpeg(path, fp, size, lim, out, header_only);
     } else if (n >= 2 && magic[0] == 'P' &&
                (magic[1] == '5' || magic[1] == '6')) {
-        st = load_pnm(path, fp, size, lim, out);
+        st = load_pnm(path, fp, size, lim, out, header_only);
     } else if (n >= 2 && magic[0] == 'P' && magic[1] >= '1' &&
                magic[1] <= '4') {
         st = cld__path_error(CLD_ERR_FORMAT, path,
@@ -949,6 +968,31 @@ out:
     fclose(fp);
     if (st != CLD_OK)
         cld_image_free(out);
+    return st;
+}
+
+enum cld_status cld_image_load(const char *path,
+                               const struct cld_image_limits *lim,
+                               struct cld_image *out)
+{
+    if (!out)
+        return cld_error_set(CLD_ERR_INVALID, "cld_image_load: out is NULL");
+    return load(path, lim, out, false);
+}
+
+enum cld_status cld_image_probe(const char *path,
+                                const struct cld_image_limits *lim,
+                                uint32_t *width, uint32_t *height)
+{
+    struct cld_image hdr;
+    enum cld_status st;
+
+    if (!width || !height)
+        return cld_error_set(CLD_ERR_INVALID,
+                             "cld_image_probe: width or height is NULL");
+    st = load(path, lim, &hdr, true);
+    *width = st == CLD_OK ? hdr.width : 0;
+    *height = st == CLD_OK ? hdr.height : 0;
     return st;
 }
 

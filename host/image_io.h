@@ -79,6 +79,15 @@ enum cld_status cld_image_load(const char *path,
  * The string lives until the next load or save on the thread. */
 const char *cld_image_warning(void);
 
+/* The size of an image file from its header alone, without decoding the
+ * pixels: the same format detection and header checks as cld_image_load
+ * (limits, and sizes the file cannot hold), so a file it accepts fails
+ * later only if its pixel data is corrupt. *width and *height are 0 on
+ * failure. */
+enum cld_status cld_image_probe(const char *path,
+                                const struct cld_image_limits *lim,
+                                uint32_t *width, uint32_t *height);
+
 struct cld_save_opts {
     enum cld_format fmt; /* CLD_FMT_AUTO: from the path's extension */
     int quality;         /* JPEG quality 1..100; 0 means 90 */
