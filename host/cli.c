@@ -16,6 +16,7 @@
 #include "device.h"
 #include "jobs.h"
 #include "profile.h"
+#include "scaleout.h"
 #include "targets.h"
 
 static const char usage_main[] =
@@ -24,6 +25,10 @@ static const char usage_main[] =
     "       cldispatch --jobs\n"
     "       cldispatch --calibrate [--job NAME]\n"
     "       cldispatch run JOB [OPTIONS] INPUT... -o OUTDIR\n"
+    "       cldispatch plan JOB [OPTIONS] INPUT... -o OUTDIR --shards N\n"
+    "                       --plan FILE\n"
+    "       cldispatch run --plan FILE [--shard K]\n"
+    "       cldispatch merge FILE\n"
     "       cldispatch bench placement [--quick] [--runs N] [--job NAME]\n"
     "                                  [--passes N] [--no-calibrate]\n"
     "                                  [--explain]\n"
@@ -40,6 +45,11 @@ static const char usage_main[] =
     "                    job's rate; a few seconds) and save the profiles\n"
     "                    under $XDG_CACHE_HOME/cldispatch for placement;\n"
     "                    --job NAME: that job only\n"
+    "  plan, run --plan, merge\n"
+    "                    split a batch into N shards balanced by pixels,\n"
+    "                    run a shard (K from --shard, Slurm, MPI or\n"
+    "                    Kubernetes), check the shards cover every input\n"
+    "                    once (`cldispatch run --plan --help`)\n"
     "  bench placement   run every job at 256x256, 1024x1024 and 4000x3000\n"
     "                    (--quick: 256x256 and 1024x768) on every target\n"
     "                    after calibrating; report how often the automatic\n"
@@ -219,7 +229,9 @@ enum run_opt {
     OPT_LEVELS,
     OPT_ITER,
     OPT_N,
-    OPT_SEED
+    OPT_SEED,
+    OPT_SHARDS,
+    OPT_PLAN
 };
 
 static const struct {
@@ -237,7 +249,9 @@ static const struct {
     {OPT_SEED, CLD_OPT_SEED, "--seed"},
 };
 
-static int cmd_run(int argc, char **argv)
+/* `run JOB ...`, or with plan set `plan JOB ... --shards N --plan FILE`,
+ * which takes the same options. */
+static int cmd_run(int argc, char **argv, bool plan)
 {
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},
@@ -258,8 +272,12 @@ static int cmd_run(int argc, char **argv)
         {"iter", required_argument, NULL, OPT_ITER},
         {"n", required_argument, NULL, OPT_N},
         {"seed", required_argument, NULL, OPT_SEED},
+        {"shards", required_argument, NULL, OPT_SHARDS},
+        {"plan", required_argument, NULL, OPT_PLAN},
         {NULL, 0, NULL, 0}};
     struct cld_batch_opts o;
+    const char *plan_path = NULL;
+    uint64_t shards = 0;
     struct cld_batch_result res;
     const struct cld_job *job;
     unsigned given = 0;
@@ -273,6 +291,8 @@ static int cmd_run(int argc, char **argv)
     o.device = getenv("CLDISPATCH_DEVICE");
     if (o.device && !*o.device)
         o.device = NULL;
+    if (!plan && argc >= 2 && strncmp(argv[1], "--plan", 6) == 0)
+        return cld_scaleout_cli_run(argc, argv);
     if (argc < 2 || argv[1][0] == '-') {
         if (argc >= 2 && (!strcmp(argv[1], "--help") ||
                           !strcmp(argv[1], "-h"))) {
@@ -379,6 +399,18 @@ static int cmd_run(int argc, char **argv)
                 return usage_error("bad --seed '%s'", optarg);
             o.params.seed = u;
             break;
+        case OPT_SHARDS:
+            if (!plan || !parse_u64(optarg, 1, CLD_SCALEOUT_MAX_SHARDS,
+                                    &shards))
+                return usage_error("bad --shards '%s' (plan: 1..1000000)",
+                                   optarg);
+            break;
+        case OPT_PLAN:
+            if (!plan)
+                return usage_error("%s", "--plan FILE comes right after "
+                                   "run, without a JOB");
+            plan_path = optarg;
+            break;
         case ':':
             return usage_error("option %s needs a value", argv[optind - 1]);
         default:
@@ -392,6 +424,13 @@ static int cmd_run(int argc, char **argv)
     if (job->validate && job->validate(&o.params) != CLD_OK)
         return usage_error("%s", cld_error_detail());
     (void)given;
+    if (plan) {
+        if (!shards || !plan_path)
+            return usage_error("%s", "plan: needs --shards N and --plan "
+                               "FILE");
+        return cld_scaleout_cli_plan(&o, argv + optind, argc - optind,
+                                     (uint32_t)shards, plan_path);
+    }
     st = cld_batch_run(&o, argv + optind, argc - optind, &res);
     if (st != CLD_OK) {
         fprintf(stderr, "cldispatch: %s\n", cld_error_detail()[0]
@@ -573,7 +612,11 @@ int cld_cli_main(int argc, char **argv)
      * measurements (see the function). */
     cld_device_pin_pocl_threads();
     if (argc >= 2 && strcmp(argv[1], "run") == 0)
-        return cmd_run(argc - 1, argv + 1);
+        return cmd_run(argc - 1, argv + 1, false);
+    if (argc >= 2 && strcmp(argv[1], "plan") == 0)
+        return cmd_run(argc - 1, argv + 1, true);
+    if (argc >= 2 && strcmp(argv[1], "merge") == 0)
+        return cld_scaleout_cli_merge(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "bench") == 0)
         return cmd_bench(argc - 1, argv + 1);
     for (int i = 1; i < argc; i++) {

@@ -1,7 +1,8 @@
 /* The command line: options into a struct, then the device report, the job
  * list, or a batch run. Returns the process exit code (see README):
  * 0 all items done, 1 some items failed, 2 usage error, 3 no usable device
- * or an OpenCL error. */
+ * or an OpenCL error, 4 (merge) a shard missing or an input not covered
+ * exactly once. */
 #ifndef CLD_CLI_H
 #define CLD_CLI_H
 
@@ -9,7 +10,8 @@ enum cld_exit {
     CLD_EXIT_OK = 0,
     CLD_EXIT_ITEMS_FAILED = 1,
     CLD_EXIT_USAGE = 2,
-    CLD_EXIT_DEVICE = 3
+    CLD_EXIT_DEVICE = 3,
+    CLD_EXIT_INCOMPLETE = 4
 };
 
 int cld_cli_main(int argc, char **argv);
