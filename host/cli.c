@@ -291,8 +291,12 @@ static int cmd_run(int argc, char **argv, bool plan)
     o.device = getenv("CLDISPATCH_DEVICE");
     if (o.device && !*o.device)
         o.device = NULL;
-    if (!plan && argc >= 2 && strncmp(argv[1], "--plan", 6) == 0)
-        return cld_scaleout_cli_run(argc, argv);
+    /* `run --plan FILE` has no JOB: the plan holds it. */
+    for (int i = 1; !plan && i < argc && argv[1][0] == '-'; i++) {
+        if (strcmp(argv[i], "--plan") == 0 ||
+            strncmp(argv[i], "--plan=", 7) == 0)
+            return cld_scaleout_cli_run(argc, argv);
+    }
     if (argc < 2 || argv[1][0] == '-') {
         if (argc >= 2 && (!strcmp(argv[1], "--help") ||
                           !strcmp(argv[1], "-h"))) {

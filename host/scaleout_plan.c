@@ -16,8 +16,9 @@
 #include "fsutil.h"
 
 #define FORMAT_NAME "cldispatch-plan"
-/* Largest plan file read (a million inputs take about 200 MB). */
-#define PLAN_MAX_BYTES (UINT64_C(4) << 30)
+/* Largest plan file read: json-c takes a length in an int. A million
+ * inputs take about 100 MB. */
+#define PLAN_MAX_BYTES ((uint64_t)INT32_MAX)
 
 void cld_scaleout_plan_free(struct cld_scaleout_plan *p)
 {
@@ -677,7 +678,7 @@ enum cld_status cld_scaleout_plan_load(const char *path,
     memset(out, 0, sizeof *out);
     if ((st = cld_open_read(path, &fp, &size)) != CLD_OK)
         return st;
-    if (size > PLAN_MAX_BYTES || size > INT32_MAX) {
+    if (size > PLAN_MAX_BYTES) {
         st = bad(path, "plan file of %" PRIu64 " bytes is too large",
                  size);
         goto out;
