@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -787,6 +788,111 @@ static void test_scaleout_merge(void **state)
     cld_scaleout_plan_free(&p);
 }
 
+/* ---- the commands, end to end ---------------------------------------- */
+
+static char output[65536];
+
+/* Run `cldispatch ARGS` (a shell fragment) from folder dir with no engine
+ * variables set, stdout and stderr captured into output; returns the exit
+ * code. */
+static int run_cli(const char *dir, const char *fmt, ...)
+{
+    char args[4096], cmd[8192];
+    const char *bin = getenv("CLDISPATCH_BIN");
+    va_list ap;
+    FILE *p;
+    size_t n;
+    int st;
+
+    assert_non_null(bin);
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "cd '%s' && env -u SLURM_ARRAY_TASK_ID "
+             "-u OMPI_COMM_WORLD_RANK -u OMPI_COMM_WORLD_SIZE -u PMI_RANK "
+             "-u PMI_SIZE -u PMIX_RANK -u JOB_COMPLETION_INDEX %s 2>&1",
+             dir, args);
+    {
+        /* The binary's path replaces "CLD" at the start of args. */
+        char *at = strstr(cmd, "CLD ");
+        char rest[8192];
+
+        assert_non_null(at);
+        snprintf(rest, sizeof rest, "%s", at + 3);
+        snprintf(at, sizeof cmd - (size_t)(at - cmd), "%s%s", bin, rest);
+    }
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    n = fread(output, 1, sizeof output - 1, p);
+    output[n] = '\0';
+    st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static void expect_output(const char *needle)
+{
+    if (!strstr(output, needle))
+        fail_msg("output lacks '%s':\n%s", needle, output);
+}
+
+/* plan, run --plan and merge as a user runs them, on the test images
+ * folder, whose bad/ files fail in their shards and are listed by merge. */
+static void test_scaleout_commands(void **state)
+{
+    struct cld_test_tmp *t = *state;
+    const char *images = cld_test_images_dir();
+    char *failed = NULL;
+    size_t n;
+    int lines = 0;
+
+    assert_int_equal(run_cli(t->dir, "CLD plan grayscale '%s' -o out/ "
+                             "--shards 3 --plan p.json", images), 0);
+    expect_output("3 shards of");
+    expect_output("huge_dims_100000x100000.ppm: dimensions 100000x100000 "
+                  "exceed");
+    assert_int_equal(run_cli(t->dir, "CLD plan grayscale '%s' -o o2 "
+                             "--shards 3 --plan p2.json --overwrite", images),
+                     2);
+    expect_output("--overwrite does not go with a plan");
+    assert_int_equal(run_cli(t->dir, "CLD run --plan p.json -d host"), 2);
+    expect_output("no shard given");
+    assert_int_equal(run_cli(t->dir, "JOB_COMPLETION_INDEX=1 CLD run --plan "
+                             "p.json --shard 0 -d host"), 2);
+    expect_output("--shard 0 and JOB_COMPLETION_INDEX=1 disagree");
+    assert_int_equal(run_cli(t->dir, "CLD run --plan p.json --shard 3"), 2);
+    expect_output("the plan has 3 shards (0..2)");
+    assert_int_equal(run_cli(t->dir, "CLD run blur --plan p.json"), 2);
+
+    /* Shards 0 and 1 from two engines' variables; bad files fail them. */
+    assert_true(run_cli(t->dir, "JOB_COMPLETION_INDEX=0 CLD run --plan "
+                        "p.json -d host") <= 1);
+    assert_true(run_cli(t->dir, "SLURM_ARRAY_TASK_ID=1 CLD run --plan p.json "
+                        "-d host") <= 1);
+    expect_output("shard 1/3 (SLURM_ARRAY_TASK_ID=1)");
+    assert_int_equal(run_cli(t->dir, "CLD merge p.json"), 4);
+    expect_output("shard 2 is missing");
+    assert_true(run_cli(t->dir, "CLD run --shard 2 --plan p.json -d host")
+                <= 1);
+    /* Five broken files in bad/ (one of them too large to plan a size). */
+    assert_int_equal(run_cli(t->dir, "CLD merge p.json"), 1);
+    expect_output("0 missing");
+    expect_output("5 failed, 0 not covered exactly once");
+    failed = (char *)cld_test_read_file(cld_test_tmp_path(t,
+                                        "out/.cldispatch/failed.txt"), &n);
+    for (size_t i = 0; i < n; i++)
+        lines += failed[i] == '\n';
+    assert_int_equal(lines, 5);
+    free(failed);
+
+    /* A damaged plan: one line naming it, exit 2, for run and merge. */
+    assert_int_equal(run_cli(t->dir, "sh -c 'head -c 300 p.json > d.json' "
+                             "&& CLD run --plan d.json --shard 0"), 2);
+    assert_string_equal(output, "cldispatch: d.json: not a cldispatch plan: "
+                        "JSON ends too early at byte 300\n");
+    assert_int_equal(run_cli(t->dir, "CLD merge d.json"), 2);
+    expect_output("d.json: not a cldispatch plan");
+}
+
 static int fresh_tmp(void **state)
 {
     return cld_test_tmp_setup(state);
@@ -813,6 +919,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scaleout_shard_lock, fresh_tmp,
                                         cld_test_tmp_teardown),
         cmocka_unit_test_setup_teardown(test_scaleout_merge, fresh_tmp,
+                                        cld_test_tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_scaleout_commands, fresh_tmp,
                                         cld_test_tmp_teardown),
     };
 
