@@ -130,10 +130,11 @@ struct cld_scaleout_counts {
 
 /* Run shard k of the plan: take its lock, remove temporary files a killed
  * run left for its outputs, skip outputs that exist, run the rest through
- * the batch runner, and rename its summary into place (source, where the
- * shard number came from, is recorded in it). Per-item failures are
- * counted in c; the status is for what stops the shard, which then leaves
- * no summary. */
+ * the batch runner, fsync the output folders (so the renames are on disk
+ * before the summary says so) and rename its summary into place (source,
+ * where the shard number came from, is recorded in it). Per-item failures
+ * are counted in c; the status is for what stops the shard, which then
+ * leaves no summary. */
 enum cld_status cld_scaleout_run_shard(const struct cld_scaleout_plan *p,
                                        uint32_t k,
                                        const struct cld_scaleout_run_opts *o,

@@ -2,8 +2,8 @@
  * merging the shards' summaries. A shard holds a lock file while it runs,
  * removes the temporary files a killed run of it left, skips outputs that
  * exist (outputs appear only by rename, so an existing one is complete),
- * and renames its summary into place when it ends: a shard without a
- * summary did not finish. */
+ * and when it ends fsyncs its output folders and renames its summary into
+ * place: a shard without a summary did not finish. */
 #include "scaleout.h"
 
 #include <dirent.h>
@@ -150,43 +150,88 @@ static void clean_dir(const struct dir_base *v, size_t n, FILE *err,
     closedir(d);
 }
 
-/* Remove the temporary files a killed run of this shard left next to its
- * outputs. Each output belongs to one shard and the shard is locked, so no
- * living process is writing these. */
-static enum cld_status clean_tmp(const struct cld_scaleout_plan *p,
-                                 const struct shard_item *items, size_t n,
-                                 FILE *err, unsigned *removed)
+static void free_dirs(struct dir_base *v, size_t n)
 {
-    struct dir_base *v = calloc(n ? n : 1, sizeof *v);
-    enum cld_status st = CLD_OK;
-    size_t i, j;
-
-    if (!v)
-        return cld_error_set(CLD_ERR_NOMEM, "out of memory");
-    for (i = 0; i < n; i++) {
-        const char *out = p->items[items[i].index].output;
-        const char *slash = strrchr(out, '/');
-
-        /* Outputs are OUTDIR/..., so there is always a slash. */
-        v[i].dir = strndup(out, (size_t)(slash - out));
-        v[i].base = strndup(slash + 1, CLD_ATOMIC_TMP_BASE_MAX);
-        if (!v[i].dir || !v[i].base) {
-            st = cld_error_set(CLD_ERR_NOMEM, "out of memory");
-            goto out;
-        }
-    }
-    qsort(v, n, sizeof *v, cmp_dir_base);
-    for (i = 0; i < n; i = j) {
-        for (j = i + 1; j < n && strcmp(v[i].dir, v[j].dir) == 0; j++)
-            ;
-        clean_dir(v + i, j - i, err, removed);
-    }
-out:
-    for (i = 0; i < n; i++) {
+    for (size_t i = 0; v && i < n; i++) {
         free(v[i].dir);
         free(v[i].base);
     }
     free(v);
+}
+
+/* The folder and cut final name of each output of the shard, sorted by
+ * folder then name. */
+static enum cld_status shard_dirs(const struct cld_scaleout_plan *p,
+                                  const struct shard_item *items, size_t n,
+                                  struct dir_base **out)
+{
+    struct dir_base *v = calloc(n ? n : 1, sizeof *v);
+
+    *out = NULL;
+    if (!v)
+        return cld_error_set(CLD_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const char *o = p->items[items[i].index].output;
+        const char *slash = strrchr(o, '/');
+
+        /* Outputs are OUTDIR/..., so there is always a slash. */
+        v[i].dir = strndup(o, (size_t)(slash - o));
+        v[i].base = strndup(slash + 1, CLD_ATOMIC_TMP_BASE_MAX);
+        if (!v[i].dir || !v[i].base) {
+            free_dirs(v, n);
+            return cld_error_set(CLD_ERR_NOMEM, "out of memory");
+        }
+    }
+    qsort(v, n, sizeof *v, cmp_dir_base);
+    *out = v;
+    return CLD_OK;
+}
+
+/* Remove the temporary files a killed run of this shard left next to its
+ * outputs. Each output belongs to one shard and the shard is locked, so no
+ * living process is writing these. */
+static void clean_tmp(const struct dir_base *v, size_t n, FILE *err,
+                      unsigned *removed)
+{
+    for (size_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && strcmp(v[i].dir, v[j].dir) == 0; j++)
+            ;
+        clean_dir(v + i, j - i, err, removed);
+    }
+}
+
+/* fsync a folder, so that the names renamed into it survive a crash. File
+ * systems that cannot sync a folder say EINVAL; read-only ones EROFS. */
+static enum cld_status sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    enum cld_status st = CLD_OK;
+
+    if (fd < 0) {
+        /* A folder that was never made holds no output of this shard. */
+        return errno == ENOENT ? CLD_OK
+                               : cld__path_error(CLD_ERR_IO, dir,
+                                                 "cannot open: %s",
+                                                 strerror(errno));
+    }
+    if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
+        st = cld__path_error(CLD_ERR_IO, dir, "fsync failed: %s",
+                             strerror(errno));
+    close(fd);
+    return st;
+}
+
+/* Before the summary says the shard is done, its outputs' names must be
+ * on disk: each output was synced before its rename, but the rename
+ * itself lives in the folder. */
+static enum cld_status sync_dirs(const struct dir_base *v, size_t n)
+{
+    enum cld_status st = CLD_OK;
+
+    for (size_t i = 0; i < n && st == CLD_OK; i++) {
+        if (i == 0 || strcmp(v[i].dir, v[i - 1].dir) != 0)
+            st = sync_dir(v[i].dir);
+    }
     return st;
 }
 
@@ -278,6 +323,10 @@ static enum cld_status write_summary(const struct cld_scaleout_plan *p,
             st = cld_atomic_commit(&af);
         }
     }
+    if (st == CLD_OK) {
+        *strrchr(path, '/') = '\0';
+        st = sync_dir(path);
+    }
     free(path);
     return st;
 }
@@ -331,6 +380,7 @@ enum cld_status cld_scaleout_run_shard(const struct cld_scaleout_plan *p,
 {
     struct shard_item *items = NULL;
     struct shard_item **run = NULL;
+    struct dir_base *dirs = NULL;
     char **in = NULL, **out = NULL;
     struct cld_batch_opts bo;
     struct cld_batch_result br;
@@ -361,8 +411,9 @@ enum cld_status cld_scaleout_run_shard(const struct cld_scaleout_plan *p,
     c->items = (unsigned)n;
     if ((st = cld_mkdir_p(state)) != CLD_OK ||
         (st = lock_shard(p, k, &lock)) != CLD_OK ||
-        (st = clean_tmp(p, items, n, o->err, &c->tmp_removed)) != CLD_OK)
+        (st = shard_dirs(p, items, n, &dirs)) != CLD_OK)
         goto out;
+    clean_tmp(dirs, n, o->err, &c->tmp_removed);
     for (size_t i = 0; i < n; i++) {
         struct stat sb;
 
@@ -411,6 +462,8 @@ enum cld_status cld_scaleout_run_shard(const struct cld_scaleout_plan *p,
                                "batch", p->items[items[i].index].input);
     }
     if (st == CLD_OK)
+        st = sync_dirs(dirs, n);
+    if (st == CLD_OK)
         st = write_summary(p, k, source, items, n, c, now_s() - t0);
 out:
     if (lock >= 0)
@@ -418,6 +471,7 @@ out:
     for (size_t i = 0; items && i < n; i++)
         free(items[i].error);
     free(items);
+    free_dirs(dirs, n);
     free(run);
     free(in);
     free(out);
