@@ -197,7 +197,7 @@ static int placement_cell(const struct cld_bench_opts *o, struct env *e,
     unsigned cores;
     enum cld_status st;
 
-    cld_params_default(&p);
+    cld_params_default(&p, job);
     st = cld_targets_synth_input(job, sz.w, sz.h, true, &p, &in);
     if (st != CLD_OK) {
         fprintf(o->err, "cldispatch: warning: %s: %s\n", job->name,
@@ -490,7 +490,7 @@ enum cld_status cld_bench_kernels(const struct cld_bench_opts *o)
         if (o->job && strcmp(o->job, job->name) != 0)
             continue;
         any = true;
-        cld_params_default(&p);
+        cld_params_default(&p, job);
         if (cld_targets_synth_input(job, width, height, true, &p, &in)
             != CLD_OK) {
             fprintf(o->err, "cldispatch: warning: %s: %s\n", job->name,

@@ -373,7 +373,7 @@ static void measure_job(struct cld_targets *t, const bool *use,
         struct cld_data in;
         struct cld_workload w;
 
-        cld_params_default(&p);
+        cld_params_default(&p, job);
         if (cld_targets_synth_input(job, wd, ht, true, &p, &in) != CLD_OK) {
             warnf(o, "%s: %s; not calibrated", job->name,
                   cld_error_detail());

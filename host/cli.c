@@ -81,9 +81,8 @@ static const char usage_run[] =
     "                       its predicted time and what decided it\n"
     "  -v, --verbose        a line per finished item\n"
     "\n"
-    "Job options (see `cldispatch --jobs` for which job takes which):\n"
-    "  --sigma S  --amount A  --scale F  --size WxH  --levels N  --iter N\n"
-    "  --n N  --seed N\n";
+    "Each job takes its own options: `cldispatch --jobs` lists them all,\n"
+    "`cldispatch run JOB --help` those of JOB.\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -110,19 +109,6 @@ static int status_exit(enum cld_status st)
     default:
         return CLD_EXIT_ITEMS_FAILED;
     }
-}
-
-static bool parse_double(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    double v;
-
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
 }
 
 static bool parse_u64(const char *s, uint64_t lo, uint64_t hi,
@@ -222,65 +208,96 @@ enum run_opt {
     OPT_OVERWRITE = 256,
     OPT_MAX_PIXELS,
     OPT_EXPLAIN,
-    OPT_SIGMA,
-    OPT_AMOUNT,
-    OPT_SCALE,
-    OPT_SIZE,
-    OPT_LEVELS,
-    OPT_ITER,
-    OPT_N,
-    OPT_SEED,
     OPT_SHARDS,
-    OPT_PLAN
+    OPT_PLAN,
+    /* Job parameters: OPT_PARAM + index into the names run_longopts
+     * collects. */
+    OPT_PARAM = 512
 };
 
-static const struct {
-    int opt;
-    unsigned bit;
-    const char *name;
-} job_opts[] = {
-    {OPT_SIGMA, CLD_OPT_SIGMA, "--sigma"},
-    {OPT_AMOUNT, CLD_OPT_AMOUNT, "--amount"},
-    {OPT_SCALE, CLD_OPT_SCALE, "--scale"},
-    {OPT_SIZE, CLD_OPT_SIZE, "--size"},
-    {OPT_LEVELS, CLD_OPT_LEVELS, "--levels"},
-    {OPT_ITER, CLD_OPT_ITER, "--iter"},
-    {OPT_N, CLD_OPT_N, "--n"},
-    {OPT_SEED, CLD_OPT_SEED, "--seed"},
+/* Options of `run` and `plan` besides the job's own. */
+static const struct option run_opts[] = {
+    {"output", required_argument, NULL, 'o'},
+    {"device", required_argument, NULL, 'd'},
+    {"format", required_argument, NULL, 'f'},
+    {"quality", required_argument, NULL, 'q'},
+    {"threads", required_argument, NULL, 'j'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"overwrite", no_argument, NULL, OPT_OVERWRITE},
+    {"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
+    {"explain", no_argument, NULL, OPT_EXPLAIN},
+    {"shards", required_argument, NULL, OPT_SHARDS},
+    {"plan", required_argument, NULL, OPT_PLAN},
 };
+
+#define NRUN_OPTS (sizeof run_opts / sizeof run_opts[0])
+/* Distinct parameter names over all jobs, at most. */
+#define MAX_PARAM_NAMES 64
+
+/* The run options, then one long option per distinct parameter name of
+ * every job (so that a parameter of another job gets "is not an option of
+ * JOB" rather than "unknown option"), then the terminator. names[k] is the
+ * name of option OPT_PARAM + k. Returns false when a job declares a name
+ * that a run option already has, or too many. */
+static bool run_longopts(struct option *lo, const char **names,
+                         size_t *nnames)
+{
+    const struct cld_job *j;
+    size_t n = 0;
+
+    memcpy(lo, run_opts, sizeof run_opts);
+    for (size_t i = 0; (j = cld_job_at(i)) != NULL; i++) {
+        for (size_t k = 0; k < j->nparams; k++) {
+            const char *name = j->params[k].name;
+            size_t m = 0;
+
+            for (size_t r = 0; r < NRUN_OPTS; r++) {
+                if (strcmp(run_opts[r].name, name) == 0)
+                    return false;
+            }
+            while (m < n && strcmp(names[m], name) != 0)
+                m++;
+            if (m < n)
+                continue;
+            if (n == MAX_PARAM_NAMES)
+                return false;
+            names[n] = name;
+            lo[NRUN_OPTS + n] = (struct option){name, required_argument,
+                                                NULL, OPT_PARAM + (int)n};
+            n++;
+        }
+    }
+    lo[NRUN_OPTS + n] = (struct option){NULL, 0, NULL, 0};
+    *nnames = n;
+    return true;
+}
+
+/* The options of one job, from its declaration. */
+static void print_job_options(FILE *f, const struct cld_job *job)
+{
+    fprintf(f, "\nOptions of %s:%s\n", job->name,
+            job->nparams ? "" : " (none)");
+    for (size_t k = 0; k < job->nparams; k++) {
+        char line[200];
+
+        cld_param_describe(&job->params[k], line, sizeof line);
+        fprintf(f, "  %s\n", line);
+    }
+}
 
 /* `run JOB ...`, or with plan set `plan JOB ... --shards N --plan FILE`,
  * which takes the same options. */
 static int cmd_run(int argc, char **argv, bool plan)
 {
-    static const struct option longopts[] = {
-        {"output", required_argument, NULL, 'o'},
-        {"device", required_argument, NULL, 'd'},
-        {"format", required_argument, NULL, 'f'},
-        {"quality", required_argument, NULL, 'q'},
-        {"threads", required_argument, NULL, 'j'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {"overwrite", no_argument, NULL, OPT_OVERWRITE},
-        {"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
-        {"explain", no_argument, NULL, OPT_EXPLAIN},
-        {"sigma", required_argument, NULL, OPT_SIGMA},
-        {"amount", required_argument, NULL, OPT_AMOUNT},
-        {"scale", required_argument, NULL, OPT_SCALE},
-        {"size", required_argument, NULL, OPT_SIZE},
-        {"levels", required_argument, NULL, OPT_LEVELS},
-        {"iter", required_argument, NULL, OPT_ITER},
-        {"n", required_argument, NULL, OPT_N},
-        {"seed", required_argument, NULL, OPT_SEED},
-        {"shards", required_argument, NULL, OPT_SHARDS},
-        {"plan", required_argument, NULL, OPT_PLAN},
-        {NULL, 0, NULL, 0}};
+    struct option longopts[NRUN_OPTS + MAX_PARAM_NAMES + 1];
+    const char *names[MAX_PARAM_NAMES];
+    size_t nnames;
     struct cld_batch_opts o;
     const char *plan_path = NULL;
     uint64_t shards = 0;
     struct cld_batch_result res;
     const struct cld_job *job;
-    unsigned given = 0;
     uint64_t u;
     int c;
     enum cld_status st;
@@ -309,22 +326,30 @@ static int cmd_run(int argc, char **argv, bool plan)
     if (!job)
         return usage_error("run: unknown job '%s' (see --jobs)", argv[1]);
     o.job = job;
-    cld_params_default(&o.params);
+    cld_params_default(&o.params, job);
+    if (!run_longopts(longopts, names, &nnames)) {
+        fprintf(stderr, "cldispatch: internal error: a job parameter "
+                "clashes with a run option\n");
+        return CLD_EXIT_USAGE;
+    }
     argc--;
     argv++;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":o:d:f:q:j:vh", longopts, NULL)) !=
            -1) {
-        for (size_t k = 0; k < sizeof job_opts / sizeof job_opts[0]; k++) {
-            if (job_opts[k].opt == c) {
-                if (!(job->options & job_opts[k].bit)) {
-                    fprintf(stderr, "cldispatch: %s is not an option of "
-                            "%s\n", job_opts[k].name, job->name);
-                    return CLD_EXIT_USAGE;
-                }
-                given |= job_opts[k].bit;
+        if (c >= OPT_PARAM && c < OPT_PARAM + (int)nnames) {
+            const char *name = names[c - OPT_PARAM];
+            int i = cld_params_find(&o.params, name);
+
+            if (i < 0) {
+                fprintf(stderr, "cldispatch: --%s is not an option of "
+                        "%s\n", name, job->name);
+                return CLD_EXIT_USAGE;
             }
+            if (cld_params_parse(&o.params, (size_t)i, optarg) != CLD_OK)
+                return usage_error("%s", cld_error_detail());
+            continue;
         }
         switch (c) {
         case 'o':
@@ -354,6 +379,7 @@ static int cmd_run(int argc, char **argv, bool plan)
             break;
         case 'h':
             fputs(usage_run, stdout);
+            print_job_options(stdout, job);
             return CLD_EXIT_OK;
         case OPT_OVERWRITE:
             o.overwrite = true;
@@ -365,43 +391,6 @@ static int cmd_run(int argc, char **argv, bool plan)
             break;
         case OPT_EXPLAIN:
             o.explain = true;
-            break;
-        case OPT_SIGMA:
-            if (!parse_double(optarg, 0.01, 100.0, &o.params.sigma))
-                return usage_error("bad --sigma '%s' (0.01..100)", optarg);
-            break;
-        case OPT_AMOUNT:
-            if (!parse_double(optarg, 0.0, 100.0, &o.params.amount))
-                return usage_error("bad --amount '%s' (0..100)", optarg);
-            break;
-        case OPT_SCALE:
-            if (!parse_double(optarg, 0.001, 64.0, &o.params.scale))
-                return usage_error("bad --scale '%s' (0.001..64)", optarg);
-            break;
-        case OPT_SIZE:
-            if (!parse_size(optarg, &o.params.width, &o.params.height))
-                return usage_error("bad --size '%s' (WxH, 1..65536)",
-                                   optarg);
-            break;
-        case OPT_LEVELS:
-            if (!parse_u64(optarg, 2, 256, &u))
-                return usage_error("bad --levels '%s' (2..256)", optarg);
-            o.params.levels = (uint32_t)u;
-            break;
-        case OPT_ITER:
-            if (!parse_u64(optarg, 1, 1000000, &u))
-                return usage_error("bad --iter '%s' (1..1000000)", optarg);
-            o.params.iter = (uint32_t)u;
-            break;
-        case OPT_N:
-            if (!parse_u64(optarg, 1, 16384, &u))
-                return usage_error("bad --n '%s' (1..16384)", optarg);
-            o.params.n = (uint32_t)u;
-            break;
-        case OPT_SEED:
-            if (!parse_u64(optarg, 0, UINT64_MAX, &u))
-                return usage_error("bad --seed '%s'", optarg);
-            o.params.seed = u;
             break;
         case OPT_SHARDS:
             if (!plan || !parse_u64(optarg, 1, CLD_SCALEOUT_MAX_SHARDS,
@@ -425,9 +414,8 @@ static int cmd_run(int argc, char **argv, bool plan)
         return usage_error("%s", "run: missing -o OUTDIR");
     if (o.device && cld_device_selector_check(o.device) != CLD_OK)
         return usage_error("%s", cld_error_detail());
-    if (job->validate && job->validate(&o.params) != CLD_OK)
+    if (cld_job_validate(job, &o.params) != CLD_OK)
         return usage_error("%s", cld_error_detail());
-    (void)given;
     if (plan) {
         if (!shards || !plan_path)
             return usage_error("%s", "plan: needs --shards N and --plan "

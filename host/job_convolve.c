@@ -33,6 +33,24 @@
 
 enum conv_kind { CONV_BLUR, CONV_SHARPEN };
 
+/* Parameters: blur takes sigma, sharpen sigma then amount. */
+enum { P_SIGMA, P_AMOUNT };
+
+static const struct cld_param blur_params[] = {
+    {.name = "sigma", .type = CLD_PARAM_REAL, .metavar = "S",
+     .min = 0.01, .max = 100.0, .def = 2.0, .flags = CLD_PARAM_KEY,
+     .help = "Gaussian standard deviation in pixels"},
+};
+
+static const struct cld_param sharpen_params[] = {
+    {.name = "sigma", .type = CLD_PARAM_REAL, .metavar = "S",
+     .min = 0.01, .max = 100.0, .def = 2.0, .flags = CLD_PARAM_KEY,
+     .help = "Gaussian standard deviation of the blur"},
+    {.name = "amount", .type = CLD_PARAM_REAL, .metavar = "A",
+     .min = 0.0, .max = 100.0, .def = 1.0, .flags = CLD_PARAM_KEY,
+     .help = "strength of the mask"},
+};
+
 /* Reference -------------------------------------------------------------*/
 
 /* ceil(3 sigma), kept within 1 .. MAX_RADIUS + 1 for any sigma (traits
@@ -59,21 +77,18 @@ static enum cld_status check_sigma(double sigma)
     return CLD_OK;
 }
 
+/* The radius limit first (its message says why), then the declared
+ * ranges (sharpen: the amount). */
 static enum cld_status blur_validate(const struct cld_params *p)
 {
-    return check_sigma(p->sigma);
+    enum cld_status st = check_sigma(cld_param_real(p, P_SIGMA));
+
+    return st != CLD_OK ? st : cld_params_check(p);
 }
 
 static enum cld_status sharpen_validate(const struct cld_params *p)
 {
-    enum cld_status st = check_sigma(p->sigma);
-
-    if (st != CLD_OK)
-        return st;
-    if (!(p->amount >= 0.0 && p->amount <= 100.0))
-        return cld_error_set(CLD_ERR_USAGE, "amount %g is out of range "
-                             "(0..100)", p->amount);
-    return CLD_OK;
+    return blur_validate(p);
 }
 
 /* The 2r + 1 weights exp(-k^2 / (2 sigma^2)), k = -r..r, normalised to
@@ -138,13 +153,15 @@ static enum cld_status conv_host(enum conv_kind kind,
     const struct cld_image *src = &in->img;
     int w = (int)src->width, h = (int)src->height, ch = (int)src->channels;
     size_t rb = (size_t)w * ch, rbp = cld_round_up(rb, 16), npad;
-    float amount = (float)p->amount;
+    float amount = kind == CONV_SHARPEN
+                       ? (float)cld_param_real(p, P_AMOUNT) : 0.0f;
     float *taps = NULL, *tmp = NULL, *pad = NULL, *acc = NULL;
     int r;
     enum cld_status st;
 
     st = kind == CONV_BLUR ? blur_validate(p) : sharpen_validate(p);
-    if (st != CLD_OK || (st = gauss_taps(p->sigma, &r, &taps)) != CLD_OK)
+    if (st != CLD_OK || (st = gauss_taps(cld_param_real(p, P_SIGMA), &r,
+                                         &taps)) != CLD_OK)
         return st;
     if ((st = cld_image_alloc(&out->img, src->width, src->height,
                               src->channels)) != CLD_OK)
@@ -466,7 +483,8 @@ enum cld_status cld__blur_cl(struct cld_clctx *ctx,
     const struct cld_image *src = &in->img;
     enum conv_kind kind = sharpen ? CONV_SHARPEN : CONV_BLUR;
     size_t bytes = (size_t)src->width * src->height * src->channels;
-    float *taps = NULL, amount = (float)p->amount;
+    float *taps = NULL;
+    float amount = sharpen ? (float)cld_param_real(p, P_AMOUNT) : 0.0f;
     cl_mem bin = NULL, bout = NULL, btaps = NULL;
     cl_program prog;
     bool fits = false, enqueued = false;
@@ -475,7 +493,8 @@ enum cld_status cld__blur_cl(struct cld_clctx *ctx,
 
     memset(out, 0, sizeof *out);
     st = sharpen ? sharpen_validate(p) : blur_validate(p);
-    if (st != CLD_OK || (st = gauss_taps(p->sigma, &r, &taps)) != CLD_OK)
+    if (st != CLD_OK || (st = gauss_taps(cld_param_real(p, P_SIGMA), &r,
+                                         &taps)) != CLD_OK)
         return st;
     if ((st = check_kernel_range(src, r)) != CLD_OK ||
         (st = cld_image_alloc(&out->img, src->width, src->height,
@@ -605,22 +624,19 @@ static void conv_traits(const struct cld_data *in, struct cld_workload *w,
 static void blur_traits(const struct cld_params *p, const struct cld_data *in,
                         struct cld_workload *w)
 {
-    double taps = 2.0 * radius_of(p->sigma) + 1.0;
+    double taps = 2.0 * radius_of(cld_param_real(p, P_SIGMA)) + 1.0;
 
     /* A multiply-add per tap and channel, in each of the two passes. */
     conv_traits(in, w, 2.0 * taps);
-    snprintf(w->params, sizeof w->params, "sigma=%g", p->sigma);
 }
 
 static void sharpen_traits(const struct cld_params *p,
                            const struct cld_data *in, struct cld_workload *w)
 {
-    double taps = 2.0 * radius_of(p->sigma) + 1.0;
+    double taps = 2.0 * radius_of(cld_param_real(p, P_SIGMA)) + 1.0;
 
     /* The blur, then a subtraction and a multiply-add per channel. */
     conv_traits(in, w, 2.0 * taps + 3.0);
-    snprintf(w->params, sizeof w->params, "sigma=%g amount=%g", p->sigma,
-             p->amount);
 }
 
 static void sobel_traits(const struct cld_params *p, const struct cld_data *in,
@@ -646,7 +662,7 @@ const struct cld_job cld_job_blur = {
     .input = CLD_DATA_IMAGE,
     .output = CLD_DATA_IMAGE,
     .family = "convolve",
-    .options = CLD_OPT_SIGMA,
+    CLD_JOB_PARAMS(blur_params),
     .validate = blur_validate,
     .traits = blur_traits,
     .run_host = blur_host,
@@ -661,7 +677,7 @@ const struct cld_job cld_job_sobel = {
     .input = CLD_DATA_IMAGE,
     .output = CLD_DATA_IMAGE,
     .family = "convolve",
-    .options = 0,
+
     .validate = NULL,
     .traits = sobel_traits,
     .run_host = sobel_host,
@@ -676,7 +692,7 @@ const struct cld_job cld_job_sharpen = {
     .input = CLD_DATA_IMAGE,
     .output = CLD_DATA_IMAGE,
     .family = "convolve",
-    .options = CLD_OPT_SIGMA | CLD_OPT_AMOUNT,
+    CLD_JOB_PARAMS(sharpen_params),
     .validate = sharpen_validate,
     .traits = sharpen_traits,
     .run_host = sharpen_host,

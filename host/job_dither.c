@@ -51,12 +51,22 @@ static uint8_t *quant_table(uint32_t levels)
     return t;
 }
 
+static const struct cld_param dither_params[] = {
+    {.name = "levels", .type = CLD_PARAM_INT, .metavar = "N", .imin = 2,
+     .imax = 256, .idef = 2, .flags = CLD_PARAM_KEY,
+     .help = "gray levels of the output"},
+};
+
+static uint32_t levels_of(const struct cld_params *p)
+{
+    return (uint32_t)cld_param_int(p, 0);
+}
+
+/* The declared range (2..256) is the whole check; kept for callers that
+ * build parameters in code. */
 static enum cld_status dither_validate(const struct cld_params *p)
 {
-    if (p->levels < 2 || p->levels > 256)
-        return cld_error_set(CLD_ERR_USAGE, "dither: --levels %u is not in "
-                             "2..256", p->levels);
-    return CLD_OK;
+    return cld_params_check(p);
 }
 
 static enum cld_status dither_host(const struct cld_params *p,
@@ -74,7 +84,7 @@ static enum cld_status dither_host(const struct cld_params *p,
     if ((st = cld_image_alloc(&out->img, w, h, 1)) != CLD_OK)
         return st;
     out->kind = CLD_DATA_IMAGE;
-    qtab = quant_table(p->levels);
+    qtab = quant_table(levels_of(p));
     cur = cld_buffer_alloc((size_t)w * sizeof *cur);
     next = cld_buffer_alloc((size_t)w * sizeof *next);
     if (!qtab || !cur || !next) {
@@ -141,7 +151,7 @@ enum cld_status cld__dither_cl(struct cld_clctx *ctx,
     if ((st = cld_image_alloc(&out->img, w, h, 1)) != CLD_OK)
         return st;
     out->kind = CLD_DATA_IMAGE;
-    if (!(qtab = quant_table(p->levels))) {
+    if (!(qtab = quant_table(levels_of(p)))) {
         st = cld_error_set(CLD_ERR_NOMEM, "dither: out of memory");
         goto out;
     }
@@ -202,7 +212,7 @@ static void dither_traits(const struct cld_params *p,
 {
     uint64_t npix = (uint64_t)in->img.width * in->img.height;
 
-    snprintf(w->params, sizeof w->params, "levels=%u", p->levels);
+    (void)p;
     w->elements = npix;
     w->bytes_in = npix * in->img.channels;
     w->bytes_out = npix;
@@ -221,7 +231,7 @@ const struct cld_job cld_job_dither = {
     .input = CLD_DATA_IMAGE,
     .output = CLD_DATA_IMAGE,
     .family = "dither",
-    .options = CLD_OPT_LEVELS,
+    CLD_JOB_PARAMS(dither_params),
     .validate = dither_validate,
     .traits = dither_traits,
     .run_host = dither_host,

@@ -43,13 +43,24 @@ static void put(uint8_t *p, uint32_t n, uint32_t iter)
     }
 }
 
-/* Size after defaults; both 0 means the default size. */
+enum { P_SIZE, P_ITER };
+
+static const struct cld_param mandel_params[] = {
+    {.name = "size", .type = CLD_PARAM_SIZE, .metavar = "WxH", .imin = 1,
+     .imax = MAX_SIDE, .flags = CLD_PARAM_OPTIONAL,
+     .help = "image size (default 1024x768)"},
+    {.name = "iter", .type = CLD_PARAM_INT, .metavar = "N", .imin = 1,
+     .imax = MAX_ITER, .idef = 256, .flags = CLD_PARAM_KEY,
+     .help = "iterations before a point counts as inside"},
+};
+
+/* Size after defaults. */
 static void frame_size(const struct cld_params *p, uint32_t *w, uint32_t *h)
 {
-    bool dflt = p->width == 0 && p->height == 0;
+    bool dflt = !(p->given & (1u << P_SIZE));
 
-    *w = dflt ? DEFAULT_WIDTH : p->width;
-    *h = dflt ? DEFAULT_HEIGHT : p->height;
+    *w = dflt ? DEFAULT_WIDTH : cld_param_width(p, P_SIZE);
+    *h = dflt ? DEFAULT_HEIGHT : cld_param_height(p, P_SIZE);
 }
 
 /* The view: left edge, top edge and pixel pitch, computed once in float on
@@ -61,21 +72,16 @@ static void view(uint32_t w, uint32_t h, float *x0, float *y0, float *scale)
     *y0 = 0.5f * (float)h * *scale;
 }
 
+static uint32_t iter_of(const struct cld_params *p)
+{
+    return (uint32_t)cld_param_int(p, P_ITER);
+}
+
+/* The declared ranges are the whole check; kept for callers that build
+ * parameters in code. */
 static enum cld_status mandel_validate(const struct cld_params *p)
 {
-    if ((p->width == 0) != (p->height == 0))
-        return cld_error_set(CLD_ERR_USAGE,
-                             "mandelbrot: --size needs both width and "
-                             "height");
-    if (p->width > MAX_SIDE || p->height > MAX_SIDE)
-        return cld_error_set(CLD_ERR_USAGE,
-                             "mandelbrot: --size %ux%u exceeds %ux%u",
-                             p->width, p->height, MAX_SIDE, MAX_SIDE);
-    if (p->iter < 1 || p->iter > MAX_ITER)
-        return cld_error_set(CLD_ERR_USAGE,
-                             "mandelbrot: --iter %u is not in 1..%u",
-                             p->iter, MAX_ITER);
-    return CLD_OK;
+    return cld_params_check(p);
 }
 
 /* Iterations before c = cx + i cy escapes, iter if it does not; *loops
@@ -135,7 +141,7 @@ static enum cld_status mandel_host(const struct cld_params *p,
                                    const struct cld_data *in,
                                    struct cld_data *out)
 {
-    uint32_t w, h, iter = p->iter;
+    uint32_t w, h, iter = iter_of(p);
     float x0, y0, scale;
     enum cld_status st;
 
@@ -252,7 +258,7 @@ static enum cld_status mandel_cl(struct cld_clctx *ctx,
             return st;
         lanes = native <= 4 ? 4 : native <= 8 ? 8 : 16;
     }
-    st = cld__mandelbrot_cl(ctx, w, h, p->iter, lanes, &out->img);
+    st = cld__mandelbrot_cl(ctx, w, h, iter_of(p), lanes, &out->img);
     if (st == CLD_OK)
         out->kind = CLD_DATA_IMAGE;
     return st;
@@ -267,7 +273,6 @@ static void mandel_traits(const struct cld_params *p,
     (void)in;
     frame_size(p, &width, &height);
     npix = (uint64_t)width * height;
-    snprintf(w->params, sizeof w->params, "iter=%u", p->iter);
     w->elements = npix;
     w->bytes_in = 0;
     w->bytes_out = npix * 3u;
@@ -277,7 +282,7 @@ static void mandel_traits(const struct cld_params *p,
      * iter 256 the 4:3 default frame runs about 11 a pixel, a square one
      * more: it shows more of the set). */
     w->ops_per_element = 8.0 * (1.0 + mean_iterations(width, height,
-                                                        p->iter));
+                                                        iter_of(p)));
     w->kernel_launches = 1;
 }
 
@@ -289,7 +294,7 @@ const struct cld_job cld_job_mandelbrot = {
     .input = CLD_DATA_NONE,
     .output = CLD_DATA_IMAGE,
     .family = "fractal",
-    .options = CLD_OPT_SIZE | CLD_OPT_ITER,
+    CLD_JOB_PARAMS(mandel_params),
     .validate = mandel_validate,
     .traits = mandel_traits,
     .run_host = mandel_host,

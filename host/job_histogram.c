@@ -392,7 +392,6 @@ const struct cld_job cld_job_equalize = {
     .input = CLD_DATA_IMAGE,
     .output = CLD_DATA_IMAGE,
     .family = "histogram",
-    .options = 0,
     .validate = NULL,
     .traits = equalize_traits,
     .run_host = equalize_host,

@@ -118,15 +118,27 @@ enum cld_status cld__matmul_ref(const struct cld_matrix *a,
     return CLD_OK;
 }
 
+enum { P_N, P_SEED };
+
+static const struct cld_param matmul_params[] = {
+    {.name = "n", .type = CLD_PARAM_INT, .metavar = "N", .imin = 1,
+     .imax = MAX_N, .idef = 512,
+     .help = "side of the random matrices (no inputs)"},
+    {.name = "seed", .type = CLD_PARAM_INT, .metavar = "N", .imin = 0,
+     .imax = UINT64_MAX, .idef = 1,
+     .help = "seed of the random matrices"},
+};
+
 /* The operands: the two inputs, or two random n x n matrices (A first,
- * then B, one splitmix64 stream seeded with p->seed) kept in tmp. */
+ * then B, one splitmix64 stream seeded with --seed) kept in tmp. */
 static enum cld_status operands(const struct cld_params *p,
                                 const struct cld_data *in,
                                 struct cld_matrix tmp[2],
                                 const struct cld_matrix **a,
                                 const struct cld_matrix **b)
 {
-    uint64_t state = p->seed;
+    uint64_t state = cld_param_int(p, P_SEED);
+    uint32_t n = (uint32_t)cld_param_int(p, P_N);
     enum cld_status st;
 
     if (in && in->nmat == 2) {
@@ -138,11 +150,11 @@ static enum cld_status operands(const struct cld_params *p,
         return cld_error_set(CLD_ERR_INVALID,
                              "matmul: needs two matrices or none, not %d",
                              in->nmat);
-    if (p->n < 1 || p->n > MAX_N)
+    if (n < 1 || n > MAX_N)
         return cld_error_set(CLD_ERR_INVALID,
-                             "matmul: --n %u is not in 1..%u", p->n, MAX_N);
-    if ((st = cld__matmul_random(&tmp[0], p->n, p->n, &state)) != CLD_OK ||
-        (st = cld__matmul_random(&tmp[1], p->n, p->n, &state)) != CLD_OK)
+                             "matmul: --n %u is not in 1..%u", n, MAX_N);
+    if ((st = cld__matmul_random(&tmp[0], n, n, &state)) != CLD_OK ||
+        (st = cld__matmul_random(&tmp[1], n, n, &state)) != CLD_OK)
         return st;
     *a = &tmp[0];
     *b = &tmp[1];
@@ -151,10 +163,7 @@ static enum cld_status operands(const struct cld_params *p,
 
 static enum cld_status matmul_validate(const struct cld_params *p)
 {
-    if (p->n < 1 || p->n > MAX_N)
-        return cld_error_set(CLD_ERR_USAGE, "matmul: --n %u is not in "
-                             "1..%u", p->n, MAX_N);
-    return CLD_OK;
+    return cld_params_check(p);
 }
 
 static enum cld_status matmul_host(const struct cld_params *p,
@@ -285,7 +294,7 @@ static enum cld_status matmul_cl(struct cld_clctx *ctx,
 static void matmul_traits(const struct cld_params *p,
                           const struct cld_data *in, struct cld_workload *w)
 {
-    uint64_t m = p->n, k = p->n, n = p->n;
+    uint64_t m = cld_param_int(p, P_N), k = m, n = m;
     uint64_t sa, sb, sc;
 
     if (in && in->nmat == 2) {
@@ -312,7 +321,7 @@ const struct cld_job cld_job_matmul = {
     .input = CLD_DATA_MATRIX,
     .output = CLD_DATA_MATRIX,
     .family = "matmul",
-    .options = CLD_OPT_N | CLD_OPT_SEED,
+    CLD_JOB_PARAMS(matmul_params),
     .validate = matmul_validate,
     .traits = matmul_traits,
     .run_host = matmul_host,

@@ -172,7 +172,6 @@ const struct cld_job cld_job_grayscale = {
     .input = CLD_DATA_IMAGE,
     .output = CLD_DATA_IMAGE,
     .family = "pointwise",
-    .options = 0,
     .validate = NULL,
     .traits = gray_traits,
     .run_host = gray_host,

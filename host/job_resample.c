@@ -160,23 +160,33 @@ static enum cld_status axis_build(uint32_t in, uint32_t out, struct axis *a)
                                   : axis_bilinear(in, out, a);
 }
 
+enum { P_SCALE, P_SIZE };
+
+static const struct cld_param resize_params[] = {
+    {.name = "scale", .type = CLD_PARAM_REAL, .metavar = "F", .min = 0.001,
+     .max = 64.0, .flags = CLD_PARAM_KEY | CLD_PARAM_OPTIONAL,
+     .help = "factor for both sides"},
+    {.name = "size", .type = CLD_PARAM_SIZE, .metavar = "WxH", .imin = 1,
+     .imax = MAX_SIDE, .flags = CLD_PARAM_KEY | CLD_PARAM_OPTIONAL,
+     .help = "output size"},
+};
+
+static double scale_of(const struct cld_params *p)
+{
+    return p->given & (1u << P_SCALE) ? cld_param_real(p, P_SCALE) : 0.0;
+}
+
 static enum cld_status resize_validate(const struct cld_params *p)
 {
-    bool scale = p->scale != 0.0, size = p->width != 0 || p->height != 0;
+    bool scale = p->given & (1u << P_SCALE);
+    bool size = p->given & (1u << P_SIZE);
+    enum cld_status st;
 
+    if ((st = cld_params_check(p)) != CLD_OK)
+        return st;
     if (scale == size)
         return cld_error_set(CLD_ERR_USAGE, "resize: give exactly one of "
                              "--scale F and --size WxH");
-    if (scale && !(p->scale > 0.0 && isfinite(p->scale)))
-        return cld_error_set(CLD_ERR_USAGE, "resize: --scale %g is not a "
-                             "positive factor", p->scale);
-    if (size && (p->width == 0 || p->height == 0))
-        return cld_error_set(CLD_ERR_USAGE, "resize: --size needs both "
-                             "width and height");
-    if (size && (p->width > MAX_SIDE || p->height > MAX_SIDE))
-        return cld_error_set(CLD_ERR_USAGE, "resize: --size %ux%u exceeds "
-                             "%ux%u", p->width, p->height, MAX_SIDE,
-                             MAX_SIDE);
     return CLD_OK;
 }
 
@@ -197,16 +207,18 @@ static enum cld_status resize_plan(const struct cld_params *p,
                                    const struct cld_image *src,
                                    struct axis *ax, struct axis *ay)
 {
-    uint32_t ow = p->width, oh = p->height;
+    uint32_t ow = cld_param_width(p, P_SIZE);
+    uint32_t oh = cld_param_height(p, P_SIZE);
+    double scale = scale_of(p);
     enum cld_status st;
 
     memset(ax, 0, sizeof *ax);
     memset(ay, 0, sizeof *ay);
     if ((st = resize_validate(p)) != CLD_OK)
         return st;
-    if (p->scale != 0.0 &&
-        ((st = scaled_side(src->width, p->scale, &ow)) != CLD_OK ||
-         (st = scaled_side(src->height, p->scale, &oh)) != CLD_OK))
+    if (scale != 0.0 &&
+        ((st = scaled_side(src->width, scale, &ow)) != CLD_OK ||
+         (st = scaled_side(src->height, scale, &oh)) != CLD_OK))
         return st;
     if ((st = axis_build(src->width, ow, ax)) != CLD_OK)
         return st;
@@ -483,18 +495,16 @@ static void resize_traits(const struct cld_params *p,
 {
     const struct cld_image *src = &in->img;
     uint64_t npix = (uint64_t)src->width * src->height;
-    uint32_t ow = p->width, oh = p->height;
+    uint32_t ow = cld_param_width(p, P_SIZE);
+    uint32_t oh = cld_param_height(p, P_SIZE);
+    double scale = scale_of(p);
     uint64_t outpix;
     double rx, ry, taps;
 
-    if (p->scale != 0.0) {
-        if (scaled_side(src->width, p->scale, &ow) != CLD_OK ||
-            scaled_side(src->height, p->scale, &oh) != CLD_OK)
-            ow = oh = MAX_SIDE;
-        snprintf(w->params, sizeof w->params, "scale=%g", p->scale);
-    } else {
-        snprintf(w->params, sizeof w->params, "size=%ux%u", ow, oh);
-    }
+    if (scale != 0.0 &&
+        (scaled_side(src->width, scale, &ow) != CLD_OK ||
+         scaled_side(src->height, scale, &oh) != CLD_OK))
+        ow = oh = MAX_SIDE;
     if (ow == 0 || oh == 0)
         ow = oh = 1;
     outpix = (uint64_t)ow * oh;
@@ -521,7 +531,7 @@ const struct cld_job cld_job_resize = {
     .input = CLD_DATA_IMAGE,
     .output = CLD_DATA_IMAGE,
     .family = "resample",
-    .options = CLD_OPT_SCALE | CLD_OPT_SIZE,
+    CLD_JOB_PARAMS(resize_params),
     .validate = resize_validate,
     .traits = resize_traits,
     .run_host = resize_host,

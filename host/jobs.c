@@ -28,18 +28,19 @@ void cld_data_free(struct cld_data *d)
     d->kind = CLD_DATA_NONE;
 }
 
-void cld_params_default(struct cld_params *p)
+void cld_params_default(struct cld_params *p, const struct cld_job *job)
 {
-    memset(p, 0, sizeof *p);
-    p->sigma = 2.0;
-    p->amount = 1.0;
-    p->scale = 0.0;
-    p->levels = 2;
-    p->width = 0;
-    p->height = 0;
-    p->iter = 256;
-    p->n = 512;
-    p->seed = 1;
+    cld_params_init(p, job->params, job->nparams);
+}
+
+enum cld_status cld_job_validate(const struct cld_job *job,
+                                 const struct cld_params *p)
+{
+    enum cld_status st = cld_params_check(p);
+
+    if (st == CLD_OK && job->validate)
+        st = job->validate(p);
+    return st;
 }
 
 const struct cld_job *cld_job_find(const char *name)
@@ -56,37 +57,20 @@ const struct cld_job *cld_job_at(size_t i)
     return i < NJOBS ? jobs[i] : NULL;
 }
 
-static const struct {
-    unsigned bit;
-    const char *text;
-} option_help[] = {
-    {CLD_OPT_SIGMA, "--sigma S (default 2.0)"},
-    {CLD_OPT_AMOUNT, "--amount A (default 1.0)"},
-    {CLD_OPT_SCALE, "--scale F"},
-    {CLD_OPT_SIZE, "--size WxH"},
-    {CLD_OPT_LEVELS, "--levels N (default 2)"},
-    {CLD_OPT_ITER, "--iter N (default 256)"},
-    {CLD_OPT_N, "--n N (default 512)"},
-    {CLD_OPT_SEED, "--seed N (default 1)"},
-};
-
 void cld_jobs_print(FILE *f)
 {
     for (size_t i = 0; i < NJOBS; i++) {
         const struct cld_job *j = jobs[i];
-        bool any = false;
 
         fprintf(f, "%-11s %s\n", j->name, j->summary);
         fprintf(f, "%-11s class: %s\n", "", cld_workload_class_str(j->cls));
-        fprintf(f, "%-11s options:", "");
-        for (size_t k = 0; k < sizeof option_help / sizeof option_help[0];
-             k++) {
-            if (j->options & option_help[k].bit) {
-                fprintf(f, "%s %s", any ? "," : "", option_help[k].text);
-                any = true;
-            }
+        fprintf(f, "%-11s options:%s\n", "", j->nparams ? "" : " (none)");
+        for (size_t k = 0; k < j->nparams; k++) {
+            char line[200];
+
+            cld_param_describe(&j->params[k], line, sizeof line);
+            fprintf(f, "%-13s %s\n", "", line);
         }
-        fprintf(f, "%s\n", any ? "" : " (none)");
     }
 }
 

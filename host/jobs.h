@@ -12,32 +12,8 @@
 #include "clw.h"
 #include "error.h"
 #include "image.h"
+#include "params.h"
 #include "workload.h"
-
-/* Parameters of every job; each job reads the ones it declares. */
-struct cld_params {
-    double sigma;     /* blur, sharpen */
-    double amount;    /* sharpen */
-    double scale;     /* resize (0 = use size) */
-    uint32_t width;   /* resize --size, mandelbrot --size */
-    uint32_t height;
-    uint32_t levels;  /* dither */
-    uint32_t iter;    /* mandelbrot */
-    uint32_t n;       /* matmul */
-    uint64_t seed;    /* matmul random inputs */
-};
-
-/* Bits naming the options a job accepts (for parsing and --jobs). */
-enum cld_opt {
-    CLD_OPT_SIGMA = 1u << 0,
-    CLD_OPT_AMOUNT = 1u << 1,
-    CLD_OPT_SCALE = 1u << 2,
-    CLD_OPT_SIZE = 1u << 3,
-    CLD_OPT_LEVELS = 1u << 4,
-    CLD_OPT_ITER = 1u << 5,
-    CLD_OPT_N = 1u << 6,
-    CLD_OPT_SEED = 1u << 7
-};
 
 enum cld_data_kind {
     CLD_DATA_NONE,   /* generators take no input */
@@ -63,9 +39,11 @@ struct cld_job {
     enum cld_data_kind input;
     enum cld_data_kind output;
     const char *family;     /* cl/<family>.cl */
-    unsigned options;       /* CLD_OPT_* bits */
-    /* Check parameters; CLD_ERR_USAGE with a detail when invalid. May be
-     * NULL. */
+    /* The parameters it takes, declared once (see params.h). */
+    const struct cld_param *params;
+    size_t nparams;
+    /* Check what the declared ranges cannot (one parameter against
+     * another); CLD_ERR_USAGE with a detail when invalid. May be NULL. */
     enum cld_status (*validate)(const struct cld_params *p);
     /* Describe the work for placement (input may be NULL for generators). */
     void (*traits)(const struct cld_params *p, const struct cld_data *in,
@@ -81,8 +59,16 @@ struct cld_job {
                               struct cld_data *out);
 };
 
-/* Defaults for every parameter. */
-void cld_params_default(struct cld_params *p);
+/* A declaration's array and its length, for struct cld_job. */
+#define CLD_JOB_PARAMS(arr) .params = (arr), \
+                            .nparams = sizeof(arr) / sizeof((arr)[0])
+
+/* The defaults of job's parameters into *p. */
+void cld_params_default(struct cld_params *p, const struct cld_job *job);
+
+/* Range check (cld_params_check) then the job's own validate. */
+enum cld_status cld_job_validate(const struct cld_job *job,
+                                 const struct cld_params *p);
 
 /* The job named `name`, or NULL. */
 const struct cld_job *cld_job_find(const char *name);

@@ -24,7 +24,7 @@
 #include "image_io.h"
 #include "jobs.h"
 
-#define CLD_SCALEOUT_VERSION 1
+#define CLD_SCALEOUT_VERSION 2
 #define CLD_SCALEOUT_MAX_SHARDS 1000000u
 /* Folder under OUTDIR for summaries, locks and the merge's results. */
 #define CLD_SCALEOUT_STATE_DIR ".cldispatch"

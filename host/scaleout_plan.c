@@ -161,11 +161,23 @@ void cld_scaleout_plan_hash(const struct cld_scaleout_plan *p, char out[72])
     sha256_init(&c);
     hash_fmt(&c, "%s %d", FORMAT_NAME, CLD_SCALEOUT_VERSION);
     hash_str(&c, p->job ? p->job : "");
-    /* %a prints a double exactly, so equal values hash equally. */
-    hash_fmt(&c, "%a %a %a", q->sigma, q->amount, q->scale);
-    hash_fmt(&c, "%" PRIu32 " %" PRIu32 " %" PRIu32 " %" PRIu32 " %" PRIu32
-             " %" PRIu64, q->width, q->height, q->levels, q->iter, q->n,
-             q->seed);
+    /* The job's declared parameters; %a prints a double exactly, so equal
+     * values hash equally. */
+    for (size_t i = 0; i < q->n; i++) {
+        switch (q->decl[i].type) {
+        case CLD_PARAM_REAL:
+            hash_fmt(&c, "%s=%a", q->decl[i].name, q->v[i].real);
+            break;
+        case CLD_PARAM_INT:
+            hash_fmt(&c, "%s=%" PRIu64, q->decl[i].name, q->v[i].i);
+            break;
+        case CLD_PARAM_SIZE:
+            hash_fmt(&c, "%s=%" PRIu32 "x%" PRIu32, q->decl[i].name,
+                     q->v[i].size.w, q->v[i].size.h);
+            break;
+        }
+    }
+    hash_fmt(&c, "given=%x", q->given);
     hash_str(&c, fmt ? fmt : "auto");
     hash_fmt(&c, "%d %" PRIu64 " %" PRIu32 " %zu", p->quality, p->max_pixels,
              p->shards, p->nitems);
@@ -228,23 +240,6 @@ out:
 
 /* ---- writing ---------------------------------------------------------- */
 
-/* Fields of struct cld_params as JSON numbers; the seed is a string since
- * 64-bit integers do not survive every JSON reader. */
-static const struct {
-    const char *name;
-    size_t off;
-    bool is_double;
-} param_fields[] = {
-    {"sigma", offsetof(struct cld_params, sigma), true},
-    {"amount", offsetof(struct cld_params, amount), true},
-    {"scale", offsetof(struct cld_params, scale), true},
-    {"width", offsetof(struct cld_params, width), false},
-    {"height", offsetof(struct cld_params, height), false},
-    {"levels", offsetof(struct cld_params, levels), false},
-    {"iter", offsetof(struct cld_params, iter), false},
-    {"n", offsetof(struct cld_params, n), false},
-};
-
 /* Print s as a JSON string (quoted and escaped by json-c). */
 static int put_json_str(FILE *f, const char *s)
 {
@@ -280,24 +275,25 @@ static int write_doc(FILE *f, const struct cld_scaleout_plan *p)
             "  \"hash\": \"%s\",\n  \"job\": ", FORMAT_NAME,
             CLD_SCALEOUT_VERSION, p->hash);
     err |= put_json_str(f, p->job);
+    /* The job's declared parameters that have a value: reals as JSON
+     * numbers, integers and sizes as strings (64-bit integers do not
+     * survive every JSON reader). */
     fprintf(f, ",\n  \"params\": {");
-    for (size_t i = 0; i < sizeof param_fields / sizeof param_fields[0];
-         i++) {
-        const char *at = (const char *)q + param_fields[i].off;
+    for (size_t i = 0, k = 0; i < q->n; i++) {
+        const struct cld_param *d = &q->decl[i];
 
-        if (param_fields[i].is_double) {
-            double v;
-
-            memcpy(&v, at, sizeof v);
-            fprintf(f, "\"%s\": %.17g, ", param_fields[i].name, v);
-        } else {
-            uint32_t v;
-
-            memcpy(&v, at, sizeof v);
-            fprintf(f, "\"%s\": %" PRIu32 ", ", param_fields[i].name, v);
-        }
+        if ((d->flags & CLD_PARAM_OPTIONAL) && !(q->given & (1u << i)))
+            continue;
+        fprintf(f, "%s\"%s\": ", k++ ? ", " : "", d->name);
+        if (d->type == CLD_PARAM_REAL)
+            fprintf(f, "%.17g", q->v[i].real);
+        else if (d->type == CLD_PARAM_INT)
+            fprintf(f, "\"%" PRIu64 "\"", q->v[i].i);
+        else
+            fprintf(f, "\"%" PRIu32 "x%" PRIu32 "\"", q->v[i].size.w,
+                    q->v[i].size.h);
     }
-    fprintf(f, "\"seed\": \"%" PRIu64 "\"},\n", q->seed);
+    fprintf(f, "},\n");
     fprintf(f, "  \"output_format\": \"%s\",\n  \"quality\": %d,\n"
             "  \"max_pixels\": %" PRIu64 ",\n  \"outdir\": ",
             fmt ? fmt : "auto", p->quality, p->max_pixels);
@@ -429,51 +425,36 @@ static enum cld_status failed(void)
                                                             : CLD_ERR_FORMAT;
 }
 
+/* The job's parameters (p->params holds its defaults), parsed and range
+ * checked as on the command line. */
 static enum cld_status load_params(const char *path, json_object *doc,
                                    struct cld_scaleout_plan *p)
 {
     json_object *pj = member(path, doc, "plan", "params", json_type_object);
-    json_object *seed;
-    const char *s;
-    char *end;
 
     if (!pj)
         return failed();
-    for (size_t i = 0; i < sizeof param_fields / sizeof param_fields[0];
-         i++) {
-        char *at = (char *)&p->params + param_fields[i].off;
+    json_object_object_foreach(pj, key, val) {
+        int i = cld_params_find(&p->params, key);
+        char text[64];
 
-        if (param_fields[i].is_double) {
-            json_object *v = member(path, pj, "params", param_fields[i].name,
-                                    json_type_double);
-            double d;
-
-            if (!v)
-                return failed();
-            d = json_object_get_double(v);
-            if (!(d >= 0 && d <= 1e6))
-                return bad(path, "params: \"%s\" is out of range",
-                           param_fields[i].name);
-            memcpy(at, &d, sizeof d);
+        if (i < 0)
+            return bad(path, "params: \"%s\" is not a parameter of %s", key,
+                       p->job);
+        if (p->params.decl[i].type == CLD_PARAM_REAL) {
+            if (!json_object_is_type(val, json_type_double) &&
+                !json_object_is_type(val, json_type_int))
+                return bad(path, "params: \"%s\" should be a number", key);
+            snprintf(text, sizeof text, "%.17g",
+                     json_object_get_double(val));
         } else {
-            int64_t x;
-            uint32_t u;
-
-            if (!member_int(path, pj, "params", param_fields[i].name, 0,
-                            UINT32_MAX, &x))
-                return failed();
-            u = (uint32_t)x;
-            memcpy(at, &u, sizeof u);
+            if (!json_object_is_type(val, json_type_string))
+                return bad(path, "params: \"%s\" should be a string", key);
+            snprintf(text, sizeof text, "%s", json_object_get_string(val));
         }
+        if (cld_params_parse(&p->params, (size_t)i, text) != CLD_OK)
+            return bad(path, "params: %s", cld_error_detail());
     }
-    seed = member(path, pj, "params", "seed", json_type_string);
-    if (!seed)
-        return failed();
-    s = json_object_get_string(seed);
-    errno = 0;
-    p->params.seed = strtoull(s, &end, 10);
-    if (errno || *s < '0' || *s > '9' || *end)
-        return bad(path, "params: \"seed\" is not a decimal number");
     return CLD_OK;
 }
 
@@ -623,10 +604,10 @@ static enum cld_status load_doc(const char *path, json_object *doc,
     if (!job || job->input != CLD_DATA_IMAGE)
         return bad(path, "job \"%s\" is not an image job of this cldispatch",
                    p->job);
-    cld_params_default(&p->params);
+    cld_params_default(&p->params, job);
     if ((st = load_params(path, doc, p)) != CLD_OK)
         return st;
-    if (job->validate && job->validate(&p->params) != CLD_OK)
+    if (cld_job_validate(job, &p->params) != CLD_OK)
         return bad(path, "params: %s", cld_error_detail());
     if (!(v = member(path, doc, "plan", "output_format", json_type_string)))
         return failed();

@@ -349,34 +349,6 @@ enum cld_status cld_targets_load(struct cld_targets *t,
 
 /* --- jobs and workloads ------------------------------------------------ */
 
-/* Append " name=value" to the parameter text, for the options that change
- * the work per element. Sizes (--size, --n) are not among them: the run
- * history scales with the work units of an item, so that measurements at
- * one size serve the others. */
-static void param_text(struct cld_workload *w, const struct cld_job *job,
-                       const struct cld_params *p)
-{
-    char *s = w->params;
-    size_t len = sizeof w->params, used = 0;
-
-#define ADD(...) \
-    do { \
-        if (used < len) \
-            used += (size_t)snprintf(s + used, len - used, __VA_ARGS__); \
-    } while (0)
-    if (job->options & CLD_OPT_SIGMA)
-        ADD("%ssigma=%g", used ? " " : "", p->sigma);
-    if (job->options & CLD_OPT_AMOUNT)
-        ADD("%samount=%g", used ? " " : "", p->amount);
-    if (job->options & CLD_OPT_SCALE)
-        ADD("%sscale=%g", used ? " " : "", p->scale);
-    if (job->options & CLD_OPT_LEVELS)
-        ADD("%slevels=%u", used ? " " : "", p->levels);
-    if (job->options & CLD_OPT_ITER)
-        ADD("%siter=%u", used ? " " : "", p->iter);
-#undef ADD
-}
-
 void cld_targets_workload(const struct cld_job *job,
                           const struct cld_params *p,
                           const struct cld_data *in, struct cld_workload *w)
@@ -389,8 +361,10 @@ void cld_targets_workload(const struct cld_job *job,
     w->cls = job->cls;
     w->flags |= job->flags;
     w->batch = 1;
-    if (!w->params[0])
-        param_text(w, job, p);
+    /* The declared KEY parameters; sizes (--size, --n) are not among
+     * them: the run history scales with the work units of an item, so that
+     * measurements at one size serve the others. */
+    cld_params_key(p, w->params, sizeof w->params);
     /* The history's text format keeps tabs and newlines out. */
     for (char *c = w->params; *c; c++) {
         if (*c == '\t' || *c == '\n' || *c == '\r')
@@ -408,7 +382,7 @@ static double calibration_scale(const struct cld_job *job,
     struct cld_workload wc;
     double s = 1;
 
-    cld_params_default(&dp);
+    cld_params_default(&dp, job);
     if (cld_targets_synth_input(job, CLD_CALIBRATE_WIDTH,
                                 CLD_CALIBRATE_HEIGHT, false, &dp, &cin)
         != CLD_OK)
@@ -620,8 +594,14 @@ enum cld_status cld_targets_synth_input(const struct cld_job *job,
     in->kind = job->input;
     switch (job->input) {
     case CLD_DATA_NONE:
-        p->width = width;
-        p->height = height;
+        /* Generators take their output size as their first size. */
+        for (size_t i = 0; i < p->n; i++) {
+            if (p->decl[i].type == CLD_PARAM_SIZE) {
+                st = cld_params_set_size(p, p->decl[i].name, width,
+                                         height);
+                break;
+            }
+        }
         break;
     case CLD_DATA_IMAGE:
         if (pixels) {
@@ -636,7 +616,7 @@ enum cld_status cld_targets_synth_input(const struct cld_job *job,
         break;
     case CLD_DATA_MATRIX:
         n = cld_targets_matrix_side(width, height);
-        p->n = n;
+        st = cld_params_set_int(p, "n", n);
         in->nmat = 2;
         for (int k = 0; k < 2 && st == CLD_OK; k++) {
             if (pixels) {
@@ -649,11 +629,11 @@ enum cld_status cld_targets_synth_input(const struct cld_job *job,
         }
         break;
     }
-    if (st == CLD_OK && job->validate && job->validate(p) != CLD_OK) {
+    if (st == CLD_OK && cld_job_validate(job, p) != CLD_OK) {
         /* A resize needs a target size: half the input. */
-        if (job->options & CLD_OPT_SCALE)
-            p->scale = 0.5;
-        if (job->validate(p) != CLD_OK)
+        if (cld_params_find(p, "scale") >= 0)
+            cld_params_set_real(p, "scale", 0.5);
+        if (cld_job_validate(job, p) != CLD_OK)
             st = cld_error_set(CLD_ERR_UNSUPPORTED,
                                "%s: no default parameters to run with "
                                "(%s)", job->name, cld_error_detail());
@@ -677,7 +657,7 @@ static int large_choice(const struct cld_targets *t, const struct cld_job *job,
     struct cld_plan plan;
     int chosen = -1;
 
-    cld_params_default(&p);
+    cld_params_default(&p, job);
     if (cld_targets_synth_input(job, CLD_PREFERRED_WIDTH,
                                 CLD_PREFERRED_HEIGHT, false, &p, &in)
         != CLD_OK)

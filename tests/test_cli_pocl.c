@@ -87,6 +87,20 @@ static void test_cli_help_version_and_usage(void **state)
     assert_non_null(strstr(output, "-o"));
     assert_int_equal(run("run grayscale --sigma 2 x.png -o /tmp"), 2);
     assert_non_null(strstr(output, "not an option of grayscale"));
+    /* Job options come from the job's declaration: its ranges, its
+     * help. */
+    assert_int_equal(run("run blur --sigma 500 x.png -o /tmp"), 2);
+    assert_non_null(strstr(output, "--sigma '500' is out of range "
+                                   "(0.01..100)"));
+    assert_int_equal(run("run dither --levels two x.png -o /tmp"), 2);
+    assert_non_null(strstr(output, "--levels 'two' is not a whole number"));
+    assert_int_equal(run("run resize --scale 0.5 --size 4x4 x.png -o /tmp"),
+                     2);
+    assert_non_null(strstr(output, "exactly one"));
+    assert_int_equal(run("run sharpen --help"), 0);
+    assert_non_null(strstr(output, "Options of sharpen:"));
+    assert_non_null(strstr(output, "--amount A"));
+    assert_non_null(strstr(output, "(0..100, default 1)"));
     assert_int_equal(run("run grayscale --device nonsense x.png -o /tmp"),
                      2);
     assert_int_equal(run("run grayscale --quality 101 x.png -o /tmp"), 2);
@@ -127,7 +141,7 @@ static void check_gray_output(const char *dir, const char *name,
     int maxdiff;
     double psnr;
 
-    cld_params_default(&p);
+    cld_params_default(&p, cld_job_find("grayscale"));
     snprintf(path, sizeof path, "%s/%s", dir, name);
     assert_int_equal(cld_image_load(src, NULL, &in.img), CLD_OK);
     assert_int_equal(cld_job_run(cld_job_find("grayscale"), NULL, &p, &in,

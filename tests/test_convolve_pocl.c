@@ -49,11 +49,14 @@ static const struct cld_job *job(const char *name)
     return j;
 }
 
+/* Sharpen's parameters, sigma then amount; blur reads the same sigma.
+ * Values go in unchecked, as a program could set them, so that the tests
+ * see what validation makes of them. */
 static void params(struct cld_params *p, double sigma, double amount)
 {
-    cld_params_default(p);
-    p->sigma = sigma;
-    p->amount = amount;
+    cld_params_default(p, cld_job_find("sharpen"));
+    p->v[cld_params_find(p, "sigma")].real = sigma;
+    p->v[cld_params_find(p, "amount")].real = amount;
 }
 
 /* A w x h x ch image with a deterministic pattern (edges and noise). */
@@ -436,7 +439,7 @@ static void test_convolve_traits(void **state)
 
     (void)state;
     pattern(&in, 40, 30, 3);
-    params(&p, 2.0, 1.0);
+    cld_params_default(&p, job("blur"));
     memset(&w, 0, sizeof w);
     cld_targets_workload(job("blur"), &p, &in, &w);
     assert_string_equal(w.job, "blur");

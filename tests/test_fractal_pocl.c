@@ -65,10 +65,11 @@ static void test_fractal_kernels_match_reference(void **state)
         struct cld_params p;
         struct cld_data none = {.kind = CLD_DATA_NONE}, ref;
 
-        cld_params_default(&p);
-        p.width = sizes[s][0];
-        p.height = sizes[s][1];
-        p.iter = sizes[s][2];
+        cld_params_default(&p, job);
+        assert_int_equal(cld_params_set_size(&p, "size", sizes[s][0],
+                                             sizes[s][1]), CLD_OK);
+        assert_int_equal(cld_params_set_int(&p, "iter", sizes[s][2]),
+                         CLD_OK);
         assert_int_equal(cld_job_run(job, NULL, &p, &none, &ref), CLD_OK);
         assert_int_equal(ref.kind, CLD_DATA_IMAGE);
         for (int d = 0; d < t->n; d++) {
@@ -76,8 +77,8 @@ static void test_fractal_kernels_match_reference(void **state)
                 struct cld_image got;
                 char what[32];
 
-                assert_int_equal(cld__mandelbrot_cl(t->ctx[d], p.width,
-                                                    p.height, p.iter,
+                assert_int_equal(cld__mandelbrot_cl(t->ctx[d], sizes[s][0],
+                                                    sizes[s][1], sizes[s][2],
                                                     lanes[l], &got),
                                  CLD_OK);
                 snprintf(what, sizeof what, "device %d, %u lanes", d,
@@ -100,7 +101,7 @@ static void test_fractal_job_default_size(void **state)
     struct cld_data none = {.kind = CLD_DATA_NONE}, ref, got;
     const uint8_t *inside, *corner;
 
-    cld_params_default(&p);
+    cld_params_default(&p, job);
     assert_int_equal(cld_job_run(job, NULL, &p, &none, &ref), CLD_OK);
     assert_int_equal(ref.img.width, 1024);
     assert_int_equal(ref.img.height, 768);
@@ -136,15 +137,17 @@ static void test_fractal_validate(void **state)
     struct cld_data none = {.kind = CLD_DATA_NONE}, out;
 
     (void)state;
-    cld_params_default(&p);
+    /* Values go in unchecked, as a program could set them. */
+    cld_params_default(&p, job);
     assert_int_equal(job->validate(&p), CLD_OK);
-    p.width = 10;
+    p.v[0].size.w = 10;
+    p.given |= 1u;
     assert_int_equal(job->validate(&p), CLD_ERR_USAGE);
     assert_int_equal(cld_job_run(job, NULL, &p, &none, &out), CLD_ERR_USAGE);
-    p.height = 10;
-    p.iter = 0;
+    p.v[0].size.h = 10;
+    p.v[1].i = 0;
     assert_int_equal(job->validate(&p), CLD_ERR_USAGE);
-    p.iter = 1;
+    p.v[1].i = 1;
     assert_int_equal(job->validate(&p), CLD_OK);
 }
 
@@ -155,7 +158,7 @@ static void test_fractal_traits(void **state)
     struct cld_workload w;
 
     (void)state;
-    cld_params_default(&p);
+    cld_params_default(&p, job);
     memset(&w, 0, sizeof w);
     cld_targets_workload(job, &p, NULL, &w);
     assert_int_equal(w.elements, 1024 * 768);
@@ -178,15 +181,15 @@ static void test_fractal_traits(void **state)
     {
         double four_three = w.ops_per_element;
 
-        p.width = p.height = 256;
+        assert_int_equal(cld_params_set_size(&p, "size", 256, 256), CLD_OK);
         cld_targets_workload(job, &p, NULL, &w);
         assert_true(w.ops_per_element < 0.9 * four_three);
         assert_int_equal(w.elements, 256 * 256);
     }
     /* More iterations, more work a pixel. */
-    cld_params_default(&p);
+    cld_params_default(&p, job);
     cld_targets_workload(job, &p, NULL, &w);
-    p.iter = 4096;
+    assert_int_equal(cld_params_set_int(&p, "iter", 4096), CLD_OK);
     {
         double lo = w.ops_per_element;
 
@@ -203,9 +206,8 @@ static void test_fractal_fault_is_reported_by_name(void **state)
     struct cld_params p;
     struct cld_data none = {.kind = CLD_DATA_NONE}, out;
 
-    cld_params_default(&p);
-    p.width = 40;
-    p.height = 30;
+    cld_params_default(&p, job);
+    assert_int_equal(cld_params_set_size(&p, "size", 40, 30), CLD_OK);
     cld_clw_fault_set("clEnqueueNDRangeKernel", 1, CL_OUT_OF_RESOURCES);
     assert_int_equal(cld_job_run(job, t->ctx[0], &p, &none, &out),
                      CLD_ERR_CL);

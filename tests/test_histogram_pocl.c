@@ -49,7 +49,7 @@ static void check_devices(struct cld_test_devices *t,
     struct cld_data ref;
     size_t n = (size_t)in->img.width * in->img.height;
 
-    cld_params_default(&p);
+    cld_params_default(&p, job());
     assert_int_equal(cld_job_run(job(), NULL, &p, in, &ref), CLD_OK);
     assert_int_equal(ref.img.channels, 1);
     for (int d = 0; d < t->n; d++) {
@@ -128,7 +128,7 @@ static void test_histogram_flat_and_monotone(void **state)
         double tol, worst = 0;
 
         cld_test_load(images[i], &in);
-        cld_params_default(&p);
+        cld_params_default(&p, job());
         assert_int_equal(cld_job_run(job(), NULL, &p, &in, &out), CLD_OK);
         n = (size_t)in.img.width * in.img.height;
         for (int v = 0; v < 256; v++)
@@ -190,7 +190,7 @@ static void test_histogram_all_pairs(void **state)
             in.img.data[shift + 2 * k + 1] = (uint8_t)(k >> 8);
         }
         check_devices(*state, &in, "all pairs");
-        cld_params_default(&p);
+        cld_params_default(&p, job());
         assert_int_equal(cld_job_run(job(), NULL, &p, &in, &ref), CLD_OK);
         for (int v = 0; v < 256; v++)
             map[v] = -1;
@@ -213,7 +213,7 @@ static void test_histogram_constant_is_identity(void **state)
     struct cld_data in = {.kind = CLD_DATA_IMAGE}, out;
     struct cld_params p;
 
-    cld_params_default(&p);
+    cld_params_default(&p, job());
     assert_int_equal(cld_image_alloc(&in.img, 37, 19, 1), CLD_OK);
     memset(in.img.data, 77, 37 * 19);
     assert_int_equal(cld_job_run(job(), NULL, &p, &in, &out), CLD_OK);
@@ -235,7 +235,7 @@ static void test_histogram_two_values(void **state)
     struct cld_params p;
 
     (void)state;
-    cld_params_default(&p);
+    cld_params_default(&p, job());
     assert_int_equal(cld_image_alloc(&in.img, 4, 1, 1), CLD_OK);
     memcpy(in.img.data, (const uint8_t[]){100, 100, 120, 100}, 4);
     assert_int_equal(cld_job_run(job(), NULL, &p, &in, &out), CLD_OK);

@@ -150,12 +150,12 @@ static void test_matmul_job_random_inputs(void **state)
 
     (void)state;
     assert_non_null(job);
-    cld_params_default(&p);
-    p.n = 40;
-    p.seed = 9;
+    cld_params_default(&p, job);
+    assert_int_equal(cld_params_set_int(&p, "n", 40), CLD_OK);
+    assert_int_equal(cld_params_set_int(&p, "seed", 9), CLD_OK);
     assert_int_equal(cld_job_run(job, NULL, &p, &in, &r1), CLD_OK);
     assert_int_equal(cld_job_run(job, NULL, &p, &in, &r2), CLD_OK);
-    p.seed = 10;
+    assert_int_equal(cld_params_set_int(&p, "seed", 10), CLD_OK);
     assert_int_equal(cld_job_run(job, NULL, &p, &in, &r3), CLD_OK);
     assert_int_equal(r1.kind, CLD_DATA_MATRIX);
     assert_int_equal(r1.nmat, 1);
@@ -185,7 +185,7 @@ static void test_matmul_inner_dimension_mismatch(void **state)
     struct cld_matrix c = {0};
 
     (void)state;
-    cld_params_default(&p);
+    cld_params_default(&p, job);
     assert_int_equal(cld_matrix_alloc(&in.mat[0], 2, 3), CLD_OK);
     assert_int_equal(cld_matrix_alloc(&in.mat[1], 4, 2), CLD_OK);
     memset(in.mat[0].data, 0, 6 * sizeof(float));
@@ -207,10 +207,11 @@ static void test_matmul_bad_arguments(void **state)
     struct cld_data in = {.kind = CLD_DATA_MATRIX, .nmat = 1}, out;
 
     (void)state;
-    cld_params_default(&p);
-    p.n = 0;
+    /* Unchecked, as a program could set it. */
+    cld_params_default(&p, job);
+    p.v[cld_params_find(&p, "n")].i = 0;
     assert_int_equal(job->validate(&p), CLD_ERR_USAGE);
-    p.n = 512;
+    p.v[cld_params_find(&p, "n")].i = 512;
     assert_int_equal(job->validate(&p), CLD_OK);
     assert_int_equal(cld_matrix_alloc(&in.mat[0], 2, 2), CLD_OK);
     assert_int_equal(cld_job_run(job, NULL, &p, &in, &out), CLD_ERR_INVALID);
@@ -225,7 +226,7 @@ static void test_matmul_traits(void **state)
     struct cld_workload w;
 
     (void)state;
-    cld_params_default(&p);
+    cld_params_default(&p, job);
     memset(&w, 0, sizeof w);
     cld_targets_workload(job, &p, NULL, &w);
     assert_int_equal(w.elements, 512 * 512);

@@ -96,9 +96,9 @@ static void test_matmul_job_on_devices(void **state)
     uint64_t seed = 77;
 
     assert_non_null(job);
-    cld_params_default(&p);
-    p.n = 100;
-    p.seed = 3;
+    cld_params_default(&p, job);
+    assert_int_equal(cld_params_set_int(&p, "n", 100), CLD_OK);
+    assert_int_equal(cld_params_set_int(&p, "seed", 3), CLD_OK);
     assert_int_equal(cld__matmul_random(&two.mat[0], 30, 70, &seed), CLD_OK);
     assert_int_equal(cld__matmul_random(&two.mat[1], 70, 45, &seed), CLD_OK);
     assert_int_equal(cld_job_run(job, NULL, &p, &none, &ref1), CLD_OK);
@@ -130,7 +130,7 @@ static void test_matmul_device_shape_mismatch(void **state)
     struct cld_data in = {.kind = CLD_DATA_MATRIX, .nmat = 2}, out;
     uint64_t seed = 1;
 
-    cld_params_default(&p);
+    cld_params_default(&p, job);
     assert_int_equal(cld__matmul_random(&in.mat[0], 3, 4, &seed), CLD_OK);
     assert_int_equal(cld__matmul_random(&in.mat[1], 5, 6, &seed), CLD_OK);
     assert_int_equal(cld_job_run(job, t->ctx[0], &p, &in, &out),
@@ -148,8 +148,8 @@ static void test_matmul_fault_is_reported_by_name(void **state)
     struct cld_params p;
     struct cld_data in = {.kind = CLD_DATA_MATRIX}, out;
 
-    cld_params_default(&p);
-    p.n = 32;
+    cld_params_default(&p, job);
+    assert_int_equal(cld_params_set_int(&p, "n", 32), CLD_OK);
     cld_clw_fault_set("clEnqueueNDRangeKernel", 1, CL_OUT_OF_RESOURCES);
     assert_int_equal(cld_job_run(job, t->ctx[0], &p, &in, &out), CLD_ERR_CL);
     cld_clw_fault_clear();

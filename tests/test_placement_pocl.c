@@ -91,7 +91,7 @@ static void write_png(const char *path, uint32_t w, uint32_t h)
     struct cld_data d;
     struct cld_save_opts so = {.fmt = CLD_FMT_PNG, .overwrite = true};
 
-    cld_params_default(&p);
+    cld_params_default(&p, gray);
     assert_int_equal(cld_targets_synth_input(gray, w, h, true, &p, &d),
                      CLD_OK);
     assert_int_equal(cld_image_save(path, &d.img, &so), CLD_OK);
@@ -284,7 +284,7 @@ static bool choice_agrees(const struct cld_job *job, uint32_t w, uint32_t h)
     assert_int_equal(cld_targets_discover(false, &t), CLD_OK);
     assert_int_equal(cld_profile_store_open(NULL, &s), CLD_OK);
     assert_int_equal(cld_calibrate(t, s, &hist, &co), CLD_OK);
-    cld_params_default(&p);
+    cld_params_default(&p, job);
     assert_int_equal(cld_targets_synth_input(job, w, h, true, &p, &in),
                      CLD_OK);
     cld_plan_init(&plan);
@@ -356,7 +356,7 @@ static void run_batch(struct fx *f, const char *device, bool explain,
 
     memset(&o, 0, sizeof o);
     o.job = cld_job_find("grayscale");
-    cld_params_default(&o.params);
+    cld_params_default(&o.params, o.job);
     snprintf(dir, sizeof dir, "%s/%s", f->dir, outdir);
     o.outdir = dir;
     o.device = device;
@@ -442,7 +442,7 @@ static void test_placement_pocl_batch_probes_runner_up(void **state)
         /* The parameter text and work per element of a grayscale item. */
         struct cld_params p;
 
-        cld_params_default(&p);
+        cld_params_default(&p, cld_job_find("grayscale"));
         cld_targets_workload(cld_job_find("grayscale"), &p, NULL, &w);
         w.elements = 64 * 64;
         at = cld_history_work(&w);
@@ -576,7 +576,7 @@ static void run_fresh(const struct cld_job *job, const struct cld_data *in,
     struct cld_params p;
     double t0;
 
-    cld_params_default(&p);
+    cld_params_default(&p, job);
     assert_int_equal(cld_device_discover(&list), CLD_OK);
     assert_int_equal(cld_clctx_create(list.devices[list.ndevices - 1].device,
                                       &ctx), CLD_OK);
@@ -600,7 +600,7 @@ static void test_placement_pocl_binary_cache(void **state)
 
     snprintf(dir, sizeof dir, "%s/kernels", f->dir);
     cld_clw_cache_set_dir(dir);
-    cld_params_default(&p);
+    cld_params_default(&p, job);
     assert_int_equal(cld_targets_synth_input(job, 640, 480, true, &p, &in),
                      CLD_OK);
     run_fresh(job, &in, &cold, &s1, &t1);
@@ -688,7 +688,7 @@ static void test_placement_pocl_binary_cache_corrupt(void **state)
 
     snprintf(dir, sizeof dir, "%s/kernels", f->dir);
     cld_clw_cache_set_dir(dir);
-    cld_params_default(&p);
+    cld_params_default(&p, job);
     assert_int_equal(cld_targets_synth_input(job, 64, 48, true, &p, &in),
                      CLD_OK);
     run_fresh(job, &in, &out, &s, &t);

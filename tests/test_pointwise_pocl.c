@@ -26,7 +26,7 @@ static void check_exact(struct cld_clctx *ctx, const struct cld_data *in)
     int maxdiff;
     double psnr;
 
-    cld_params_default(&p);
+    cld_params_default(&p, job);
     assert_int_equal(cld_job_run(job, NULL, &p, in, &ref), CLD_OK);
     assert_int_equal(cld_job_run(job, ctx, &p, in, &got), CLD_OK);
     assert_int_equal(got.img.channels, 1);
@@ -85,7 +85,7 @@ static void test_pointwise_gray_reference_values(void **state)
                                  255, 255, 255, 0, 0, 0};
 
     (void)state;
-    cld_params_default(&p);
+    cld_params_default(&p, job);
     assert_int_equal(cld_image_alloc(&in.img, 5, 1, 3), CLD_OK);
     memcpy(in.img.data, px, sizeof px);
     assert_int_equal(cld_job_run(job, NULL, &p, &in, &out), CLD_OK);
@@ -106,7 +106,7 @@ static void test_pointwise_fault_is_reported_by_name(void **state)
     struct cld_params p;
     struct cld_data in = {.kind = CLD_DATA_IMAGE}, out;
 
-    cld_params_default(&p);
+    cld_params_default(&p, job);
     assert_int_equal(cld_image_alloc(&in.img, 64, 64, 3), CLD_OK);
     memset(in.img.data, 7, 64 * 64 * 3);
     cld_clw_fault_set("clEnqueueNDRangeKernel", 1, CL_OUT_OF_RESOURCES);

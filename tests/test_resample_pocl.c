@@ -65,10 +65,39 @@ static const struct cld_job *job(void)
 static void params(struct cld_params *p, double scale, uint32_t w,
                    uint32_t h)
 {
-    cld_params_default(p);
-    p->scale = scale;
-    p->width = w;
-    p->height = h;
+    int i;
+
+    /* Unchecked, so that the tests see what validation makes of them;
+     * zero leaves the parameter unset. */
+    cld_params_default(p, job());
+    if (scale != 0.0) {
+        i = cld_params_find(p, "scale");
+        p->v[i].real = scale;
+        p->given |= 1u << i;
+    }
+    if (w != 0 || h != 0) {
+        i = cld_params_find(p, "size");
+        p->v[i].size.w = w;
+        p->v[i].size.h = h;
+        p->given |= 1u << i;
+    }
+}
+
+static double scale_of(const struct cld_params *p)
+{
+    int i = cld_params_find(p, "scale");
+
+    return p->given & (1u << i) ? cld_param_real(p, (size_t)i) : 0.0;
+}
+
+static uint32_t width_of(const struct cld_params *p)
+{
+    return cld_param_width(p, (size_t)cld_params_find(p, "size"));
+}
+
+static uint32_t height_of(const struct cld_params *p)
+{
+    return cld_param_height(p, (size_t)cld_params_find(p, "size"));
 }
 
 /* Every kernel on every device against the reference ref. The GPU
@@ -113,17 +142,17 @@ static void check_image(struct cld_test_devices *t, const struct cld_data *in,
 
     assert_int_equal(cld_job_run(job(), NULL, p, in, &ref), CLD_OK);
     assert_int_equal(ref.img.channels, in->img.channels);
-    if (p->scale != 0.0) {
+    if (scale_of(p) != 0.0) {
         assert_int_equal(ref.img.width,
-                         (uint32_t)floor(in->img.width * p->scale + 0.5));
+                         (uint32_t)floor(in->img.width * scale_of(p) + 0.5));
         assert_int_equal(ref.img.height,
-                         (uint32_t)floor(in->img.height * p->scale + 0.5));
+                         (uint32_t)floor(in->img.height * scale_of(p) + 0.5));
     } else {
-        assert_int_equal(ref.img.width, p->width);
-        assert_int_equal(ref.img.height, p->height);
+        assert_int_equal(ref.img.width, width_of(p));
+        assert_int_equal(ref.img.height, height_of(p));
     }
-    snprintf(what, sizeof what, "%s scale %g size %ux%u", name, p->scale,
-             p->width, p->height);
+    snprintf(what, sizeof what, "%s scale %g size %ux%u", name, scale_of(p),
+             width_of(p), height_of(p));
     check_kernels(t, p, in, &ref, what, gpu);
     cld_data_free(&ref);
 }

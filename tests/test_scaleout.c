@@ -273,9 +273,9 @@ static void make_plan(struct cld_test_tmp *t, uint32_t shards,
 {
     memset(p, 0, sizeof *p);
     p->job = strdup("blur");
-    cld_params_default(&p->params);
-    p->params.sigma = 0.1 + 1.2;  /* not exact in binary */
-    p->params.seed = UINT64_MAX;
+    cld_params_default(&p->params, cld_job_find("blur"));
+    assert_int_equal(cld_params_set_real(&p->params, "sigma", 0.1 + 1.2),
+                     CLD_OK);  /* not exact in binary */
     p->format = CLD_FMT_PNG;
     p->shards = shards;
     assert_true(asprintf(&p->outdir, "%s/out", t->dir) > 0);
@@ -313,8 +313,9 @@ static void test_scaleout_plan_round_trip(void **state)
                      "plan.json"), &q), CLD_OK);
     assert_string_equal(q.hash, p.hash);
     assert_string_equal(q.job, "blur");
-    assert_true(q.params.sigma == p.params.sigma);
-    assert_true(q.params.seed == UINT64_MAX);
+    assert_true(q.params.decl == cld_job_find("blur")->params);
+    assert_true(cld_param_real(&q.params, 0) ==
+                cld_param_real(&p.params, 0));
     assert_int_equal(q.format, CLD_FMT_PNG);
     assert_int_equal(q.shards, 3);
     assert_string_equal(q.outdir, p.outdir);
@@ -433,8 +434,8 @@ static void test_scaleout_plan_damage(void **state)
     cld_test_write_file(path, "{\"format\": \"x\"}", 15);
     expect_bad_plan(path, "not a cldispatch plan");
     cld_test_write_file(path, text, n);
-    edit_file(path, "\"version\": 1", "\"version\": 2");
-    expect_bad_plan(path, "plan version 2");
+    edit_file(path, "\"version\": 2", "\"version\": 3");
+    expect_bad_plan(path, "plan version 3");
     cld_test_write_file(path, text, n);
     edit_file(path, "\"shards\": 3", "\"shards\": 2");
     expect_bad_plan(path, "\"shard\" is out of range");
@@ -458,7 +459,10 @@ static void test_scaleout_plan_damage(void **state)
     expect_bad_plan(path, "\"quality\" should be an int");
     cld_test_write_file(path, text, n);
     edit_file(path, "\"sigma\": 1.3", "\"sigma\": 1000");
-    expect_bad_plan(path, "params: ");
+    expect_bad_plan(path, "params: --sigma '1000' is out of range");
+    cld_test_write_file(path, text, n);
+    edit_file(path, "\"sigma\": 1.3", "\"levels\": 1.3");
+    expect_bad_plan(path, "params: \"levels\" is not a parameter of blur");
     cld_test_write_file(path, text, n);
     edit_file(path, "\n}\n", "\n}\n{}");
     expect_bad_plan(path, "text after the JSON document");
