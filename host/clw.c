@@ -236,6 +236,7 @@ struct cld_clctx {
     cl_context ctx;
     cl_command_queue queue;
     bool unified;
+    struct cld_dev_facts facts; /* for the jobs' plans */
     pthread_mutex_t lock;  /* guards programs, names and stats */
     pthread_mutex_t submit; /* command submission, see clw.h */
     struct program_entry *programs;
@@ -249,6 +250,9 @@ enum cld_status cld_clctx_create(cl_device_id dev, struct cld_clctx **out)
     struct cld_clctx *c = NULL;
     cl_int err;
     cl_bool unified = CL_FALSE;
+    cl_ulong lmem = 0;
+    cl_uint units = 1, native = 1;
+    size_t group = 1;
     enum cld_status st;
 
     *out = NULL;
@@ -265,9 +269,27 @@ enum cld_status cld_clctx_create(cl_device_id dev, struct cld_clctx **out)
     if (err == CL_SUCCESS)
         err = clGetDeviceInfo(dev, CL_DEVICE_HOST_UNIFIED_MEMORY,
                               sizeof unified, &unified, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetDeviceInfo(dev, CL_DEVICE_LOCAL_MEM_SIZE, sizeof lmem,
+                              &lmem, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetDeviceInfo(dev, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units,
+                              &units, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetDeviceInfo(dev, CL_DEVICE_MAX_WORK_GROUP_SIZE,
+                              sizeof group, &group, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetDeviceInfo(dev, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT,
+                              sizeof native, &native, NULL);
     if ((st = cld_clw_check(err, "clGetDeviceInfo")) != CLD_OK)
         goto fail;
     c->unified = unified || (c->type & CL_DEVICE_TYPE_CPU);
+    c->facts.cpu = c->type & CL_DEVICE_TYPE_CPU;
+    c->facts.host_unified = c->unified;
+    c->facts.local_mem = lmem;
+    c->facts.compute_units = units ? units : 1;
+    c->facts.max_group = group ? group : 1;
+    c->facts.native_float = native ? native : 1;
     err = cld_clw_fault("clCreateContext");
     if (err == CL_SUCCESS)
         c->ctx = clCreateContext(NULL, 1, &dev, NULL, NULL, &err);
@@ -284,6 +306,11 @@ enum cld_status cld_clctx_create(cl_device_id dev, struct cld_clctx **out)
 fail:
     cld_clctx_destroy(c);
     return st;
+}
+
+const struct cld_dev_facts *cld_clctx_facts(const struct cld_clctx *ctx)
+{
+    return &ctx->facts;
 }
 
 void cld_clctx_destroy(struct cld_clctx *c)

@@ -11,7 +11,7 @@
 #include <CL/cl.h>
 
 #include "error.h"
-
+#include "work.h"
 /* Symbolic name of an OpenCL error code ("CL_OUT_OF_RESOURCES"); codes the
  * table lacks come back as "CL_ERROR(-1234)" in a per-thread buffer. */
 const char *cld_cl_errname(cl_int err);
@@ -54,6 +54,8 @@ bool cld_clctx_host_unified(const struct cld_clctx *ctx);
  * device work rather than with each other's kernels. */
 void cld_clctx_lock(struct cld_clctx *ctx);
 void cld_clctx_unlock(struct cld_clctx *ctx);
+/* What the jobs' plans may know of the device (owned by ctx). */
+const struct cld_dev_facts *cld_clctx_facts(const struct cld_clctx *ctx);
 /* CL_DEVICE_TYPE_* of the device. */
 cl_device_type cld_clctx_type(const struct cld_clctx *ctx);
 
@@ -129,11 +131,5 @@ enum cld_status cld_clw_finish(cl_command_queue q);
 void cld_clw_release_mem(cl_mem m);
 void cld_clw_release_kernel(cl_kernel k);
 void cld_clw_release_event(cl_event e);
-
-/* Round n up to a multiple of m (m > 0). */
-static inline size_t cld_round_up(size_t n, size_t m)
-{
-    return (n + m - 1) / m * m;
-}
 
 #endif

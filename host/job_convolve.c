@@ -291,18 +291,11 @@ static enum cld_status sobel_host(const struct cld_params *p,
     return CLD_OK;
 }
 
-/* OpenCL ----------------------------------------------------------------*/
+/* Device work -----------------------------------------------------------*/
 
-static enum cld_status device_info(struct cld_clctx *ctx,
-                                   cl_device_info what, size_t size,
-                                   void *out)
-{
-    cl_int err = cld_clw_fault("clGetDeviceInfo");
-
-    if (err == CL_SUCCESS)
-        err = clGetDeviceInfo(cld_clctx_device(ctx), what, size, out, NULL);
-    return cld_clw_check(err, "clGetDeviceInfo");
-}
+/* Variants of blur and sharpen: the fused ring-buffer kernel (CPUs) and
+ * the two-pass kernels with a float temporary (GPUs). */
+enum { CONV_FUSED, CONV_TWO_PASS };
 
 /* Index ranges of the kernels: byte offsets within a row and row numbers
  * are ints there. */
@@ -320,151 +313,131 @@ static enum cld_status check_kernel_range(const struct cld_image *img,
     return CLD_OK;
 }
 
-/* Waits for enqueued work before host memory it uses is freed. */
-static enum cld_status settle(struct cld_clctx *ctx, bool enqueued,
-                              enum cld_status st)
+/* The launch of the fused CPU kernel; false (nothing added) when its
+ * ring does not fit the device's local memory. */
+static bool plan_fused(struct cld_work *wk, enum conv_kind kind,
+                       float amount, const struct cld_image *src,
+                       const unsigned buf[3], int r,
+                       const struct cld_dev_facts *dev)
 {
-    enum cld_status fs;
-
-    if (!enqueued)
-        return st;
-    fs = cld_clw_finish(cld_clctx_queue(ctx));
-    return st != CLD_OK ? st : fs;
-}
-
-/* Blur or sharpen through the fused CPU kernel; *fits is false (and
- * nothing is enqueued) when its ring does not fit the device's local
- * memory, so that the caller falls back to the two-pass kernels. */
-static enum cld_status run_fused(struct cld_clctx *ctx, cl_program prog,
-                                 enum conv_kind kind, float amount,
-                                 const struct cld_image *src, cl_mem bin,
-                                 cl_mem bout, cl_mem btaps, int r,
-                                 bool *fits, bool *enqueued)
-{
-    cl_int w = (cl_int)src->width, h = (cl_int)src->height;
-    cl_int ch = (cl_int)src->channels, cr = r, rows;
-    size_t rb = (size_t)src->width * src->channels, ring_item, group;
-    size_t global[2], local[2];
-    cl_ulong lmem;
-    cl_uint units;
-    cl_kernel k = NULL;
-    enum cld_status st;
-
-    *fits = false;
-    st = cld_clw_kernel(prog, kind == CONV_BLUR ? "convolve_blur"
-                                                : "convolve_sharpen", &k);
-    if (st != CLD_OK ||
-        (st = device_info(ctx, CL_DEVICE_LOCAL_MEM_SIZE, sizeof lmem,
-                          &lmem)) != CLD_OK ||
-        (st = device_info(ctx, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units,
-                          &units)) != CLD_OK ||
-        (st = cld_clw_kernel_group_size(ctx, k, &group)) != CLD_OK)
-        goto out;
+    size_t rb = (size_t)src->width * src->channels, group = CPU_GROUP;
     /* 2r + 1 rows of STRIP floats per work-item. */
-    ring_item = (2 * (size_t)r + 1) * STRIP * sizeof(cl_float);
-    if (group > CPU_GROUP)
-        group = CPU_GROUP;
-    if (group > lmem / ring_item)
-        group = lmem / ring_item;
+    size_t ring_item = (2 * (size_t)r + 1) * STRIP * sizeof(float), gx;
+    uint32_t h = src->height;
+    int32_t rows;
+    struct cld_work_launch *l;
+
+    if (group > dev->local_mem / ring_item)
+        group = dev->local_mem / ring_item;
     if (group == 0)
-        goto out;
-    *fits = true;
-    global[0] = cld_round_up((rb + STRIP - 1) / STRIP, group);
+        return false;
+    gx = cld_round_up((rb + STRIP - 1) / STRIP, group);
     /* Each work-item filters 2r rows it does not output: tall bands
      * amortise them; shorter ones keep every compute unit busy with a few
      * work-groups on small images. */
     rows = BLUR_ROWS;
     while (rows / 2 >= 8 * r && rows > 16 &&
-           global[0] / group * (((size_t)h + rows - 1) / rows) <
-               4 * (size_t)units)
+           gx / group * (((size_t)h + rows - 1) / rows) <
+               4 * (size_t)dev->compute_units)
         rows /= 2;
     if (rows < 8 * r)
         rows = 8 * r;
-    global[1] = ((size_t)h + rows - 1) / rows;
-    local[0] = group;
-    local[1] = 1;
-    if ((st = cld_clw_arg(k, 0, sizeof bin, &bin)) != CLD_OK ||
-        (st = cld_clw_arg(k, 1, sizeof bout, &bout)) != CLD_OK ||
-        (st = cld_clw_arg(k, 2, sizeof btaps, &btaps)) != CLD_OK ||
-        (st = cld_clw_arg(k, 3, sizeof cr, &cr)) != CLD_OK ||
-        (st = cld_clw_arg(k, 4, sizeof w, &w)) != CLD_OK ||
-        (st = cld_clw_arg(k, 5, sizeof h, &h)) != CLD_OK ||
-        (st = cld_clw_arg(k, 6, sizeof ch, &ch)) != CLD_OK ||
-        (st = cld_clw_arg(k, 7, sizeof rows, &rows)) != CLD_OK ||
-        (st = cld_clw_arg(k, 8, group * ring_item, NULL)) != CLD_OK)
-        goto out;
-    if (kind == CONV_SHARPEN &&
-        (st = cld_clw_arg(k, 9, sizeof amount, &amount)) != CLD_OK)
-        goto out;
-    st = cld_clw_run(cld_clctx_queue(ctx), k, 2, global, local, 0, NULL,
-                     NULL);
-    *enqueued = st == CLD_OK;
-out:
-    cld_clw_release_kernel(k);
-    return st;
+    l = cld_work_launch(wk, kind == CONV_BLUR ? "convolve_blur"
+                                              : "convolve_sharpen",
+                        0, 2, gx, ((size_t)h + rows - 1) / rows, group, 1);
+    cld_arg_buf(l, buf[0]);
+    cld_arg_buf(l, buf[1]);
+    cld_arg_buf(l, buf[2]);
+    cld_arg_i32(l, r);
+    cld_arg_i32(l, (int32_t)src->width);
+    cld_arg_i32(l, (int32_t)h);
+    cld_arg_i32(l, (int32_t)src->channels);
+    cld_arg_i32(l, rows);
+    cld_arg_local_per_item(l, ring_item);
+    if (kind == CONV_SHARPEN)
+        cld_arg_f32(l, amount);
+    return true;
 }
 
-/* Blur or sharpen through the two-pass kernels and a float temporary. */
-static enum cld_status run_two_pass(struct cld_clctx *ctx, cl_program prog,
-                                    enum conv_kind kind, float amount,
-                                    const struct cld_image *src, cl_mem bin,
-                                    cl_mem bout, cl_mem btaps, int r,
-                                    bool *enqueued)
+/* The two-pass kernels through a float temporary. */
+static void plan_two_pass(struct cld_work *wk, enum conv_kind kind,
+                          float amount, const struct cld_image *src,
+                          const unsigned buf[3], int r)
 {
-    cl_int w = (cl_int)src->width, h = (cl_int)src->height;
-    cl_int ch = (cl_int)src->channels, cr = r;
     size_t rb = (size_t)src->width * src->channels;
-    size_t global[2], local[2] = {PASS_GROUP, 1}, gh, gv;
-    cl_kernel kh = NULL, kv = NULL;
-    cl_mem tmp = NULL;
-    cl_uint a = 0;
+    unsigned tmp = cld_work_buffer(wk, NULL, rb * src->height * sizeof(float),
+                                   CLD_WBUF_READ | CLD_WBUF_WRITE);
+    struct cld_work_launch *l;
+
+    l = cld_work_launch(wk, "convolve_blur_h", 0, 2, rb, src->height,
+                        PASS_GROUP, 1);
+    cld_arg_buf(l, buf[0]);
+    cld_arg_buf(l, tmp);
+    cld_arg_buf(l, buf[2]);
+    cld_arg_i32(l, r);
+    cld_arg_i32(l, (int32_t)src->width);
+    cld_arg_i32(l, (int32_t)src->height);
+    cld_arg_i32(l, (int32_t)src->channels);
+    l = cld_work_launch(wk, kind == CONV_BLUR ? "convolve_blur_v"
+                                              : "convolve_sharpen_v",
+                        0, 2, rb, src->height, PASS_GROUP, 1);
+    cld_arg_buf(l, tmp);
+    if (kind == CONV_SHARPEN)
+        cld_arg_buf(l, buf[0]);
+    cld_arg_buf(l, buf[1]);
+    cld_arg_buf(l, buf[2]);
+    cld_arg_i32(l, r);
+    cld_arg_i32(l, (int32_t)src->width);
+    cld_arg_i32(l, (int32_t)src->height);
+    cld_arg_i32(l, (int32_t)src->channels);
+    if (kind == CONV_SHARPEN)
+        cld_arg_f32(l, amount);
+}
+
+/* Blur or sharpen: the fused kernel on CPUs (the two-pass ones when its
+ * ring does not fit local memory), the two-pass kernels elsewhere. */
+static enum cld_status conv_plan(enum conv_kind kind,
+                                 const struct cld_params *p,
+                                 const struct cld_data *in,
+                                 const struct cld_dev_facts *dev,
+                                 int variant, struct cld_data *out,
+                                 struct cld_work *wk)
+{
+    const struct cld_image *src = &in->img;
+    size_t bytes = (size_t)src->width * src->height * src->channels;
+    float *taps = NULL, *t;
+    float amount = kind == CONV_SHARPEN ? (float)cld_param_real(p, P_AMOUNT)
+                                        : 0.0f;
+    unsigned buf[3];
+    bool fused;
+    int r;
     enum cld_status st;
 
-    if ((st = cld_clw_kernel(prog, "convolve_blur_h", &kh)) != CLD_OK ||
-        (st = cld_clw_kernel(prog, kind == CONV_BLUR ? "convolve_blur_v"
-                                                     : "convolve_sharpen_v",
-                             &kv)) != CLD_OK ||
-        (st = cld_clw_kernel_group_size(ctx, kh, &gh)) != CLD_OK ||
-        (st = cld_clw_kernel_group_size(ctx, kv, &gv)) != CLD_OK ||
-        (st = cld__buf_tmp(ctx, rb * src->height * sizeof(cl_float),
-                           &tmp)) != CLD_OK)
+    st = kind == CONV_SHARPEN ? sharpen_validate(p) : blur_validate(p);
+    if (st != CLD_OK ||
+        (st = gauss_taps(cld_param_real(p, P_SIGMA), &r, &taps)) != CLD_OK)
+        return st;
+    if ((st = check_kernel_range(src, r)) != CLD_OK ||
+        (st = cld_image_alloc(&out->img, src->width, src->height,
+                              src->channels)) != CLD_OK)
         goto out;
-    if (local[0] > gh)
-        local[0] = gh;
-    if (local[0] > gv)
-        local[0] = gv;
-    global[0] = cld_round_up(rb, local[0]);
-    global[1] = src->height;
-    if ((st = cld_clw_arg(kh, 0, sizeof bin, &bin)) != CLD_OK ||
-        (st = cld_clw_arg(kh, 1, sizeof tmp, &tmp)) != CLD_OK ||
-        (st = cld_clw_arg(kh, 2, sizeof btaps, &btaps)) != CLD_OK ||
-        (st = cld_clw_arg(kh, 3, sizeof cr, &cr)) != CLD_OK ||
-        (st = cld_clw_arg(kh, 4, sizeof w, &w)) != CLD_OK ||
-        (st = cld_clw_arg(kh, 5, sizeof h, &h)) != CLD_OK ||
-        (st = cld_clw_arg(kh, 6, sizeof ch, &ch)) != CLD_OK)
+    out->kind = CLD_DATA_IMAGE;
+    if (!(t = cld_work_alloc(wk, (2 * (size_t)r + 1) * sizeof *t))) {
+        st = CLD_ERR_NOMEM;
         goto out;
-    if ((st = cld_clw_arg(kv, a++, sizeof tmp, &tmp)) != CLD_OK ||
-        (kind == CONV_SHARPEN &&
-         (st = cld_clw_arg(kv, a++, sizeof bin, &bin)) != CLD_OK) ||
-        (st = cld_clw_arg(kv, a++, sizeof bout, &bout)) != CLD_OK ||
-        (st = cld_clw_arg(kv, a++, sizeof btaps, &btaps)) != CLD_OK ||
-        (st = cld_clw_arg(kv, a++, sizeof cr, &cr)) != CLD_OK ||
-        (st = cld_clw_arg(kv, a++, sizeof w, &w)) != CLD_OK ||
-        (st = cld_clw_arg(kv, a++, sizeof h, &h)) != CLD_OK ||
-        (st = cld_clw_arg(kv, a++, sizeof ch, &ch)) != CLD_OK ||
-        (kind == CONV_SHARPEN &&
-         (st = cld_clw_arg(kv, a++, sizeof amount, &amount)) != CLD_OK))
-        goto out;
-    st = cld_clw_run(cld_clctx_queue(ctx), kh, 2, global, local, 0, NULL,
-                     NULL);
-    *enqueued = *enqueued || st == CLD_OK;
-    if (st == CLD_OK)
-        st = cld_clw_run(cld_clctx_queue(ctx), kv, 2, global, local, 0,
-                         NULL, NULL);
+    }
+    memcpy(t, taps, (2 * (size_t)r + 1) * sizeof *t);
+    buf[0] = cld_work_buffer(wk, src->data, bytes,
+                             CLD_WBUF_READ | CLD_WBUF_UPLOAD);
+    buf[1] = cld_work_buffer(wk, out->img.data, bytes,
+                             CLD_WBUF_WRITE | CLD_WBUF_FETCH);
+    buf[2] = cld_work_buffer(wk, t, (2 * (size_t)r + 1) * sizeof *t,
+                             CLD_WBUF_READ | CLD_WBUF_UPLOAD);
+    fused = variant == CLD_VARIANT_AUTO ? dev->cpu : variant == CONV_FUSED;
+    if (!fused || !plan_fused(wk, kind, amount, src, buf, r, dev))
+        plan_two_pass(wk, kind, amount, src, buf, r);
 out:
-    cld_clw_release_mem(tmp);
-    cld_clw_release_kernel(kv);
-    cld_clw_release_kernel(kh);
+    free(taps);
     return st;
 }
 
@@ -474,133 +447,71 @@ out:
  * two-pass kernels (the GPU variant). sharpen selects the unsharp mask over
  * the plain blur. Fills *out (caller frees with cld_data_free); on failure
  * *out is left empty. */
-
 enum cld_status cld__blur_cl(struct cld_clctx *ctx,
                              const struct cld_params *p,
                              const struct cld_data *in, bool sharpen,
                              bool fused, struct cld_data *out)
 {
-    const struct cld_image *src = &in->img;
-    enum conv_kind kind = sharpen ? CONV_SHARPEN : CONV_BLUR;
-    size_t bytes = (size_t)src->width * src->height * src->channels;
-    float *taps = NULL;
-    float amount = sharpen ? (float)cld_param_real(p, P_AMOUNT) : 0.0f;
-    cl_mem bin = NULL, bout = NULL, btaps = NULL;
-    cl_program prog;
-    bool fits = false, enqueued = false;
-    int r;
-    enum cld_status st;
-
-    memset(out, 0, sizeof *out);
-    st = sharpen ? sharpen_validate(p) : blur_validate(p);
-    if (st != CLD_OK || (st = gauss_taps(cld_param_real(p, P_SIGMA), &r,
-                                         &taps)) != CLD_OK)
-        return st;
-    if ((st = check_kernel_range(src, r)) != CLD_OK ||
-        (st = cld_image_alloc(&out->img, src->width, src->height,
-                              src->channels)) != CLD_OK)
-        goto out;
-    out->kind = CLD_DATA_IMAGE;
-    if ((st = cld_clctx_program(ctx, "convolve", NULL, &prog)) != CLD_OK)
-        goto out;
-    if ((st = cld__buf_in(ctx, src->data, bytes, &bin)) != CLD_OK ||
-        (st = cld__buf_out(ctx, out->img.data, bytes, &bout)) != CLD_OK ||
-        (st = cld__buf_in(ctx, taps, (2 * (size_t)r + 1) * sizeof *taps,
-                          &btaps)) != CLD_OK)
-        goto out;
-    if (fused)
-        st = run_fused(ctx, prog, kind, amount, src, bin, bout, btaps, r,
-                       &fits, &enqueued);
-    if (st == CLD_OK && !fits)
-        st = run_two_pass(ctx, prog, kind, amount, src, bin, bout, btaps, r,
-                          &enqueued);
-    if (st == CLD_OK)
-        st = cld__buf_fetch(ctx, bout, out->img.data, bytes);
-out:
-    st = settle(ctx, enqueued, st);
-    cld_clw_release_mem(btaps);
-    cld_clw_release_mem(bout);
-    cld_clw_release_mem(bin);
-    free(taps);
-    if (st != CLD_OK)
-        cld_data_free(out);
-    return st;
+    return cld_job_run_variant(sharpen ? &cld_job_sharpen : &cld_job_blur,
+                               ctx, p, in,
+                               fused ? CONV_FUSED : CONV_TWO_PASS, out);
 }
 
-static enum cld_status blur_cl(struct cld_clctx *ctx,
-                               const struct cld_params *p,
-                               const struct cld_data *in,
-                               struct cld_data *out)
+static enum cld_status blur_plan(const struct cld_params *p,
+                                 const struct cld_data *in,
+                                 const struct cld_dev_facts *dev,
+                                 int variant, struct cld_data *out,
+                                 struct cld_work *wk)
 {
-    return cld__blur_cl(ctx, p, in, false,
-                        cld_clctx_type(ctx) & CL_DEVICE_TYPE_CPU, out);
+    return conv_plan(CONV_BLUR, p, in, dev, variant, out, wk);
 }
 
-static enum cld_status sharpen_cl(struct cld_clctx *ctx,
-                                  const struct cld_params *p,
+static enum cld_status sharpen_plan(const struct cld_params *p,
+                                    const struct cld_data *in,
+                                    const struct cld_dev_facts *dev,
+                                    int variant, struct cld_data *out,
+                                    struct cld_work *wk)
+{
+    return conv_plan(CONV_SHARPEN, p, in, dev, variant, out, wk);
+}
+
+/* Sobel: strips of STRIP pixels, SOBEL_ROWS rows a work-item on CPUs,
+ * GPU_SOBEL_ROWS elsewhere. */
+static enum cld_status sobel_plan(const struct cld_params *p,
                                   const struct cld_data *in,
-                                  struct cld_data *out)
-{
-    return cld__blur_cl(ctx, p, in, true,
-                        cld_clctx_type(ctx) & CL_DEVICE_TYPE_CPU, out);
-}
-
-static enum cld_status sobel_cl(struct cld_clctx *ctx,
-                                const struct cld_params *p,
-                                const struct cld_data *in,
-                                struct cld_data *out)
+                                  const struct cld_dev_facts *dev,
+                                  int variant, struct cld_data *out,
+                                  struct cld_work *wk)
 {
     const struct cld_image *src = &in->img;
     size_t npix = (size_t)src->width * src->height;
-    cl_int w = (cl_int)src->width, h = (cl_int)src->height;
-    cl_int ch = (cl_int)src->channels;
-    cl_int rows = cld_clctx_type(ctx) & CL_DEVICE_TYPE_CPU ? SOBEL_ROWS
-                                                           : GPU_SOBEL_ROWS;
-    size_t global[2], local[2] = {SOBEL_GROUP, 1}, group;
-    cl_mem bin = NULL, bout = NULL;
-    cl_program prog;
-    cl_kernel k = NULL;
-    bool enqueued = false;
+    int32_t rows = dev->cpu ? SOBEL_ROWS : GPU_SOBEL_ROWS;
+    struct cld_work_launch *l;
+    unsigned bin, bout;
     enum cld_status st;
 
     (void)p;
-    memset(out, 0, sizeof *out);
+    (void)variant;
     if ((st = check_kernel_range(src, 1)) != CLD_OK ||
         (st = cld_image_alloc(&out->img, src->width, src->height, 1)) !=
             CLD_OK)
         return st;
     out->kind = CLD_DATA_IMAGE;
-    if ((st = cld_clctx_program(ctx, "convolve", NULL, &prog)) != CLD_OK ||
-        (st = cld_clw_kernel(prog, "convolve_sobel", &k)) != CLD_OK ||
-        (st = cld_clw_kernel_group_size(ctx, k, &group)) != CLD_OK)
-        goto out;
-    if ((st = cld__buf_in(ctx, src->data, npix * ch, &bin)) != CLD_OK ||
-        (st = cld__buf_out(ctx, out->img.data, npix, &bout)) != CLD_OK)
-        goto out;
-    if ((st = cld_clw_arg(k, 0, sizeof bin, &bin)) != CLD_OK ||
-        (st = cld_clw_arg(k, 1, sizeof bout, &bout)) != CLD_OK ||
-        (st = cld_clw_arg(k, 2, sizeof w, &w)) != CLD_OK ||
-        (st = cld_clw_arg(k, 3, sizeof h, &h)) != CLD_OK ||
-        (st = cld_clw_arg(k, 4, sizeof ch, &ch)) != CLD_OK ||
-        (st = cld_clw_arg(k, 5, sizeof rows, &rows)) != CLD_OK)
-        goto out;
-    if (local[0] > group)
-        local[0] = group;
-    global[0] = cld_round_up(((size_t)w + STRIP - 1) / STRIP, local[0]);
-    global[1] = ((size_t)h + rows - 1) / rows;
-    st = cld_clw_run(cld_clctx_queue(ctx), k, 2, global, local, 0, NULL,
-                     NULL);
-    enqueued = st == CLD_OK;
-    if (st == CLD_OK)
-        st = cld__buf_fetch(ctx, bout, out->img.data, npix);
-out:
-    st = settle(ctx, enqueued, st);
-    cld_clw_release_mem(bout);
-    cld_clw_release_mem(bin);
-    cld_clw_release_kernel(k);
-    if (st != CLD_OK)
-        cld_data_free(out);
-    return st;
+    bin = cld_work_buffer(wk, src->data, npix * src->channels,
+                          CLD_WBUF_READ | CLD_WBUF_UPLOAD);
+    bout = cld_work_buffer(wk, out->img.data, npix,
+                           CLD_WBUF_WRITE | CLD_WBUF_FETCH);
+    l = cld_work_launch(wk, "convolve_sobel", 0, 2,
+                        ((size_t)src->width + STRIP - 1) / STRIP,
+                        ((size_t)src->height + rows - 1) / rows,
+                        SOBEL_GROUP, 1);
+    cld_arg_buf(l, bin);
+    cld_arg_buf(l, bout);
+    cld_arg_i32(l, (int32_t)src->width);
+    cld_arg_i32(l, (int32_t)src->height);
+    cld_arg_i32(l, (int32_t)src->channels);
+    cld_arg_i32(l, rows);
+    return CLD_OK;
 }
 
 /* Traits ----------------------------------------------------------------*/
@@ -666,7 +577,7 @@ const struct cld_job cld_job_blur = {
     .validate = blur_validate,
     .traits = blur_traits,
     .run_host = blur_host,
-    .run_cl = blur_cl,
+    .plan = blur_plan,
 };
 
 const struct cld_job cld_job_sobel = {
@@ -681,7 +592,7 @@ const struct cld_job cld_job_sobel = {
     .validate = NULL,
     .traits = sobel_traits,
     .run_host = sobel_host,
-    .run_cl = sobel_cl,
+    .plan = sobel_plan,
 };
 
 const struct cld_job cld_job_sharpen = {
@@ -696,5 +607,5 @@ const struct cld_job cld_job_sharpen = {
     .validate = sharpen_validate,
     .traits = sharpen_traits,
     .run_host = sharpen_host,
-    .run_cl = sharpen_cl,
+    .plan = sharpen_plan,
 };

@@ -126,85 +126,83 @@ out:
     return st;
 }
 
-/* Shared with the device tests, which run both kernels on every device:
- * wave selects dither_wave (the GPU variant: one work-group, rows as a
- * wavefront) over dither_serial (one work-item). Fills *out (caller frees
- * with cld_data_free); on failure *out is left empty. */
+/* Variants: dither_serial (one work-item; CPUs, where one core runs the
+ * chain fastest) and dither_wave (one work-group, rows as a wavefront;
+ * GPUs). */
+enum { DITHER_SERIAL, DITHER_WAVE };
 
-enum cld_status cld__dither_cl(struct cld_clctx *ctx,
-                               const struct cld_params *p,
-                               const struct cld_data *in, bool wave,
-                               struct cld_data *out)
+static enum cld_status dither_plan(const struct cld_params *p,
+                                   const struct cld_data *in,
+                                   const struct cld_dev_facts *dev,
+                                   int variant, struct cld_data *out,
+                                   struct cld_work *wk)
 {
     const struct cld_image *src = &in->img;
-    cl_uint w = src->width, h = src->height, ch = src->channels;
+    uint32_t w = src->width, h = src->height, ch = src->channels;
     size_t npix = (size_t)w * h, rows = 1, errbytes;
-    uint8_t *qtab = NULL;
-    cl_mem bin = NULL, bout = NULL, bq = NULL, berr = NULL;
-    cl_program prog;
-    cl_kernel k = NULL;
+    bool wave = variant == CLD_VARIANT_AUTO ? !dev->cpu
+                                           : variant == DITHER_WAVE;
+    struct cld_work_launch *l;
+    unsigned bin, bout, bq, berr;
+    uint8_t *qtab, *t;
     enum cld_status st;
 
-    memset(out, 0, sizeof *out);
     if ((st = dither_validate(p)) != CLD_OK)
         return st;
     if ((st = cld_image_alloc(&out->img, w, h, 1)) != CLD_OK)
         return st;
     out->kind = CLD_DATA_IMAGE;
-    if (!(qtab = quant_table(levels_of(p)))) {
-        st = cld_error_set(CLD_ERR_NOMEM, "dither: out of memory");
-        goto out;
-    }
-    if ((st = cld_clctx_program(ctx, "dither", NULL, &prog)) != CLD_OK ||
-        (st = cld_clw_kernel(prog, wave ? "dither_wave" : "dither_serial",
-                             &k)) != CLD_OK)
-        goto out;
+    if (!(qtab = quant_table(levels_of(p))))
+        return cld_error_set(CLD_ERR_NOMEM, "dither: out of memory");
+    t = cld_work_alloc(wk, QMAX + 1);
+    if (t)
+        memcpy(t, qtab, QMAX + 1);
+    cld_buffer_free(qtab);
+    if (!t)
+        return CLD_ERR_NOMEM;
     if (wave) {
-        if ((st = cld_clw_kernel_group_size(ctx, k, &rows)) != CLD_OK)
-            goto out;
-        if (rows > WAVE_ROWS)
-            rows = WAVE_ROWS;
+        /* As many rows at once as a work-group may hold; the launch asks
+         * for exactly that group, and falls back to the serial kernel
+         * when this kernel allows fewer. */
+        rows = dev->max_group < WAVE_ROWS ? dev->max_group : WAVE_ROWS;
         if (rows > h)
             rows = h;
+        if (variant == CLD_VARIANT_AUTO)
+            wk->fallback = DITHER_SERIAL;
     }
     /* Serial: two rows of errors; wave: one more than it runs at once. */
-    errbytes = (wave ? rows + 1 : 2) * (size_t)w * sizeof(cl_int);
-    if ((st = cld__buf_in(ctx, src->data, npix * ch, &bin)) != CLD_OK ||
-        (st = cld__buf_out(ctx, out->img.data, npix, &bout)) != CLD_OK ||
-        (st = cld__buf_in(ctx, qtab, QMAX + 1, &bq)) != CLD_OK ||
-        (st = cld__buf_tmp(ctx, errbytes, &berr)) != CLD_OK)
-        goto out;
-    if ((st = cld_clw_arg(k, 0, sizeof bin, &bin)) != CLD_OK ||
-        (st = cld_clw_arg(k, 1, sizeof bout, &bout)) != CLD_OK ||
-        (st = cld_clw_arg(k, 2, sizeof w, &w)) != CLD_OK ||
-        (st = cld_clw_arg(k, 3, sizeof h, &h)) != CLD_OK ||
-        (st = cld_clw_arg(k, 4, sizeof ch, &ch)) != CLD_OK ||
-        (st = cld_clw_arg(k, 5, sizeof bq, &bq)) != CLD_OK ||
-        (st = cld_clw_arg(k, 6, sizeof berr, &berr)) != CLD_OK)
-        goto out;
-    st = cld_clw_run(cld_clctx_queue(ctx), k, 1, &rows, &rows, 0, NULL,
-                     NULL);
-    if (st == CLD_OK)
-        st = cld__buf_fetch(ctx, bout, out->img.data, npix);
-out:
-    cld_clw_release_mem(berr);
-    cld_clw_release_mem(bq);
-    cld_clw_release_mem(bout);
-    cld_clw_release_mem(bin);
-    cld_clw_release_kernel(k);
-    cld_buffer_free(qtab);
-    if (st != CLD_OK)
-        cld_data_free(out);
-    return st;
+    errbytes = (wave ? rows + 1 : 2) * (size_t)w * sizeof(int32_t);
+    bin = cld_work_buffer(wk, src->data, npix * ch,
+                          CLD_WBUF_READ | CLD_WBUF_UPLOAD);
+    bout = cld_work_buffer(wk, out->img.data, npix,
+                           CLD_WBUF_WRITE | CLD_WBUF_FETCH);
+    bq = cld_work_buffer(wk, t, QMAX + 1, CLD_WBUF_READ | CLD_WBUF_UPLOAD);
+    berr = cld_work_buffer(wk, NULL, errbytes,
+                           CLD_WBUF_READ | CLD_WBUF_WRITE);
+    l = cld_work_launch(wk, wave ? "dither_wave" : "dither_serial", 0, 1,
+                        rows, 0, rows, 0);
+    l->flags |= CLD_LAUNCH_EXACT_LOCAL;
+    cld_arg_buf(l, bin);
+    cld_arg_buf(l, bout);
+    cld_arg_u32(l, w);
+    cld_arg_u32(l, h);
+    cld_arg_u32(l, ch);
+    cld_arg_buf(l, bq);
+    cld_arg_buf(l, berr);
+    return CLD_OK;
 }
 
-static enum cld_status dither_cl(struct cld_clctx *ctx,
-                                 const struct cld_params *p,
-                                 const struct cld_data *in,
-                                 struct cld_data *out)
+/* Shared with the device tests, which run both kernels on every device:
+ * wave selects dither_wave (the GPU variant) over dither_serial. Fills
+ * *out (caller frees with cld_data_free); on failure *out is left
+ * empty. */
+enum cld_status cld__dither_cl(struct cld_clctx *ctx,
+                               const struct cld_params *p,
+                               const struct cld_data *in, bool wave,
+                               struct cld_data *out)
 {
-    return cld__dither_cl(ctx, p, in,
-                          !(cld_clctx_type(ctx) & CL_DEVICE_TYPE_CPU), out);
+    return cld_job_run_variant(&cld_job_dither, ctx, p, in,
+                               wave ? DITHER_WAVE : DITHER_SERIAL, out);
 }
 
 static void dither_traits(const struct cld_params *p,
@@ -235,5 +233,5 @@ const struct cld_job cld_job_dither = {
     .validate = dither_validate,
     .traits = dither_traits,
     .run_host = dither_host,
-    .run_cl = dither_cl,
+    .plan = dither_plan,
 };

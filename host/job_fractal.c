@@ -4,6 +4,8 @@
  * contraction, and colour from the integer escape count, so that a device
  * can match the host exactly (tests allow 0.5% of pixels, or 2, to differ,
  * for devices that round differently). */
+#include <string.h>
+
 #include "job_hooks.h"
 #include "jobs.h"
 
@@ -167,100 +169,84 @@ static enum cld_status mandel_host(const struct cld_params *p,
     return CLD_OK;
 }
 
-/* Shared with the device tests, which run every kernel on every device:
- * lanes 1 runs fractal_mandelbrot (a pixel a work-item), 4, 8 or 16
- * fractal_mandelbrot_vec with that many pixels a work-item. Fills *out
- * (caller frees with cld_image_free). */
-
-enum cld_status cld__mandelbrot_cl(struct cld_clctx *ctx, uint32_t w,
-                                   uint32_t h, uint32_t iter,
-                                   unsigned lanes, struct cld_image *out)
+/* The device work. Variants: lanes 1 runs fractal_mandelbrot (a pixel a
+ * work-item), 4, 8 or 16 fractal_mandelbrot_vec with that many pixels a
+ * work-item. Explicit lanes pay on CPU devices, whose compilers do not
+ * vectorise the escape loop across work-items (PoCL, 4000x3000: 1 lane
+ * 23-33, 8 lanes 64-73, 16 lanes 77-87 MPix/s on AVX-512); GPUs want a
+ * pixel a work-item. */
+static enum cld_status mandel_plan(const struct cld_params *p,
+                                   const struct cld_data *in,
+                                   const struct cld_dev_facts *dev,
+                                   int variant, struct cld_data *out,
+                                   struct cld_work *wk)
 {
-    cl_program prog;
-    cl_kernel k = NULL;
-    cl_mem bout = NULL;
-    cl_uint cw = w, ch = h, citer = iter;
+    static const char *const opts[] = {"-DVW=4", "-DVW=8", "-DVW=16"};
+    uint32_t w, h, lanes;
     float x0, y0, scale;
-    size_t bytes, global[2];
-    char opts[16];
-    enum cld_status st;
-
-    if (lanes != 1 && lanes != 4 && lanes != 8 && lanes != 16)
-        return cld_error_set(CLD_ERR_INVALID,
-                             "mandelbrot: %u lanes (need 1, 4, 8 or 16)",
-                             lanes);
-    if ((st = cld_image_alloc(out, w, h, 3)) != CLD_OK)
-        return st;
-    bytes = (size_t)w * h * 3u;
-    view(w, h, &x0, &y0, &scale);
-    snprintf(opts, sizeof opts, "-DVW=%u", lanes);
-    st = cld_clctx_program(ctx, "fractal", lanes > 1 ? opts : NULL, &prog);
-    if (st != CLD_OK)
-        goto out;
-    st = cld_clw_kernel(prog, lanes > 1 ? "fractal_mandelbrot_vec"
-                                        : "fractal_mandelbrot", &k);
-    if (st != CLD_OK)
-        goto out;
-    if ((st = cld__buf_out(ctx, out->data, bytes, &bout)) != CLD_OK)
-        goto out;
-    if ((st = cld_clw_arg(k, 0, sizeof bout, &bout)) != CLD_OK ||
-        (st = cld_clw_arg(k, 1, sizeof cw, &cw)) != CLD_OK ||
-        (st = cld_clw_arg(k, 2, sizeof ch, &ch)) != CLD_OK ||
-        (st = cld_clw_arg(k, 3, sizeof x0, &x0)) != CLD_OK ||
-        (st = cld_clw_arg(k, 4, sizeof y0, &y0)) != CLD_OK ||
-        (st = cld_clw_arg(k, 5, sizeof scale, &scale)) != CLD_OK ||
-        (st = cld_clw_arg(k, 6, sizeof citer, &citer)) != CLD_OK)
-        goto out;
-    if (lanes > 1) {
-        global[0] = (w + lanes - 1u) / lanes;
-        global[1] = h;
-    } else {
-        /* Round up so that GPUs get whole work-groups; the kernel guards. */
-        global[0] = cld_round_up(w, 16);
-        global[1] = cld_round_up(h, 16);
-    }
-    st = cld_clw_run(cld_clctx_queue(ctx), k, 2, global, NULL, 0, NULL,
-                     NULL);
-    if (st == CLD_OK)
-        st = cld__buf_fetch(ctx, bout, out->data, bytes);
-out:
-    cld_clw_release_mem(bout);
-    cld_clw_release_kernel(k);
-    if (st != CLD_OK)
-        cld_image_free(out);
-    return st;
-}
-
-static enum cld_status mandel_cl(struct cld_clctx *ctx,
-                                 const struct cld_params *p,
-                                 const struct cld_data *in,
-                                 struct cld_data *out)
-{
-    uint32_t w, h;
-    cl_uint native = 1;
-    unsigned lanes = 1;
+    struct cld_work_launch *l;
+    unsigned bout;
     enum cld_status st;
 
     (void)in;
     if ((st = mandel_validate(p)) != CLD_OK)
         return st;
-    frame_size(p, &w, &h);
-    /* Explicit lanes pay on CPU devices, whose compilers do not vectorise
-     * the escape loop across work-items (PoCL, 4000x3000: 1 lane 23-33,
-     * 8 lanes 64-73, 16 lanes 77-87 MPix/s on AVX-512); GPUs want a pixel
-     * a work-item. */
-    if (cld_clctx_type(ctx) & CL_DEVICE_TYPE_CPU) {
-        st = cld_clw_check(clGetDeviceInfo(cld_clctx_device(ctx),
-                                           CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT,
-                                           sizeof native, &native, NULL),
-                           "clGetDeviceInfo");
-        if (st != CLD_OK)
-            return st;
-        lanes = native <= 4 ? 4 : native <= 8 ? 8 : 16;
+    if (variant == CLD_VARIANT_AUTO) {
+        unsigned native = dev->native_float;
+
+        lanes = !dev->cpu ? 1 : native <= 4 ? 4 : native <= 8 ? 8 : 16;
+    } else {
+        lanes = (uint32_t)variant;
     }
-    st = cld__mandelbrot_cl(ctx, w, h, iter_of(p), lanes, &out->img);
+    if (lanes != 1 && lanes != 4 && lanes != 8 && lanes != 16)
+        return cld_error_set(CLD_ERR_INVALID,
+                             "mandelbrot: %u lanes (need 1, 4, 8 or 16)",
+                             lanes);
+    frame_size(p, &w, &h);
+    if ((st = cld_image_alloc(&out->img, w, h, 3)) != CLD_OK)
+        return st;
+    out->kind = CLD_DATA_IMAGE;
+    view(w, h, &x0, &y0, &scale);
+    if (lanes > 1)
+        wk->options = opts[lanes == 4 ? 0 : lanes == 8 ? 1 : 2];
+    bout = cld_work_buffer(wk, out->img.data, (size_t)w * h * 3u,
+                           CLD_WBUF_WRITE | CLD_WBUF_FETCH);
+    if (lanes > 1)
+        l = cld_work_launch(wk, "fractal_mandelbrot_vec", 0, 2,
+                            (w + lanes - 1u) / lanes, h, 0, 0);
+    else /* Whole 16 x 16 blocks for GPUs; the kernel guards. */
+        l = cld_work_launch(wk, "fractal_mandelbrot", 0, 2,
+                            cld_round_up(w, 16), cld_round_up(h, 16), 0, 0);
+    cld_arg_buf(l, bout);
+    cld_arg_u32(l, w);
+    cld_arg_u32(l, h);
+    cld_arg_f32(l, x0);
+    cld_arg_f32(l, y0);
+    cld_arg_f32(l, scale);
+    cld_arg_u32(l, iter_of(p));
+    return CLD_OK;
+}
+
+/* Shared with the device tests, which run every kernel on every device:
+ * the job with lanes as its variant. Fills *out (caller frees with
+ * cld_image_free). */
+enum cld_status cld__mandelbrot_cl(struct cld_clctx *ctx, uint32_t w,
+                                   uint32_t h, uint32_t iter,
+                                   unsigned lanes, struct cld_image *out)
+{
+    struct cld_params p;
+    struct cld_data none = {.kind = CLD_DATA_NONE}, res;
+    enum cld_status st;
+
+    memset(out, 0, sizeof *out);
+    cld_params_default(&p, &cld_job_mandelbrot);
+    if ((st = cld_params_set_size(&p, "size", w, h)) != CLD_OK ||
+        (st = cld_params_set_int(&p, "iter", iter)) != CLD_OK)
+        return st;
+    st = cld_job_run_variant(&cld_job_mandelbrot, ctx, &p, &none,
+                             (int)lanes, &res);
     if (st == CLD_OK)
-        out->kind = CLD_DATA_IMAGE;
+        *out = res.img;
     return st;
 }
 
@@ -298,5 +284,5 @@ const struct cld_job cld_job_mandelbrot = {
     .validate = mandel_validate,
     .traits = mandel_traits,
     .run_host = mandel_host,
-    .run_cl = mandel_cl,
+    .plan = mandel_plan,
 };

@@ -172,162 +172,64 @@ static enum cld_status equalize_host(const struct cld_params *p,
     return CLD_OK;
 }
 
-/* A read-write device buffer over host memory: wraps it on host-unified
- * devices; elsewhere copies it in when init is set. */
-static enum cld_status buf_rw(struct cld_clctx *ctx, void *host, size_t size,
-                              bool init, cl_mem *out)
+/* Variants of the count: histogram_partial (CPUs: private histograms
+ * per work-item, summed here) and histogram_local (GPUs: local atomics
+ * merged with global atomics). */
+enum { EQ_PARTIAL, EQ_LOCAL };
+
+/* aux[] of the work: what the host step needs. */
+enum { AUX_NPARTS, AUX_NPIX, AUX_PAIRS, AUX_BUFS };
+
+/* The host step between the count and the look-up: sum the partial
+ * histograms, make the table (as the C reference does), and write it in
+ * the form the look-up kernel reads: 32-bit entries, which CPUs can
+ * gather; on CPUs two pixels at once, entry v of the 65536 holding
+ * lut[v & 255] | lut[v >> 8] << 8 (see histogram_apply_pairs). */
+static enum cld_status equalize_step(struct cld_work *w, unsigned after)
 {
-    cl_mem_flags fl = CL_MEM_READ_WRITE;
+    const uint32_t *h = w->bufs[w->aux[AUX_BUFS] & 0xff].host;
+    uint32_t *t = w->bufs[w->aux[AUX_BUFS] >> 8].host;
+    uint64_t hist[256];
+    uint8_t lut[256];
 
-    if (cld_clctx_host_unified(ctx))
-        fl |= CL_MEM_USE_HOST_PTR;
-    else if (init)
-        fl |= CL_MEM_COPY_HOST_PTR;
-    else
-        host = NULL;
-    return cld_clw_buffer(cld_clctx_context(ctx), fl, size, host, out);
-}
-
-/* Count the luma histogram into hist (and the luma image into blum when
- * there is more than one channel). */
-static enum cld_status count(struct cld_clctx *ctx, cl_program prog,
-                             bool partial, cl_mem bin, cl_mem blum,
-                             const struct cld_image *src,
-                             uint64_t hist[256])
-{
-    cl_uint npix = src->width * src->height, ch = src->channels;
-    cl_uint chunk = 0, nparts = 1;
-    size_t global, local, hbytes;
-    uint32_t *h = NULL;
-    cl_kernel k = NULL;
-    cl_mem bh = NULL;
-    enum cld_status st;
-
-    if (partial) {
-        chunk = (cl_uint)cld_round_up((npix + CPU_MAX_PARTS - 1) /
-                                      CPU_MAX_PARTS, 16);
-        if (chunk < CPU_MIN_CHUNK)
-            chunk = CPU_MIN_CHUNK;
-        nparts = (npix + chunk - 1) / chunk;
-    }
-    hbytes = (size_t)nparts * 256 * sizeof *h;
-    h = cld_buffer_alloc(hbytes);
-    if (!h)
-        return cld_error_set(CLD_ERR_NOMEM, "equalize: no memory for %u "
-                             "histograms", nparts);
-    memset(h, 0, hbytes);
-    if ((st = cld_clw_kernel(prog, partial ? "histogram_partial"
-                                           : "histogram_local", &k)) !=
-            CLD_OK ||
-        (st = buf_rw(ctx, h, hbytes, !partial, &bh)) != CLD_OK)
-        goto out;
-    if ((st = cld_clw_arg(k, 0, sizeof bin, &bin)) != CLD_OK ||
-        (st = cld_clw_arg(k, 1, sizeof blum, &blum)) != CLD_OK ||
-        (st = cld_clw_arg(k, 2, sizeof npix, &npix)) != CLD_OK ||
-        (st = cld_clw_arg(k, 3, sizeof ch, &ch)) != CLD_OK)
-        goto out;
-    if (partial) {
-        if ((st = cld_clw_arg(k, 4, sizeof chunk, &chunk)) != CLD_OK ||
-            (st = cld_clw_arg(k, 5, sizeof bh, &bh)) != CLD_OK)
-            goto out;
-        global = nparts;
-        local = 1;
-    } else {
-        if ((st = cld_clw_arg(k, 4, sizeof bh, &bh)) != CLD_OK ||
-            (st = cld_clw_kernel_group_size(ctx, k, &local)) != CLD_OK)
-            goto out;
-        if (local > GPU_GROUP_SIZE)
-            local = GPU_GROUP_SIZE;
-        global = local * GPU_GROUPS;
-    }
-    st = cld_clw_run(cld_clctx_queue(ctx), k, 1, &global, &local, 0, NULL,
-                     NULL);
-    if (st == CLD_OK)
-        st = cld__buf_fetch(ctx, bh, h, hbytes);
-    if (st != CLD_OK)
-        goto out;
+    (void)after;
     for (size_t v = 0; v < 256; v++) {
         hist[v] = 0;
-        for (size_t g = 0; g < nparts; g++)
+        for (size_t g = 0; g < w->aux[AUX_NPARTS]; g++)
             hist[v] += h[g * 256 + v];
     }
-out:
-    cld_clw_release_mem(bh);
-    cld_clw_release_kernel(k);
-    cld_buffer_free(h);
-    return st;
-}
-
-/* out = lut[lum] on the device; the table goes as 32-bit entries, which
- * CPUs can gather. On CPUs it maps two pixels at once: entry v of the
- * 65536 holds lut[v & 255] | lut[v >> 8] << 8 (see histogram_apply_pairs). */
-static enum cld_status apply(struct cld_clctx *ctx, cl_program prog,
-                             bool cpu, cl_mem blum, cl_mem bout,
-                             cl_uint npix, const uint8_t lut[256])
-{
-    cl_uint chunk = cpu ? CPU_MIN_CHUNK : GPU_CHUNK;
-    size_t entries = cpu ? 65536 : 256, global, local;
-    cl_uint *t = NULL;
-    cl_kernel k = NULL;
-    cl_mem bl = NULL;
-    enum cld_status st;
-
-    t = cld_buffer_alloc(entries * sizeof *t);
-    if (!t)
-        return cld_error_set(CLD_ERR_NOMEM, "equalize: no memory");
-    if (cpu) {
+    make_lut(hist, w->aux[AUX_NPIX], lut);
+    if (w->aux[AUX_PAIRS]) {
         for (size_t hi = 0; hi < 256; hi++)
             for (size_t lo = 0; lo < 256; lo++)
-                t[hi << 8 | lo] = lut[lo] | (cl_uint)lut[hi] << 8;
+                t[hi << 8 | lo] = lut[lo] | (uint32_t)lut[hi] << 8;
     } else {
         for (size_t v = 0; v < 256; v++)
             t[v] = lut[v];
     }
-    if ((st = cld_clw_kernel(prog, cpu ? "histogram_apply_pairs"
-                                       : "histogram_apply", &k)) != CLD_OK ||
-        (st = cld__buf_in(ctx, t, entries * sizeof *t, &bl)) != CLD_OK)
-        goto out;
-    if ((st = cld_clw_arg(k, 0, sizeof blum, &blum)) != CLD_OK ||
-        (st = cld_clw_arg(k, 1, sizeof bout, &bout)) != CLD_OK ||
-        (st = cld_clw_arg(k, 2, sizeof npix, &npix)) != CLD_OK ||
-        (st = cld_clw_arg(k, 3, sizeof chunk, &chunk)) != CLD_OK ||
-        (st = cld_clw_arg(k, 4, sizeof bl, &bl)) != CLD_OK)
-        goto out;
-    /* A fixed work-group size: PoCL compiles one per size it meets. */
-    local = cpu ? 1 : 64;
-    global = cld_round_up((npix + chunk - 1) / chunk, local);
-    st = cld_clw_run(cld_clctx_queue(ctx), k, 1, &global, &local, 0, NULL,
-                     NULL);
-    /* The table must outlive the kernel: wait here, before freeing it. */
-    if (st == CLD_OK)
-        st = cld_clw_finish(cld_clctx_queue(ctx));
-out:
-    cld_clw_release_mem(bl);
-    cld_clw_release_kernel(k);
-    cld_buffer_free(t);
-    return st;
+    return CLD_OK;
 }
 
-/* Shared with the device tests, which run both histogram kernels on every
- * device: partial selects histogram_partial (the CPU variant: private
- * histograms per work-item, summed here) over histogram_local (the GPU
- * variant: local atomics merged with global atomics). Fills *out (caller
- * frees with cld_data_free); on failure *out is left empty. */
-
-enum cld_status cld__equalize_cl(struct cld_clctx *ctx,
-                                 const struct cld_data *in, bool partial,
-                                 struct cld_data *out)
+/* Count the luma histogram (and write the luma image into the output,
+ * when there is more than one channel), then, after the host step, look
+ * the output up in the table in place. */
+static enum cld_status equalize_plan(const struct cld_params *p,
+                                     const struct cld_data *in,
+                                     const struct cld_dev_facts *dev,
+                                     int variant, struct cld_data *out,
+                                     struct cld_work *w)
 {
     const struct cld_image *src = &in->img;
-    size_t npix = (size_t)src->width * src->height;
-    uint32_t ch = src->channels;
-    cl_mem bin = NULL, bout = NULL;
-    cl_program prog;
-    uint64_t hist[256];
-    uint8_t lut[256];
+    size_t npix = (size_t)src->width * src->height, hbytes, entries;
+    uint32_t ch = src->channels, chunk = 0, nparts = 1;
+    bool partial = variant == CLD_VARIANT_AUTO ? dev->cpu
+                                               : variant == EQ_PARTIAL;
+    struct cld_work_launch *l;
+    unsigned bin, bout, bh, bl;
+    uint32_t *h, *t;
     enum cld_status st;
 
-    memset(out, 0, sizeof *out);
+    (void)p;
     if (npix > UINT32_MAX / 4)
         return cld_error_set(CLD_ERR_TOO_LARGE,
                              "%zu pixels exceed the kernel's index range",
@@ -336,36 +238,79 @@ enum cld_status cld__equalize_cl(struct cld_clctx *ctx,
     if (st != CLD_OK)
         return st;
     out->kind = CLD_DATA_IMAGE;
-    if ((st = cld_clctx_program(ctx, "histogram", NULL, &prog)) != CLD_OK)
-        goto out;
+    if (partial) {
+        chunk = (uint32_t)cld_round_up((npix + CPU_MAX_PARTS - 1) /
+                                       CPU_MAX_PARTS, 16);
+        if (chunk < CPU_MIN_CHUNK)
+            chunk = CPU_MIN_CHUNK;
+        nparts = (uint32_t)((npix + chunk - 1) / chunk);
+    }
+    hbytes = (size_t)nparts * 256 * sizeof *h;
+    entries = partial ? 65536 : 256;
+    h = cld_work_alloc(w, hbytes);
+    t = cld_work_alloc(w, entries * sizeof *t);
+    if (!h || !t)
+        return CLD_ERR_NOMEM;
+    memset(h, 0, hbytes);
+    bin = cld_work_buffer(w, src->data, npix * ch,
+                          CLD_WBUF_READ | CLD_WBUF_UPLOAD);
     /* The luma image goes straight into the output buffer, which the
      * table is then applied to in place. */
-    if ((st = cld__buf_in(ctx, src->data, npix * ch, &bin)) != CLD_OK ||
-        (st = buf_rw(ctx, out->img.data, npix, false, &bout)) != CLD_OK)
-        goto out;
-    if ((st = count(ctx, prog, partial, bin, bout, src, hist)) != CLD_OK)
-        goto out;
-    make_lut(hist, npix, lut);
-    st = apply(ctx, prog, partial, ch == 1 ? bin : bout, bout,
-               (cl_uint)npix, lut);
-    if (st == CLD_OK)
-        st = cld__buf_fetch(ctx, bout, out->img.data, npix);
-out:
-    cld_clw_release_mem(bout);
-    cld_clw_release_mem(bin);
-    if (st != CLD_OK)
-        cld_data_free(out);
-    return st;
+    bout = cld_work_buffer(w, out->img.data, npix,
+                           CLD_WBUF_READ | CLD_WBUF_WRITE | CLD_WBUF_FETCH);
+    /* The local variant adds to zeroed counts; the partial one writes
+     * every count. */
+    bh = cld_work_buffer(w, h, hbytes,
+                         CLD_WBUF_READ | CLD_WBUF_WRITE | CLD_WBUF_STEP |
+                             (partial ? 0 : CLD_WBUF_UPLOAD));
+    bl = cld_work_buffer(w, t, entries * sizeof *t,
+                         CLD_WBUF_READ | CLD_WBUF_UPLOAD);
+    if (partial) {
+        l = cld_work_launch(w, "histogram_partial", 0, 1, nparts, 0, 1, 0);
+    } else {
+        l = cld_work_launch(w, "histogram_local", 0, 1, GPU_GROUPS, 0,
+                            GPU_GROUP_SIZE, 0);
+        l->flags |= CLD_LAUNCH_GROUPS;
+    }
+    cld_arg_buf(l, bin);
+    cld_arg_buf(l, bout);
+    cld_arg_u32(l, (uint32_t)npix);
+    cld_arg_u32(l, ch);
+    if (partial)
+        cld_arg_u32(l, chunk);
+    cld_arg_buf(l, bh);
+    w->step = equalize_step;
+    w->aux[AUX_NPARTS] = nparts;
+    w->aux[AUX_NPIX] = npix;
+    w->aux[AUX_PAIRS] = partial;
+    w->aux[AUX_BUFS] = bh | bl << 8;
+    chunk = partial ? CPU_MIN_CHUNK : GPU_CHUNK;
+    /* A fixed work-group size: PoCL compiles one per size it meets. */
+    l = cld_work_launch(w, partial ? "histogram_apply_pairs"
+                                   : "histogram_apply",
+                        1, 1, (npix + chunk - 1) / chunk, 0,
+                        partial ? 1 : 64, 0);
+    cld_arg_buf(l, ch == 1 ? bin : bout);
+    cld_arg_buf(l, bout);
+    cld_arg_u32(l, (uint32_t)npix);
+    cld_arg_u32(l, chunk);
+    cld_arg_buf(l, bl);
+    return CLD_OK;
 }
 
-static enum cld_status equalize_cl(struct cld_clctx *ctx,
-                                   const struct cld_params *p,
-                                   const struct cld_data *in,
-                                   struct cld_data *out)
+/* Shared with the device tests, which run both histogram kernels on every
+ * device: partial selects histogram_partial (the CPU variant) over
+ * histogram_local (the GPU variant). Fills *out (caller frees with
+ * cld_data_free); on failure *out is left empty. */
+enum cld_status cld__equalize_cl(struct cld_clctx *ctx,
+                                 const struct cld_data *in, bool partial,
+                                 struct cld_data *out)
 {
-    (void)p;
-    return cld__equalize_cl(ctx, in,
-                            cld_clctx_type(ctx) & CL_DEVICE_TYPE_CPU, out);
+    struct cld_params p;
+
+    cld_params_default(&p, &cld_job_equalize);
+    return cld_job_run_variant(&cld_job_equalize, ctx, &p, in,
+                               partial ? EQ_PARTIAL : EQ_LOCAL, out);
 }
 
 static void equalize_traits(const struct cld_params *p,
@@ -395,5 +340,5 @@ const struct cld_job cld_job_equalize = {
     .validate = NULL,
     .traits = equalize_traits,
     .run_host = equalize_host,
-    .run_cl = equalize_cl,
+    .plan = equalize_plan,
 };

@@ -186,108 +186,103 @@ static enum cld_status matmul_host(const struct cld_params *p,
     return st;
 }
 
-/* C = A B on a device with matmul_tiled (tiled) or matmul_rows. The caller
- * frees c. */
+/* Variants: matmul_rows (CPUs) and matmul_tiled (local-memory tiles,
+ * GPUs). */
+enum { MATMUL_ROWS, MATMUL_TILED };
+
 /* Work-groups of matmul_rows: 4 x 1 work-items (64 columns by 8 rows of
  * C). With a NULL local size PoCL made the whole range one work-group for
  * many sizes (n = 256 and 554 among them), so its pthread device ran them
  * on one thread: n = 554 took 4.8 ms on two threads against 2.4 ms now. */
 #define ROWS_LOCAL 4u
 
+/* C = A B. Local-memory tiles only cost copies on a CPU (measured 2.6
+ * against 120 GFLOP/s on PoCL); elsewhere tiles, falling back to rows when
+ * the kernel cannot run 16 x 16 work-groups. */
+static enum cld_status matmul_plan(const struct cld_params *p,
+                                   const struct cld_data *in,
+                                   const struct cld_dev_facts *dev,
+                                   int variant, struct cld_data *out,
+                                   struct cld_work *w)
+{
+    struct cld_matrix tmp[2] = {{0}, {0}}, ma, mb;
+    const struct cld_matrix *a, *b;
+    struct cld_work_launch *l;
+    uint32_t m, k, n;
+    unsigned ba, bb, bc;
+    bool tiled;
+    enum cld_status st;
+
+    if ((st = operands(p, in, tmp, &a, &b)) != CLD_OK)
+        goto out;
+    ma = *a;
+    mb = *b;
+    a = &ma;
+    b = &mb;
+    /* The random operands live as long as the work. */
+    for (int i = 0; i < 2; i++) {
+        if (tmp[i].data && (st = cld_work_own(w, tmp[i].data)) != CLD_OK)
+            goto out;
+        tmp[i].data = NULL;
+    }
+    m = a->rows;
+    k = a->cols;
+    n = b->cols;
+    if ((st = cld_matrix_alloc(&out->mat[0], m, n)) != CLD_OK)
+        goto out;
+    out->kind = CLD_DATA_MATRIX;
+    out->nmat = 1;
+    if (variant == CLD_VARIANT_AUTO) {
+        tiled = !dev->cpu && dev->max_group >= TILE * TILE;
+        w->fallback = tiled ? MATMUL_ROWS : -1;
+    } else {
+        tiled = variant == MATMUL_TILED;
+    }
+    ba = cld_work_buffer(w, a->data, (size_t)m * k * sizeof(float),
+                         CLD_WBUF_READ | CLD_WBUF_UPLOAD);
+    bb = cld_work_buffer(w, b->data, (size_t)k * n * sizeof(float),
+                         CLD_WBUF_READ | CLD_WBUF_UPLOAD);
+    bc = cld_work_buffer(w, out->mat[0].data, (size_t)m * n * sizeof(float),
+                         CLD_WBUF_WRITE | CLD_WBUF_FETCH);
+    if (tiled) {
+        l = cld_work_launch(w, "matmul_tiled", 0, 2, n, m, TILE, TILE);
+        l->flags |= CLD_LAUNCH_EXACT_LOCAL;
+    } else {
+        l = cld_work_launch(w, "matmul_rows", 0, 2, (n + 15u) / 16u,
+                            (m + 7u) / 8u, ROWS_LOCAL, 1);
+    }
+    cld_arg_buf(l, ba);
+    cld_arg_buf(l, bb);
+    cld_arg_buf(l, bc);
+    cld_arg_u32(l, m);
+    cld_arg_u32(l, n);
+    cld_arg_u32(l, k);
+out:
+    cld_matrix_free(&tmp[0]);
+    cld_matrix_free(&tmp[1]);
+    return st;
+}
+
+/* C = A B on a device with matmul_tiled (tiled) or matmul_rows, for the
+ * device tests. The caller frees c. */
 enum cld_status cld__matmul_cl(struct cld_clctx *ctx,
                                const struct cld_matrix *a,
                                const struct cld_matrix *b, bool tiled,
                                struct cld_matrix *c)
 {
-    cl_uint m = a->rows, k = a->cols, n = b->cols;
-    cl_program prog;
-    cl_kernel kern = NULL;
-    cl_mem ba = NULL, bb = NULL, bc = NULL;
-    size_t global[2], local[2] = {TILE, TILE}, wg = 0;
+    struct cld_params p;
+    struct cld_data in = {.kind = CLD_DATA_MATRIX, .nmat = 2}, out;
     enum cld_status st;
 
-    if ((st = check_shapes(a, b)) != CLD_OK)
-        return st;
-    if ((st = cld_matrix_alloc(c, m, n)) != CLD_OK)
-        return st;
-    if ((st = cld_clctx_program(ctx, "matmul", NULL, &prog)) != CLD_OK ||
-        (st = cld_clw_kernel(prog, tiled ? "matmul_tiled" : "matmul_rows",
-                             &kern)) != CLD_OK)
-        goto out;
-    if (tiled) {
-        if ((st = cld_clw_kernel_group_size(ctx, kern, &wg)) != CLD_OK)
-            goto out;
-        if (wg < TILE * TILE) {
-            st = cld_error_set(CLD_ERR_UNSUPPORTED,
-                               "matmul_tiled needs work-groups of %u, the "
-                               "device allows %zu", TILE * TILE, wg);
-            goto out;
-        }
-    }
-    if ((st = cld__buf_in(ctx, a->data, (size_t)m * k * sizeof(float),
-                          &ba)) != CLD_OK ||
-        (st = cld__buf_in(ctx, b->data, (size_t)k * n * sizeof(float),
-                          &bb)) != CLD_OK ||
-        (st = cld__buf_out(ctx, c->data, (size_t)m * n * sizeof(float),
-                           &bc)) != CLD_OK)
-        goto out;
-    if ((st = cld_clw_arg(kern, 0, sizeof ba, &ba)) != CLD_OK ||
-        (st = cld_clw_arg(kern, 1, sizeof bb, &bb)) != CLD_OK ||
-        (st = cld_clw_arg(kern, 2, sizeof bc, &bc)) != CLD_OK ||
-        (st = cld_clw_arg(kern, 3, sizeof m, &m)) != CLD_OK ||
-        (st = cld_clw_arg(kern, 4, sizeof n, &n)) != CLD_OK ||
-        (st = cld_clw_arg(kern, 5, sizeof k, &k)) != CLD_OK)
-        goto out;
-    if (tiled) {
-        global[0] = cld_round_up(n, TILE);
-        global[1] = cld_round_up(m, TILE);
-    } else {
-        local[0] = ROWS_LOCAL;
-        local[1] = 1;
-        global[0] = cld_round_up((n + 15u) / 16u, ROWS_LOCAL);
-        global[1] = (m + 7u) / 8u;
-    }
-    st = cld_clw_run(cld_clctx_queue(ctx), kern, 2, global, local, 0, NULL,
-                     NULL);
+    memset(c, 0, sizeof *c);
+    /* Borrowed, not owned: in is never freed. */
+    in.mat[0] = *a;
+    in.mat[1] = *b;
+    cld_params_default(&p, &cld_job_matmul);
+    st = cld_job_run_variant(&cld_job_matmul, ctx, &p, &in,
+                             tiled ? MATMUL_TILED : MATMUL_ROWS, &out);
     if (st == CLD_OK)
-        st = cld__buf_fetch(ctx, bc, c->data, (size_t)m * n * sizeof(float));
-out:
-    cld_clw_release_mem(bc);
-    cld_clw_release_mem(bb);
-    cld_clw_release_mem(ba);
-    cld_clw_release_kernel(kern);
-    if (st != CLD_OK)
-        cld_matrix_free(c);
-    return st;
-}
-
-static enum cld_status matmul_cl(struct cld_clctx *ctx,
-                                 const struct cld_params *p,
-                                 const struct cld_data *in,
-                                 struct cld_data *out)
-{
-    struct cld_matrix tmp[2] = {{0}, {0}};
-    const struct cld_matrix *a, *b;
-    bool cpu = cld_clctx_type(ctx) & CL_DEVICE_TYPE_CPU;
-    enum cld_status st;
-
-    st = operands(p, in, tmp, &a, &b);
-    /* Local-memory tiles only cost copies on a CPU (measured 2.6 against
-     * 120 GFLOP/s on PoCL); elsewhere fall back to rows when the device
-     * cannot run 16 x 16 work-groups. */
-    if (st == CLD_OK && !cpu) {
-        st = cld__matmul_cl(ctx, a, b, true, &out->mat[0]);
-        if (st == CLD_ERR_UNSUPPORTED)
-            st = cld__matmul_cl(ctx, a, b, false, &out->mat[0]);
-    } else if (st == CLD_OK) {
-        st = cld__matmul_cl(ctx, a, b, false, &out->mat[0]);
-    }
-    if (st == CLD_OK) {
-        out->kind = CLD_DATA_MATRIX;
-        out->nmat = 1;
-    }
-    cld_matrix_free(&tmp[0]);
-    cld_matrix_free(&tmp[1]);
+        *c = out.mat[0];
     return st;
 }
 
@@ -325,5 +320,5 @@ const struct cld_job cld_job_matmul = {
     .validate = matmul_validate,
     .traits = matmul_traits,
     .run_host = matmul_host,
-    .run_cl = matmul_cl,
+    .plan = matmul_plan,
 };

@@ -95,21 +95,23 @@ static enum cld_status gray_host(const struct cld_params *p,
  * no good divisor. */
 #define GRAY_GROUP 256
 
-static enum cld_status gray_cl(struct cld_clctx *ctx,
-                               const struct cld_params *p,
-                               const struct cld_data *in,
-                               struct cld_data *out)
+/* One work-item per whole 16-pixel block, one more for the tail. */
+static enum cld_status gray_plan(const struct cld_params *p,
+                                 const struct cld_data *in,
+                                 const struct cld_dev_facts *dev,
+                                 int variant, struct cld_data *out,
+                                 struct cld_work *w)
 {
     const struct cld_image *src = &in->img;
     size_t npix = (size_t)src->width * src->height;
-    cl_program prog;
-    cl_kernel k = NULL;
-    cl_mem bin = NULL, bout = NULL;
-    cl_uint n = (cl_uint)npix, ch = src->channels;
-    size_t global, local = GRAY_GROUP, group;
+    uint32_t ch = src->channels;
+    struct cld_work_launch *l;
+    unsigned bin, bout;
     enum cld_status st;
 
     (void)p;
+    (void)dev;
+    (void)variant;
     if (npix > UINT32_MAX / 4)
         return cld_error_set(CLD_ERR_TOO_LARGE,
                              "%zu pixels exceed the kernel's index range",
@@ -118,36 +120,20 @@ static enum cld_status gray_cl(struct cld_clctx *ctx,
     if (st != CLD_OK)
         return st;
     out->kind = CLD_DATA_IMAGE;
-    if ((st = cld_clctx_program(ctx, "pointwise", NULL, &prog)) != CLD_OK)
-        goto out;
-    st = cld_clw_kernel(prog, ch == 3 ? "pointwise_gray_rgb"
-                                      : "pointwise_gray_chan", &k);
-    if (st != CLD_OK)
-        goto out;
-    if ((st = cld_clw_kernel_group_size(ctx, k, &group)) != CLD_OK)
-        goto out;
-    if (local > group)
-        local = group;
-    if ((st = cld__buf_in(ctx, src->data, npix * ch, &bin)) != CLD_OK ||
-        (st = cld__buf_out(ctx, out->img.data, npix, &bout)) != CLD_OK)
-        goto out;
-    if ((st = cld_clw_arg(k, 0, sizeof bin, &bin)) != CLD_OK ||
-        (st = cld_clw_arg(k, 1, sizeof bout, &bout)) != CLD_OK ||
-        (st = cld_clw_arg(k, 2, sizeof n, &n)) != CLD_OK)
-        goto out;
-    if (ch != 3 && (st = cld_clw_arg(k, 3, sizeof ch, &ch)) != CLD_OK)
-        goto out;
-    /* One work-item per whole 16-pixel block, one more for the tail. */
-    global = cld_round_up(npix / 16 + (npix % 16 != 0), local);
-    st = cld_clw_run(cld_clctx_queue(ctx), k, 1, &global, &local, 0, NULL,
-                     NULL);
-    if (st == CLD_OK)
-        st = cld__buf_fetch(ctx, bout, out->img.data, npix);
-out:
-    cld_clw_release_mem(bout);
-    cld_clw_release_mem(bin);
-    cld_clw_release_kernel(k);
-    return st;
+    bin = cld_work_buffer(w, src->data, npix * ch,
+                          CLD_WBUF_READ | CLD_WBUF_UPLOAD);
+    bout = cld_work_buffer(w, out->img.data, npix,
+                           CLD_WBUF_WRITE | CLD_WBUF_FETCH);
+    l = cld_work_launch(w, ch == 3 ? "pointwise_gray_rgb"
+                                   : "pointwise_gray_chan",
+                        0, 1, npix / 16 + (npix % 16 != 0), 0, GRAY_GROUP,
+                        0);
+    cld_arg_buf(l, bin);
+    cld_arg_buf(l, bout);
+    cld_arg_u32(l, (uint32_t)npix);
+    if (ch != 3)
+        cld_arg_u32(l, ch);
+    return CLD_OK;
 }
 
 static void gray_traits(const struct cld_params *p, const struct cld_data *in,
@@ -175,5 +161,5 @@ const struct cld_job cld_job_grayscale = {
     .validate = NULL,
     .traits = gray_traits,
     .run_host = gray_host,
-    .run_cl = gray_cl,
+    .plan = gray_plan,
 };

@@ -286,16 +286,6 @@ out:
     return st;
 }
 
-static enum cld_status local_mem_size(struct cld_clctx *ctx, cl_ulong *out)
-{
-    cl_int err = cld_clw_fault("clGetDeviceInfo");
-
-    if (err == CL_SUCCESS)
-        err = clGetDeviceInfo(cld_clctx_device(ctx), CL_DEVICE_LOCAL_MEM_SIZE,
-                              sizeof *out, out, NULL);
-    return cld_clw_check(err, "clGetDeviceInfo(CL_DEVICE_LOCAL_MEM_SIZE)");
-}
-
 /* True when both sides halve exactly: bilinear at 0.5 then averages 2x2
  * blocks, which resample_half does in integers (the float sums of
  * quarters are exact, so it matches the reference bit for bit). */
@@ -305,76 +295,137 @@ static bool halves(const struct cld_image *src, const struct axis *ax,
     return src->width == 2 * ax->n && src->height == 2 * ay->n;
 }
 
-/* Set the arguments shared by resample_rows and resample_direct. */
-static enum cld_status filter_args(cl_kernel k, cl_mem *bufs, cl_uint in_w,
-                                   cl_uint out_w, cl_uint out_h, cl_uint ch,
-                                   cl_uint ntx, cl_uint nty)
-{
-    const void *v[] = {&bufs[0], &bufs[1], &in_w, &out_w, &out_h, &ch,
-                       &bufs[2], &bufs[3], &ntx, &bufs[4], &bufs[5], &nty};
-    const size_t m = sizeof(cl_mem), u = sizeof(cl_uint);
-    const size_t sz[] = {m, m, u, u, u, u, m, m, u, m, m, u};
-    enum cld_status st = CLD_OK;
+/* Variants: resample_rows (CPU: a float row of the input in local
+ * memory, work-groups of one), resample_half (CPU, exact halving only)
+ * and resample_direct (GPU: a pixel a work-item). */
+enum { RS_ROWS, RS_HALF, RS_DIRECT };
 
-    for (cl_uint i = 0; i < sizeof sz / sizeof sz[0] && st == CLD_OK; i++)
-        st = cld_clw_arg(k, i, sz[i], v[i]);
+/* Hand the taps of axis a to the work, which frees them after the
+ * launch; a is left empty. */
+static enum cld_status give_axis(struct cld_work *w, struct axis *a)
+{
+    enum cld_status st = cld_work_own(w, a->start);
+
+    a->start = NULL;
+    if (st == CLD_OK)
+        st = cld_work_own(w, a->w);
+    a->w = NULL;
     return st;
 }
 
-static enum cld_status run_half(struct cld_clctx *ctx, cl_kernel k,
-                                cl_mem *bufs, cl_uint out_w, cl_uint out_h,
-                                cl_uint ch)
+/* The filter kernels' arguments after the two images. */
+static void filter_args(struct cld_work *w, struct cld_work_launch *l,
+                        uint32_t in_w, uint32_t out_w, uint32_t out_h,
+                        uint32_t ch, const struct axis *hx,
+                        const struct axis *ay)
 {
-    size_t global = out_h, one = 1;
-    enum cld_status st;
+    unsigned xs = cld_work_buffer(w, hx->start, hx->n * sizeof *hx->start,
+                                  CLD_WBUF_READ | CLD_WBUF_UPLOAD);
+    unsigned xw = cld_work_buffer(w, hx->w, (size_t)hx->n * hx->ntap *
+                                                sizeof *hx->w,
+                                  CLD_WBUF_READ | CLD_WBUF_UPLOAD);
+    unsigned ys = cld_work_buffer(w, ay->start, out_h * sizeof *ay->start,
+                                  CLD_WBUF_READ | CLD_WBUF_UPLOAD);
+    unsigned yw = cld_work_buffer(w, ay->w, (size_t)out_h * ay->ntap *
+                                                sizeof *ay->w,
+                                  CLD_WBUF_READ | CLD_WBUF_UPLOAD);
 
-    if ((st = cld_clw_arg(k, 0, sizeof bufs[0], &bufs[0])) != CLD_OK ||
-        (st = cld_clw_arg(k, 1, sizeof bufs[1], &bufs[1])) != CLD_OK ||
-        (st = cld_clw_arg(k, 2, sizeof out_w, &out_w)) != CLD_OK ||
-        (st = cld_clw_arg(k, 3, sizeof out_h, &out_h)) != CLD_OK ||
-        (st = cld_clw_arg(k, 4, sizeof ch, &ch)) != CLD_OK)
-        return st;
-    return cld_clw_run(cld_clctx_queue(ctx), k, 1, &global, &one, 0, NULL,
-                       NULL);
+    cld_arg_u32(l, in_w);
+    cld_arg_u32(l, out_w);
+    cld_arg_u32(l, out_h);
+    cld_arg_u32(l, ch);
+    cld_arg_buf(l, xs);
+    cld_arg_buf(l, xw);
+    cld_arg_u32(l, hx->ntap);
+    cld_arg_buf(l, ys);
+    cld_arg_buf(l, yw);
+    cld_arg_u32(l, ay->ntap);
 }
 
-/* resample_rows (rowbytes > 0: work-groups of one, each with a float row
- * of local memory) or resample_direct. The tap tables go to bufs[2..5],
- * which the caller releases. */
-static enum cld_status run_filter(struct cld_clctx *ctx, cl_kernel k,
-                                  cl_mem *bufs, cl_uint in_w,
-                                  const struct axis *hx,
-                                  const struct axis *ay, cl_uint ch,
-                                  size_t rowbytes)
+static enum cld_status resize_plan_cl(const struct cld_params *p,
+                                      const struct cld_data *in,
+                                      const struct cld_dev_facts *dev,
+                                      int variant, struct cld_data *out,
+                                      struct cld_work *w)
 {
-    cl_uint out_w = hx->n / (rowbytes ? ch : 1), out_h = ay->n;
-    size_t global[2] = {out_h, 1}, one = 1, local[2] = {16, 4};
+    const struct cld_image *src = &in->img;
+    uint32_t ch = src->channels, out_w, out_h;
+    size_t inbytes = cld_image_bytes(src->width, src->height, ch);
+    size_t rowbytes = (size_t)src->width * ch * sizeof(float);
+    struct axis ax, ay, bx = {0};
+    struct cld_work_launch *l;
+    unsigned bin, bout;
     enum cld_status st;
 
-    if ((st = cld__buf_in(ctx, hx->start, hx->n * sizeof *hx->start,
-                          &bufs[2])) != CLD_OK ||
-        (st = cld__buf_in(ctx, hx->w, (size_t)hx->n * hx->ntap *
-                                          sizeof *hx->w, &bufs[3])) !=
-            CLD_OK ||
-        (st = cld__buf_in(ctx, ay->start, out_h * sizeof *ay->start,
-                          &bufs[4])) != CLD_OK ||
-        (st = cld__buf_in(ctx, ay->w, (size_t)out_h * ay->ntap *
-                                          sizeof *ay->w, &bufs[5])) !=
-            CLD_OK ||
-        (st = filter_args(k, bufs, in_w, out_w, out_h, ch, hx->ntap,
-                          ay->ntap)) != CLD_OK)
+    if ((st = resize_plan(p, src, &ax, &ay)) != CLD_OK)
         return st;
-    if (rowbytes) {
-        if ((st = cld_clw_arg(k, 12, rowbytes, NULL)) != CLD_OK)
-            return st;
-        return cld_clw_run(cld_clctx_queue(ctx), k, 1, global, &one, 0,
-                           NULL, NULL);
+    out_w = ax.n;
+    out_h = ay.n;
+    /* CPU devices want few work-items with wide vectors and loops (their
+     * "local memory" is ordinary cached memory); GPUs a pixel each. */
+    if (variant == CLD_VARIANT_AUTO)
+        variant = !dev->cpu ? RS_DIRECT
+                  : halves(src, &ax, &ay) ? RS_HALF
+                  : rowbytes <= dev->local_mem ? RS_ROWS : RS_DIRECT;
+    if (variant == RS_HALF && !halves(src, &ax, &ay)) {
+        st = cld_error_set(CLD_ERR_UNSUPPORTED, "resize: resample_half "
+                           "needs a size of exactly half");
+        goto out;
     }
-    /* A fixed work-group shape: PoCL compiles one per shape it meets. */
-    global[0] = cld_round_up(out_w, 16);
-    global[1] = cld_round_up(out_h, 4);
-    return cld_clw_run(cld_clctx_queue(ctx), k, 2, global, local, 0, NULL,
-                       NULL);
+    if (variant == RS_ROWS && rowbytes > dev->local_mem) {
+        st = cld_error_set(CLD_ERR_UNSUPPORTED, "resize: a row of %zu "
+                           "bytes exceeds the %lu bytes of local memory",
+                           rowbytes, (unsigned long)dev->local_mem);
+        goto out;
+    }
+    if (variant < RS_ROWS || variant > RS_DIRECT) {
+        st = cld_error_set(CLD_ERR_INVALID, "resize: no variant %d",
+                           variant);
+        goto out;
+    }
+    if (variant == RS_ROWS && (st = axis_expand(&ax, ch, &bx)) != CLD_OK)
+        goto out;
+    if ((st = cld_image_alloc(&out->img, out_w, out_h, ch)) != CLD_OK)
+        goto out;
+    out->kind = CLD_DATA_IMAGE;
+    bin = cld_work_buffer(w, src->data, inbytes,
+                          CLD_WBUF_READ | CLD_WBUF_UPLOAD);
+    bout = cld_work_buffer(w, out->img.data,
+                           cld_image_bytes(out_w, out_h, ch),
+                           CLD_WBUF_WRITE | CLD_WBUF_FETCH);
+    if (variant == RS_HALF) {
+        l = cld_work_launch(w, "resample_half", 0, 1, out_h, 0, 1, 0);
+        cld_arg_buf(l, bin);
+        cld_arg_buf(l, bout);
+        cld_arg_u32(l, out_w);
+        cld_arg_u32(l, out_h);
+        cld_arg_u32(l, ch);
+    } else if (variant == RS_ROWS) {
+        l = cld_work_launch(w, "resample_rows", 0, 1, out_h, 0, 1, 0);
+        cld_arg_buf(l, bin);
+        cld_arg_buf(l, bout);
+        filter_args(w, l, src->width, out_w, out_h, ch, &bx, &ay);
+        cld_arg_local(l, rowbytes);
+        if ((st = give_axis(w, &bx)) != CLD_OK ||
+            (st = give_axis(w, &ay)) != CLD_OK)
+            goto out;
+    } else {
+        /* A fixed work-group shape: PoCL compiles one per shape it
+         * meets. */
+        l = cld_work_launch(w, "resample_direct", 0, 2, out_w, out_h, 16,
+                            4);
+        cld_arg_buf(l, bin);
+        cld_arg_buf(l, bout);
+        filter_args(w, l, src->width, out_w, out_h, ch, &ax, &ay);
+        if ((st = give_axis(w, &ax)) != CLD_OK ||
+            (st = give_axis(w, &ay)) != CLD_OK)
+            goto out;
+    }
+out:
+    axis_free(&bx);
+    axis_free(&ax);
+    axis_free(&ay);
+    return st;
 }
 
 /* Shared with the device tests, which run every kernel on every device.
@@ -383,111 +434,20 @@ static enum cld_status run_filter(struct cld_clctx *ctx, cl_kernel k,
  * "resample_half" (CPU, exact halving only; CLD_ERR_UNSUPPORTED otherwise)
  * or "resample_direct" (the GPU variant). Fills *out (caller frees with
  * cld_data_free); on failure *out is left empty. */
-
 enum cld_status cld__resize_cl(struct cld_clctx *ctx,
                                const struct cld_params *p,
                                const struct cld_data *in, const char *kernel,
                                struct cld_data *out)
 {
-    const struct cld_image *src = &in->img;
-    cl_uint ch = src->channels, out_w, out_h;
-    size_t inbytes = cld_image_bytes(src->width, src->height, ch);
-    size_t rowbytes = (size_t)src->width * ch * sizeof(float);
-    size_t outbytes;
-    bool rows = strcmp(kernel, "resample_rows") == 0;
-    bool half = strcmp(kernel, "resample_half") == 0;
-    struct axis ax, ay, bx = {0};
-    const struct axis *hx = &ax;
-    cl_mem bufs[6] = {NULL};
-    cl_program prog;
-    cl_kernel k = NULL;
-    cl_ulong lmem = 0;
-    enum cld_status st;
+    static const char *const names[] = {"resample_rows", "resample_half",
+                                        "resample_direct"};
 
+    for (int v = 0; v < 3; v++) {
+        if (strcmp(kernel, names[v]) == 0)
+            return cld_job_run_variant(&cld_job_resize, ctx, p, in, v, out);
+    }
     memset(out, 0, sizeof *out);
-    if ((st = resize_plan(p, src, &ax, &ay)) != CLD_OK)
-        return st;
-    out_w = ax.n;
-    out_h = ay.n;
-    if (half && !halves(src, &ax, &ay)) {
-        st = cld_error_set(CLD_ERR_UNSUPPORTED, "resize: resample_half "
-                           "needs a size of exactly half");
-        goto out;
-    }
-    if (rows) {
-        if ((st = local_mem_size(ctx, &lmem)) != CLD_OK)
-            goto out;
-        if (rowbytes > lmem) {
-            st = cld_error_set(CLD_ERR_UNSUPPORTED, "resize: a row of %zu "
-                               "bytes exceeds the %lu bytes of local memory",
-                               rowbytes, (unsigned long)lmem);
-            goto out;
-        }
-        if ((st = axis_expand(&ax, ch, &bx)) != CLD_OK)
-            goto out;
-        hx = &bx;
-    }
-    if ((st = cld_image_alloc(&out->img, out_w, out_h, ch)) != CLD_OK)
-        goto out;
-    out->kind = CLD_DATA_IMAGE;
-    outbytes = cld_image_bytes(out_w, out_h, ch);
-    if ((st = cld_clctx_program(ctx, "resample", NULL, &prog)) != CLD_OK ||
-        (st = cld_clw_kernel(prog, kernel, &k)) != CLD_OK)
-        goto out;
-    if ((st = cld__buf_in(ctx, src->data, inbytes, &bufs[0])) != CLD_OK ||
-        (st = cld__buf_out(ctx, out->img.data, outbytes, &bufs[1])) !=
-            CLD_OK)
-        goto out;
-    if (half)
-        st = run_half(ctx, k, bufs, out_w, out_h, ch);
-    else
-        st = run_filter(ctx, k, bufs, src->width, hx, &ay, ch,
-                        rows ? rowbytes : 0);
-    if (st == CLD_OK)
-        st = cld__buf_fetch(ctx, bufs[1], out->img.data, outbytes);
-out:
-    for (int i = 5; i >= 0; i--)
-        cld_clw_release_mem(bufs[i]);
-    cld_clw_release_kernel(k);
-    axis_free(&bx);
-    axis_free(&ax);
-    axis_free(&ay);
-    if (st != CLD_OK)
-        cld_data_free(out);
-    return st;
-}
-
-static enum cld_status resize_cl(struct cld_clctx *ctx,
-                                 const struct cld_params *p,
-                                 const struct cld_data *in,
-                                 struct cld_data *out)
-{
-    const struct cld_image *src = &in->img;
-    size_t rowbytes = (size_t)src->width * src->channels * sizeof(float);
-    const char *kernel = "resample_direct";
-    struct axis ax, ay;
-    cl_ulong lmem = 0;
-    bool half;
-    enum cld_status st;
-
-    /* CPU devices want few work-items with wide vectors and loops (their
-     * "local memory" is ordinary cached memory); GPUs a pixel each. */
-    if (cld_clctx_type(ctx) & CL_DEVICE_TYPE_CPU) {
-        if ((st = resize_plan(p, src, &ax, &ay)) != CLD_OK)
-            return st;
-        half = halves(src, &ax, &ay);
-        axis_free(&ax);
-        axis_free(&ay);
-        if (half) {
-            kernel = "resample_half";
-        } else {
-            if ((st = local_mem_size(ctx, &lmem)) != CLD_OK)
-                return st;
-            if (rowbytes <= lmem)
-                kernel = "resample_rows";
-        }
-    }
-    return cld__resize_cl(ctx, p, in, kernel, out);
+    return cld_error_set(CLD_ERR_INVALID, "resize: no kernel %s", kernel);
 }
 
 static void resize_traits(const struct cld_params *p,
@@ -535,5 +495,5 @@ const struct cld_job cld_job_resize = {
     .validate = resize_validate,
     .traits = resize_traits,
     .run_host = resize_host,
-    .run_cl = resize_cl,
+    .plan = resize_plan_cl,
 };

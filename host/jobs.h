@@ -1,7 +1,10 @@
-/* The job catalogue. A job is an OpenCL kernel family in cl/, a plain C
- * reference (the `host` target and the test oracle) and a traits function
- * that describes the workload for placement. Adding a job touches one cl/
- * file, one host/job_*.c file and one entry in the table in jobs.c. */
+/* The job catalogue. A job is a declaration: its parameters (params.h), a
+ * traits function that describes the workload for placement, a plain C
+ * reference (the `host` target and the test oracle), and a plan that
+ * describes its device work as data (work.h) for the launcher, with an
+ * OpenCL kernel family in cl/. A job file makes no OpenCL call. Adding a
+ * job touches one cl/ file, one host/job_*.c file and one entry in the
+ * table in jobs.c. No OpenCL types here. */
 #ifndef CLD_JOBS_H
 #define CLD_JOBS_H
 
@@ -9,10 +12,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "clw.h"
 #include "error.h"
 #include "image.h"
 #include "params.h"
+#include "work.h"
 #include "workload.h"
 
 enum cld_data_kind {
@@ -52,11 +55,15 @@ struct cld_job {
     enum cld_status (*run_host)(const struct cld_params *p,
                                 const struct cld_data *in,
                                 struct cld_data *out);
-    /* OpenCL implementation on one device context. */
-    enum cld_status (*run_cl)(struct cld_clctx *ctx,
-                              const struct cld_params *p,
-                              const struct cld_data *in,
-                              struct cld_data *out);
+    /* The device work on a device with these facts: allocates *out (the
+     * buffers that receive the results) and fills w (initialised by the
+     * caller with the job's family). variant: CLD_VARIANT_AUTO, or one of
+     * the job's own variant numbers (its kernels for other device types,
+     * for the tests). No OpenCL calls; errors as run_host. */
+    enum cld_status (*plan)(const struct cld_params *p,
+                            const struct cld_data *in,
+                            const struct cld_dev_facts *dev, int variant,
+                            struct cld_data *out, struct cld_work *w);
 };
 
 /* A declaration's array and its length, for struct cld_job. */
@@ -78,26 +85,25 @@ const struct cld_job *cld_job_at(size_t i);
 /* Print the catalogue (`cldispatch --jobs`). */
 void cld_jobs_print(FILE *f);
 
-/* Run a job on the host or on a device context (ctx NULL = host). */
+#define CLD_VARIANT_AUTO (-1)
+
+/* A device context (clw.h); jobs only pass it on. */
+struct cld_clctx;
+
+/* Run a job on the host or on a device context (ctx NULL = host), holding
+ * the device's submission lock for the item; in launch.c. */
 enum cld_status cld_job_run(const struct cld_job *job, struct cld_clctx *ctx,
                             const struct cld_params *p,
                             const struct cld_data *in, struct cld_data *out);
 
-/* Helpers shared by the job files. ---------------------------------------*/
-
-/* A read-only device buffer holding `size` bytes at host (which must stay
- * alive and unchanged until the buffer is released). Wraps the host memory
- * on host-unified devices, copies otherwise. */
-enum cld_status cld__buf_in(struct cld_clctx *ctx, const void *host,
-                            size_t size, cl_mem *out);
-/* A device buffer whose results end up at host after cld__buf_fetch. */
-enum cld_status cld__buf_out(struct cld_clctx *ctx, void *host, size_t size,
-                             cl_mem *out);
-/* A device-only scratch buffer. */
-enum cld_status cld__buf_tmp(struct cld_clctx *ctx, size_t size, cl_mem *out);
-/* Bring an output buffer's contents to host memory (blocking). */
-enum cld_status cld__buf_fetch(struct cld_clctx *ctx, cl_mem mem, void *host,
-                               size_t size);
+/* The same with a chosen variant of the job's plan (CLD_VARIANT_AUTO: the
+ * plan chooses by device type, and a variant the device cannot run falls
+ * back to the plan's fallback). */
+enum cld_status cld_job_run_variant(const struct cld_job *job,
+                                    struct cld_clctx *ctx,
+                                    const struct cld_params *p,
+                                    const struct cld_data *in, int variant,
+                                    struct cld_data *out);
 
 /* Job implementations (one file per family). */
 extern const struct cld_job cld_job_grayscale;
