@@ -3,16 +3,29 @@
 
 #include <string.h>
 
+/* The job table, one line per job: X(name) is the declaration
+ * cld_job_<name> in its host/job_*.c file, listed in this order by
+ * --jobs. */
+#define CLD_JOB_TABLE(X) \
+    X(grayscale) \
+    X(mandelbrot) \
+    X(matmul) \
+    X(resize) \
+    X(equalize) \
+    X(dither) \
+    X(blur) \
+    X(sobel) \
+    X(sharpen) \
+    /* one line per job above, each ending in a backslash */
+
+#define DECLARE(name) extern const struct cld_job cld_job_##name;
+CLD_JOB_TABLE(DECLARE)
+#undef DECLARE
+
 static const struct cld_job *const jobs[] = {
-    &cld_job_grayscale,
-    &cld_job_mandelbrot,
-    &cld_job_matmul,
-    &cld_job_resize,
-    &cld_job_equalize,
-    &cld_job_dither,
-    &cld_job_blur,
-    &cld_job_sobel,
-    &cld_job_sharpen,
+#define ENTRY(name) &cld_job_##name,
+    CLD_JOB_TABLE(ENTRY)
+#undef ENTRY
 };
 
 #define NJOBS (sizeof jobs / sizeof jobs[0])

@@ -105,10 +105,10 @@ enum cld_status cld_job_run_variant(const struct cld_job *job,
                                     const struct cld_data *in, int variant,
                                     struct cld_data *out);
 
-/* Job implementations (one file per family). */
-extern const struct cld_job cld_job_grayscale;
+/* Job declarations used before their definition in their own files (the
+ * table in jobs.c declares every job itself). */
 extern const struct cld_job cld_job_mandelbrot, cld_job_matmul;
 extern const struct cld_job cld_job_resize, cld_job_equalize, cld_job_dither;
-extern const struct cld_job cld_job_blur, cld_job_sobel, cld_job_sharpen;
+extern const struct cld_job cld_job_blur, cld_job_sharpen;
 
 #endif
