@@ -16,6 +16,7 @@
     X(blur) \
     X(sobel) \
     X(sharpen) \
+    X(median) \
     /* one line per job above, each ending in a backslash */
 
 #define DECLARE(name) extern const struct cld_job cld_job_##name;
