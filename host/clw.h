@@ -46,8 +46,8 @@ cl_device_id cld_clctx_device(const struct cld_clctx *ctx);
 /* True when the device shares memory with the host (CPU devices, iGPUs):
  * buffers should wrap host memory instead of copying. */
 bool cld_clctx_host_unified(const struct cld_clctx *ctx);
-/* Serialise command submission on this context. Jobs hold it for the
- * whole enqueue-to-readback of one item: PoCL 3.1's `basic` driver
+/* Serialise command submission on this context. The job launcher
+ * (launch.c) holds it for the whole enqueue-to-readback of one item: PoCL 3.1's `basic` driver
  * deadlocks when two host threads enqueue on one queue at once (seen here:
  * pocl_update_event_running re-takes an event lock), and one kernel already
  * uses every compute unit, so host threads overlap decode and save with
