@@ -8,11 +8,13 @@
  *     and the smallest of the column maxima (exact for 3 x 3).
  * median_net(in, out, width, height, ch, rows)            any R
  *     Batcher's odd-even merge sort network over the N window values, of
- *     which only the middle output is stored: the compiler unrolls the
- *     loops and drops every comparison that cannot reach it, leaving 24,
- *     113 and 319 compare-exchanges for N = 9, 25 and 49 (counted in a
- *     model of the network). Counting each value against 8 thresholds,
- *     bit by bit, was 3 to 4 times slower for 5 x 5 and 7 x 7 on PoCL.
+ *     which only the middle output is stored. The loops have constant
+ *     bounds and unroll into straight-line code (28, 140 and 394
+ *     compare-exchanges for N = 9, 25 and 49), in which only the 24, 113
+ *     and 319 that can reach the middle output matter (counted in a model
+ *     of the network) for the optimiser to keep. Counting each value
+ *     against 8 thresholds, bit by bit, was 2.6 to 3.6 times slower for
+ *     5 x 5 and 7 x 7 on PoCL.
  *
  * A work-item owns 16 consecutive bytes of a row and `rows` rows, and
  * works on uchar16 vectors: interleaved channels need no deinterleaving,
