@@ -45,6 +45,9 @@ struct item {
     char *err;      /* one line, when st != CLD_OK */
     double seconds; /* load + compute + save */
     struct batch *b;
+    struct cld_params params; /* the batch's, or after shrink-on-load
+                                 resize's output size as --size */
+    unsigned shrink;          /* JPEG decoded at 1/shrink scale */
 };
 
 /* Items of one size bucket placed on one target, for --explain. */
@@ -75,6 +78,7 @@ struct batch {
     struct group probes[MAX_GROUPS];  /* items sent to measure a target */
     size_t nprobes;
     unsigned probes_total;
+    unsigned shrunk[4];    /* items decoded at 1/2, 1/4, 1/8 (index 1..3) */
 };
 
 static double now_s(void)
@@ -102,6 +106,7 @@ static enum cld_status add_item(struct batch *b, const char *src0,
     it = &b->items[b->nitems];
     memset(it, 0, sizeof *it);
     it->b = b;
+    it->params = b->o->params;
     it->src[0] = src0 ? strdup(src0) : NULL;
     it->src[1] = src1 ? strdup(src1) : NULL;
     it->out = strdup(out);
@@ -313,6 +318,47 @@ static void codec_warning(const struct cld_batch_opts *o, const char *path,
         fprintf(o->err, "cldispatch: warning: %s: %s\n", path, w);
 }
 
+/* Shrink-on-load for resize: its output size is the least it needs. */
+static void resize_min_size(void *arg, uint32_t w, uint32_t h, uint32_t *mw,
+                            uint32_t *mh)
+{
+    if (cld_resize_output_size(arg, w, h, mw, mh) != CLD_OK)
+        *mw = *mh = 0;
+}
+
+/* Load an image input, turned upright unless asked not to, and for resize
+ * decoded at a reduced scale where that still covers the output: the item
+ * then resizes to the output size computed from the full image. */
+static enum cld_status load_image(struct item *it, struct cld_image *img)
+{
+    struct batch *b = it->b;
+    const struct cld_batch_opts *o = b->o;
+    struct cld_load_opts lo = {.limits = o->limits,
+                               .keep_orientation = o->keep_orientation};
+    struct cld_load_info info;
+    uint32_t ow, oh;
+    enum cld_status st;
+
+    if (o->job == &cld_job_resize && !o->no_shrink_on_load) {
+        lo.min_size = resize_min_size;
+        lo.min_size_arg = &it->params;
+    }
+    st = cld_image_load_ex(it->src[0], &lo, img, &info);
+    if (st != CLD_OK || info.shrink == 1)
+        return st;
+    st = cld_resize_output_size(&o->params, info.width, info.height, &ow,
+                                &oh);
+    if (st == CLD_OK)
+        st = cld_resize_set_size(&it->params, ow, oh);
+    if (st != CLD_OK)
+        return st;
+    it->shrink = info.shrink;
+    pthread_mutex_lock(&b->lock);
+    b->shrunk[info.shrink == 2 ? 1 : info.shrink == 4 ? 2 : 3]++;
+    pthread_mutex_unlock(&b->lock);
+    return CLD_OK;
+}
+
 static enum cld_status load_input(struct item *it, struct cld_data *in)
 {
     const struct cld_batch_opts *o = it->b->o;
@@ -324,7 +370,7 @@ static enum cld_status load_input(struct item *it, struct cld_data *in)
         break;
     case CLD_DATA_IMAGE:
         in->kind = CLD_DATA_IMAGE;
-        st = cld_image_load(it->src[0], &o->limits, &in->img);
+        st = load_image(it, &in->img);
         codec_warning(o, it->src[0], st);
         break;
     case CLD_DATA_MATRIX:
@@ -357,7 +403,9 @@ static enum cld_status save_output(struct item *it, const struct cld_data *r)
     {
         struct cld_save_opts so = {
             .fmt = o->format, .quality = o->quality,
-            .overwrite = o->overwrite};
+            .overwrite = o->overwrite,
+            .png_compression = o->png_compression,
+            .png_filter = o->png_filter};
 
         st = cld_image_save(it->out, &r->img, &so);
         codec_warning(o, it->out, st);
@@ -428,7 +476,8 @@ static void probe_return(struct batch *b, struct group *g)
  * the probe record when the item goes to measure a target. Caller holds
  * b->lock. Prints the plan the first time an item of this size bucket goes
  * to this target. */
-static enum cld_status choose(struct batch *b, const struct cld_data *in,
+static enum cld_status choose(struct batch *b, const struct cld_params *p,
+                              const struct cld_data *in,
                               struct cld_plan *plan, int *target,
                               struct group **probe)
 {
@@ -455,8 +504,7 @@ static enum cld_status choose(struct batch *b, const struct cld_data *in,
         if (cld_load_age(&b->load) >= LOAD_REFRESH_S)
             cld_load_start(&b->load);
     }
-    st = cld_targets_decide(b->targets, o->job, &o->params, in, &b->hist,
-                            plan);
+    st = cld_targets_decide(b->targets, o->job, p, in, &b->hist, plan);
     *probe = st == CLD_OK && b->forced < 0 ? maybe_probe(b, plan) : NULL;
     if (b->forced >= 0) {
         const struct cld_candidate *c = &plan->cand[b->forced];
@@ -513,15 +561,15 @@ static bool exclude(struct batch *b, int i, const char *what,
 
 /* An item done on target in `seconds`: count it in its group, and record
  * the time unless it includes a program build (timed false). */
-static void record(struct batch *b, int target, const struct cld_data *in,
-                   double seconds, bool timed)
+static void record(struct batch *b, int target, const struct cld_params *p,
+                   const struct cld_data *in, double seconds, bool timed)
 {
     const struct cld_target_profile *t =
         &cld_targets_profiles(b->targets)[target];
     struct cld_workload w;
     int bucket;
 
-    cld_targets_workload(b->o->job, &b->o->params, in, &w);
+    cld_targets_workload(b->o->job, p, in, &w);
     bucket = cld_history_bucket(w.elements);
     pthread_mutex_lock(&b->lock);
     if (timed && w.elements > 0) {
@@ -567,7 +615,7 @@ static enum cld_status place_and_run(struct item *it,
         bool timed;
 
         pthread_mutex_lock(&b->lock);
-        st = choose(b, in, &plan, &target, &probe);
+        st = choose(b, &it->params, in, &plan, &target, &probe);
         if (announce >= 0) {
             fprintf(o->err, "cldispatch: warning: %s: %s; %s goes to %s "
                     "instead\n",
@@ -595,7 +643,7 @@ static enum cld_status place_and_run(struct item *it,
         if (ctx)
             cld_clctx_get_stats(ctx, &s0);
         t0 = now_s();
-        st = cld_job_run(o->job, ctx, &o->params, in, res);
+        st = cld_job_run(o->job, ctx, &it->params, in, res);
         t0 = now_s() - t0;
         if (st == CLD_ERR_BUILD) {
             bool first;
@@ -625,7 +673,7 @@ static enum cld_status place_and_run(struct item *it,
         }
         if (st != CLD_OK)
             return st;
-        record(b, target, in, t0, timed);
+        record(b, target, &it->params, in, t0, timed);
         return CLD_OK;
     }
     return st;
@@ -666,7 +714,10 @@ static void item_done(struct cld_future *f, void *user)
         it->err = strdup(cld_future_detail(f));
         fprintf(b->o->err, "cldispatch: %s\n", cld_future_detail(f));
     } else if (b->o->verbose) {
-        fprintf(b->o->out, "%s (%.1f ms)\n", it->out, it->seconds * 1e3);
+        fprintf(b->o->out, "%s (%.1f ms", it->out, it->seconds * 1e3);
+        if (it->shrink > 1)
+            fprintf(b->o->out, ", decoded at 1/%u", it->shrink);
+        fprintf(b->o->out, ")\n");
     }
     pthread_mutex_unlock(&b->lock);
 }
@@ -741,6 +792,12 @@ static void explain_summary(struct batch *b)
         else if (g->items == 0 && b->excluded[g->target])
             fprintf(b->o->out, "  (excluded: %s)", b->why[g->target]);
         fputc('\n', b->o->out);
+    }
+    for (unsigned k = 1; k < 4; k++) {
+        if (b->shrunk[k])
+            fprintf(b->o->out, "  shrink-on-load: %u JPEG item%s decoded at "
+                    "1/%u scale (DCT scaling), then resized\n", b->shrunk[k],
+                    b->shrunk[k] == 1 ? "" : "s", 1u << k);
     }
 }
 
@@ -844,6 +901,7 @@ enum cld_status cld_batch_run(const struct cld_batch_opts *o,
     }
     cld_executor_drain(ex);
     explain_summary(&b);
+    res->shrunk = b.shrunk[1] + b.shrunk[2] + b.shrunk[3];
 out:
     cld_executor_destroy(ex);
     if (b.store && b.fresh.n > 0

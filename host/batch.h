@@ -17,6 +17,10 @@ struct cld_batch_opts {
     const char *outdir;
     enum cld_format format;   /* CLD_FMT_AUTO: keep the input's format */
     int quality;              /* JPEG quality, 0 = default */
+    int png_compression;      /* CLD_PNG_LEVEL(n); 0 = default */
+    enum cld_png_filter png_filter;
+    bool keep_orientation;    /* JPEG: ignore the EXIF orientation */
+    bool no_shrink_on_load;   /* JPEG: always decode at full size */
     bool overwrite;
     struct cld_image_limits limits;
     const char *device;       /* selector; NULL = "auto" */
@@ -39,6 +43,7 @@ struct cld_batch_opts {
 struct cld_batch_result {
     unsigned done;
     unsigned failed;
+    unsigned shrunk; /* JPEG items decoded at a reduced scale */
 };
 
 /* Run the batch. Per-item failures are counted in res and printed as one

@@ -74,6 +74,15 @@ static const char usage_run[] =
     "                       (default: $CLDISPATCH_DEVICE, else auto)\n"
     "  -f, --format FMT     png | jpg | ppm | pgm (default: the input's)\n"
     "  -q, --quality N      JPEG quality 1..100 (default 90)\n"
+    "      --png-compression N  PNG zlib level 0..9 (default 1: run-length,\n"
+    "                       fastest; 6 is libpng's usual; 9 smallest)\n"
+    "      --png-filter F   none | sub | up | avg | paeth | adaptive\n"
+    "                       (default: paeth at level 1, adaptive above,\n"
+    "                       none at 0)\n"
+    "      --keep-orientation  leave JPEGs as stored (default: turn them\n"
+    "                       upright by their EXIF orientation)\n"
+    "      --no-shrink-on-load  decode JPEGs at full size even when the\n"
+    "                       job shrinks them by 2x or more\n"
     "      --overwrite      replace existing outputs (default: refuse)\n"
     "      --max-pixels N   refuse larger images (default 512000000)\n"
     "  -j, --threads N      host worker threads (default: cores)\n"
@@ -210,6 +219,10 @@ enum run_opt {
     OPT_EXPLAIN,
     OPT_SHARDS,
     OPT_PLAN,
+    OPT_PNG_COMPRESSION,
+    OPT_PNG_FILTER,
+    OPT_KEEP_ORIENTATION,
+    OPT_NO_SHRINK,
     /* Job parameters: OPT_PARAM + index into the names run_longopts
      * collects. */
     OPT_PARAM = 512
@@ -229,6 +242,10 @@ static const struct option run_opts[] = {
     {"explain", no_argument, NULL, OPT_EXPLAIN},
     {"shards", required_argument, NULL, OPT_SHARDS},
     {"plan", required_argument, NULL, OPT_PLAN},
+    {"png-compression", required_argument, NULL, OPT_PNG_COMPRESSION},
+    {"png-filter", required_argument, NULL, OPT_PNG_FILTER},
+    {"keep-orientation", no_argument, NULL, OPT_KEEP_ORIENTATION},
+    {"no-shrink-on-load", no_argument, NULL, OPT_NO_SHRINK},
 };
 
 #define NRUN_OPTS (sizeof run_opts / sizeof run_opts[0])
@@ -404,6 +421,24 @@ static int cmd_run(int argc, char **argv, bool plan)
                                    "run, without a JOB");
             plan_path = optarg;
             break;
+        case OPT_PNG_COMPRESSION:
+            if (!parse_u64(optarg, 0, 9, &u))
+                return usage_error("bad --png-compression '%s' (0..9)",
+                                   optarg);
+            o.png_compression = CLD_PNG_LEVEL((int)u);
+            break;
+        case OPT_PNG_FILTER:
+            if (cld_png_filter_from_name(optarg) < 0)
+                return usage_error("bad --png-filter '%s' (none, sub, up, "
+                                   "avg, paeth, adaptive)", optarg);
+            o.png_filter = cld_png_filter_from_name(optarg);
+            break;
+        case OPT_KEEP_ORIENTATION:
+            o.keep_orientation = true;
+            break;
+        case OPT_NO_SHRINK:
+            o.no_shrink_on_load = true;
+            break;
         case ':':
             return usage_error("option %s needs a value", argv[optind - 1]);
         default:
@@ -430,7 +465,11 @@ static int cmd_run(int argc, char **argv, bool plan)
                                                 : cld_status_str(st));
         return status_exit(st);
     }
-    fprintf(stderr, "%u done, %u failed\n", res.done, res.failed);
+    fprintf(stderr, "%u done, %u failed", res.done, res.failed);
+    if (res.shrunk)
+        fprintf(stderr, " (%u JPEG decoded at reduced size: shrink-on-load)",
+                res.shrunk);
+    fputc('\n', stderr);
     return res.failed ? CLD_EXIT_ITEMS_FAILED : CLD_EXIT_OK;
 }
 

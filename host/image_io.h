@@ -63,7 +63,8 @@ struct cld_image_limits {
  * with rounding, interlacing is handled; ancillary-chunk warnings (such as a
  * known-incorrect sRGB profile) do not fail the load. JPEG: greyscale gives
  * 1 channel, everything else RGB; CMYK/YCCK are refused; any warning that
- * means lost data (premature end of file, corrupt data) fails the load.
+ * means lost data (premature end of file, corrupt data) fails the load;
+ * the pixels are turned upright by the file's EXIF orientation (exif.h).
  * PPM/PGM: binary P6/P5 only, maxval 1..255 (scaled to 0..255).
  * lim may be NULL for the defaults. On failure out is left empty (safe to
  * pass to cld_image_free). On success the caller frees out with
@@ -88,10 +89,76 @@ enum cld_status cld_image_probe(const char *path,
                                 const struct cld_image_limits *lim,
                                 uint32_t *width, uint32_t *height);
 
+/* Shrink-on-load: called once a JPEG's upright size (width x height, EXIF
+ * orientation applied unless kept) is known, before its pixels are
+ * decoded; sets *min_width x *min_height to the smallest size the caller
+ * can use (0 x 0, or the full size, for no shrinking). */
+typedef void (*cld_load_size_fn)(void *arg, uint32_t width, uint32_t height,
+                                 uint32_t *min_width, uint32_t *min_height);
+
+struct cld_load_opts {
+    struct cld_image_limits limits;
+    bool keep_orientation;     /* JPEG: do not apply the EXIF orientation */
+    cld_load_size_fn min_size; /* NULL: always decode at full size */
+    void *min_size_arg;
+};
+
+/* What a load did, beyond the pixels. */
+struct cld_load_info {
+    uint32_t width, height; /* upright size at full scale */
+    int orientation;        /* EXIF orientation found, 1..8 (1: none) */
+    bool oriented;          /* the pixels were turned upright by it */
+    unsigned shrink;        /* JPEG DCT scaling: 1 (none), 2, 4 or 8 */
+};
+
+/* cld_image_load with options. JPEG shrink-on-load decodes at 1/2, 1/4 or
+ * 1/8 scale (libjpeg-turbo's scaled IDCT): the smallest of these whose size
+ * is exactly the one min_size asks for, or at least twice it on both
+ * sides (so that a resize after it still averages); each side of the
+ * result is the full side divided by the factor, rounded up. Scaled
+ * decoding averages each 8x8 block's frequencies rather than its pixels,
+ * so the result differs slightly from a full decode followed by area
+ * averaging (see the README for the measured tolerance). o may be NULL (the
+ * defaults of cld_image_load: orientation applied, full size); info may be
+ * NULL. */
+enum cld_status cld_image_load_ex(const char *path,
+                                  const struct cld_load_opts *o,
+                                  struct cld_image *out,
+                                  struct cld_load_info *info);
+
+/* PNG row filters (the PNG specification's five, or libpng's adaptive
+ * choice per row among all of them). */
+enum cld_png_filter {
+    CLD_PNG_FILTER_DEFAULT = 0, /* by level: see CLD_PNG_LEVEL */
+    CLD_PNG_FILTER_NONE,
+    CLD_PNG_FILTER_SUB,
+    CLD_PNG_FILTER_UP,
+    CLD_PNG_FILTER_AVG,
+    CLD_PNG_FILTER_PAETH,
+    CLD_PNG_FILTER_ADAPTIVE
+};
+
+/* PNG compression as stored in cld_save_opts.png_compression: zlib level
+ * n (0..9) is CLD_PNG_LEVEL(n), so that a zeroed struct means the default,
+ * CLD_PNG_LEVEL_DEFAULT. Level 0 stores (no filter unless one is asked
+ * for); level 1 is zlib's run-length strategy (Z_RLE), fastest, with the
+ * Paeth filter; levels 2..9 are zlib's filtered strategy at that level with
+ * libpng's adaptive filter choice (6 is libpng's own default). */
+#define CLD_PNG_LEVEL(n) ((n) + 1)
+#define CLD_PNG_LEVEL_DEFAULT 1
+
+/* "none", "sub", "up", "avg", "paeth", "adaptive" (and "default");
+ * -1 for anything else. */
+int cld_png_filter_from_name(const char *name);
+/* The name of a filter, as above. Static string. */
+const char *cld_png_filter_name(enum cld_png_filter f);
+
 struct cld_save_opts {
     enum cld_format fmt; /* CLD_FMT_AUTO: from the path's extension */
     int quality;         /* JPEG quality 1..100; 0 means 90 */
     bool overwrite;      /* replace an existing file */
+    int png_compression; /* CLD_PNG_LEVEL(0..9); 0: CLD_PNG_LEVEL_DEFAULT */
+    enum cld_png_filter png_filter; /* DEFAULT: as the level says */
 };
 
 /* Write img to path atomically (a temporary file in the same folder renamed

@@ -202,23 +202,44 @@ static enum cld_status scaled_side(uint32_t in, double scale, uint32_t *out)
     return CLD_OK;
 }
 
+enum cld_status cld_resize_output_size(const struct cld_params *p,
+                                       uint32_t width, uint32_t height,
+                                       uint32_t *ow, uint32_t *oh)
+{
+    double scale = scale_of(p);
+    enum cld_status st;
+
+    if ((st = resize_validate(p)) != CLD_OK)
+        return st;
+    *ow = cld_param_width(p, P_SIZE);
+    *oh = cld_param_height(p, P_SIZE);
+    if (scale != 0.0 &&
+        ((st = scaled_side(width, scale, ow)) != CLD_OK ||
+         (st = scaled_side(height, scale, oh)) != CLD_OK))
+        return st;
+    return CLD_OK;
+}
+
+enum cld_status cld_resize_set_size(struct cld_params *p, uint32_t ow,
+                                    uint32_t oh)
+{
+    p->given &= ~(1u << P_SCALE);
+    p->v[P_SCALE].real = 0.0;
+    return cld_params_set_size(p, "size", ow, oh);
+}
+
 /* Validate, then the output size and both axes' taps. */
 static enum cld_status resize_plan(const struct cld_params *p,
                                    const struct cld_image *src,
                                    struct axis *ax, struct axis *ay)
 {
-    uint32_t ow = cld_param_width(p, P_SIZE);
-    uint32_t oh = cld_param_height(p, P_SIZE);
-    double scale = scale_of(p);
+    uint32_t ow, oh;
     enum cld_status st;
 
     memset(ax, 0, sizeof *ax);
     memset(ay, 0, sizeof *ay);
-    if ((st = resize_validate(p)) != CLD_OK)
-        return st;
-    if (scale != 0.0 &&
-        ((st = scaled_side(src->width, scale, &ow)) != CLD_OK ||
-         (st = scaled_side(src->height, scale, &oh)) != CLD_OK))
+    if ((st = cld_resize_output_size(p, src->width, src->height, &ow,
+                                     &oh)) != CLD_OK)
         return st;
     if ((st = axis_build(src->width, ow, ax)) != CLD_OK)
         return st;

@@ -105,6 +105,16 @@ enum cld_status cld_job_run_variant(const struct cld_job *job,
                                     const struct cld_data *in, int variant,
                                     struct cld_data *out);
 
+/* The size resize makes of a width x height image with parameters p
+ * (validated as the job does); for shrink-on-load. */
+enum cld_status cld_resize_output_size(const struct cld_params *p,
+                                       uint32_t width, uint32_t height,
+                                       uint32_t *ow, uint32_t *oh);
+/* Make resize parameters ask for exactly ow x oh (--size, no --scale): an
+ * item shrunk on load still gets the size computed from the full image. */
+enum cld_status cld_resize_set_size(struct cld_params *p, uint32_t ow,
+                                    uint32_t oh);
+
 /* Job declarations used before their definition in their own files (the
  * table in jobs.c declares every job itself). */
 extern const struct cld_job cld_job_mandelbrot, cld_job_matmul;

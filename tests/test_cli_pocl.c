@@ -344,6 +344,77 @@ static void test_cli_codec_warning_names_file(void **state)
     free(tmp);
 }
 
+/* Size of an image file, by loading it (fails the test otherwise). */
+static void image_size(const char *dir, const char *name, uint32_t *w,
+                       uint32_t *h)
+{
+    char path[8400];
+    struct cld_image img;
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_int_equal(cld_image_load(path, NULL, &img), CLD_OK);
+    *w = img.width;
+    *h = img.height;
+    cld_image_free(&img);
+}
+
+static long file_bytes(const char *dir, const char *name)
+{
+    char path[8400];
+    struct stat sb;
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_int_equal(stat(path, &sb), 0);
+    return (long)sb.st_size;
+}
+
+/* The codec options from the command line: PNG levels, EXIF orientation
+ * (applied by default, kept on request) and shrink-on-load, which the
+ * summary line and --explain report. */
+static void test_cli_codec_options(void **state)
+{
+    char *tmp = cld_test_tmpdir();
+    const char *six = cld_test_image("orientation/6.jpg");
+    uint32_t w, h;
+
+    (void)state;
+    assert_non_null(tmp);
+    assert_int_equal(run("run blur --png-compression 10 x.png -o %s", tmp),
+                     2);
+    assert_int_equal(run("run blur --png-filter best x.png -o %s", tmp), 2);
+    assert_int_equal(run("run blur --device host --png-compression 0 %s "
+                         "-o %s/l0", cld_test_image("chelsea.png"), tmp), 0);
+    assert_int_equal(run("run blur --device host --png-filter sub %s "
+                         "-o %s/l1", cld_test_image("chelsea.png"), tmp), 0);
+    assert_true(file_bytes(tmp, "l1/chelsea.png") * 2 <
+                file_bytes(tmp, "l0/chelsea.png"));
+
+    /* Stored 48x64 with orientation 6: upright 64x48; a quarter is 16x12,
+     * decoded at 1/4 scale. */
+    assert_int_equal(run("run resize --device host --scale 0.25 --explain "
+                         "%s -o %s/up", six, tmp), 0);
+    assert_non_null(strstr(output, "1 done, 0 failed (1 JPEG decoded at "
+                                   "reduced size: shrink-on-load)"));
+    assert_non_null(strstr(output, "shrink-on-load: 1 JPEG item decoded "
+                                   "at 1/4 scale"));
+    image_size(tmp, "up/6.jpg", &w, &h);
+    assert_int_equal(w, 16);
+    assert_int_equal(h, 12);
+    assert_int_equal(run("run resize --device host --scale 0.25 "
+                         "--keep-orientation %s -o %s/kept", six, tmp), 0);
+    image_size(tmp, "kept/6.jpg", &w, &h);
+    assert_int_equal(w, 12);
+    assert_int_equal(h, 16);
+    assert_int_equal(run("run resize --device host --scale 0.25 "
+                         "--no-shrink-on-load %s -o %s/full", six, tmp), 0);
+    assert_null(strstr(output, "shrink-on-load"));
+    image_size(tmp, "full/6.jpg", &w, &h);
+    assert_int_equal(w, 16);
+    assert_int_equal(h, 12);
+    cld_test_rmtree(tmp);
+    free(tmp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -355,6 +426,7 @@ int main(void)
         cmocka_unit_test(test_cli_kernel_build_failure),
         cmocka_unit_test(test_cli_dropped_devices_warned),
         cmocka_unit_test(test_cli_codec_warning_names_file),
+        cmocka_unit_test(test_cli_codec_options),
     };
 
     if (!cld_test_have_device())

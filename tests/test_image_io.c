@@ -573,7 +573,7 @@ static void test_image_io_png_roundtrip_channels(void **state)
 
     for (uint32_t ch = 1; ch <= 4; ch++) {
         struct cld_image a, b;
-        struct cld_save_opts o = {CLD_FMT_AUTO, 0, false};
+        struct cld_save_opts o = {.fmt = CLD_FMT_AUTO};
         char name[32];
 
         snprintf(name, sizeof name, "rt%u.png", ch);
@@ -587,7 +587,7 @@ static void test_image_io_png_roundtrip_channels(void **state)
     /* An explicit format wins over the name. */
     {
         struct cld_image a, b;
-        struct cld_save_opts o = {CLD_FMT_PNG, 0, false};
+        struct cld_save_opts o = {.fmt = CLD_FMT_PNG};
 
         make_image(&a, 5, 4, 3, 9);
         assert_int_equal(cld_image_save(cld_test_tmp_path(t, "really_png.jpg"), &a, &o),
@@ -604,7 +604,7 @@ static void test_image_io_netpbm_roundtrip(void **state)
 {
     struct cld_test_tmp *t = *state;
     struct cld_image a, b;
-    struct cld_save_opts o = {CLD_FMT_AUTO, 0, false};
+    struct cld_save_opts o = {.fmt = CLD_FMT_AUTO};
 
     make_image(&a, 31, 17, 3, 1);
     assert_int_equal(cld_image_save(cld_test_tmp_path(t, "a.ppm"), &a, &o), CLD_OK);
@@ -627,7 +627,7 @@ static void test_image_io_save_converts_channels(void **state)
     static const uint8_t rgba[8] = {255, 0, 0, 7, 10, 20, 30, 9};
     static const uint8_t ga[4] = {40, 1, 200, 2};
     struct cld_image a, b;
-    struct cld_save_opts o = {CLD_FMT_AUTO, 0, false};
+    struct cld_save_opts o = {.fmt = CLD_FMT_AUTO};
     size_t n;
     uint8_t *raw;
 
@@ -673,8 +673,8 @@ static void test_image_io_save_converts_channels(void **state)
 static void test_image_io_jpeg_roundtrip_psnr(void **state)
 {
     struct cld_test_tmp *t = *state;
-    struct cld_save_opts o = {CLD_FMT_AUTO, 90, false};
-    struct cld_save_opts low = {CLD_FMT_JPEG, 10, false};
+    struct cld_save_opts o = {.fmt = CLD_FMT_AUTO, .quality = 90};
+    struct cld_save_opts low = {.fmt = CLD_FMT_JPEG, .quality = 10};
     struct cld_image a, b, c;
     int maxdiff;
     double psnr, psnr_low;
@@ -825,7 +825,7 @@ static void test_image_io_png_interlaced(void **state)
 static void test_image_io_save_bad_args(void **state)
 {
     struct cld_test_tmp *t = *state;
-    struct cld_save_opts q = {CLD_FMT_JPEG, 101, false};
+    struct cld_save_opts q = {.fmt = CLD_FMT_JPEG, .quality = 101};
     struct cld_image a, empty = {0, 0, 0, NULL};
 
     make_image(&a, 4, 4, 3, 3);
@@ -846,8 +846,8 @@ static void test_image_io_save_bad_args(void **state)
 static void test_fsutil_no_overwrite_keeps_old(void **state)
 {
     struct cld_test_tmp *t = *state;
-    struct cld_save_opts keep = {CLD_FMT_AUTO, 0, false};
-    struct cld_save_opts replace = {CLD_FMT_AUTO, 0, true};
+    struct cld_save_opts keep = {.fmt = CLD_FMT_AUTO};
+    struct cld_save_opts replace = {.fmt = CLD_FMT_AUTO, .overwrite = true};
     struct cld_image a, b;
     uint8_t *raw;
     size_t n;
