@@ -679,6 +679,17 @@ static enum cld_status place_and_run(struct item *it,
     return st;
 }
 
+/* True when an item shrunk on load is already its output size. */
+static bool shrunk_to_size(const struct item *it, const struct cld_data *in)
+{
+    uint32_t ow, oh;
+
+    return it->shrink > 1 &&
+           cld_resize_output_size(&it->params, in->img.width,
+                                  in->img.height, &ow, &oh) == CLD_OK &&
+           ow == in->img.width && oh == in->img.height;
+}
+
 static enum cld_status run_item(void *arg)
 {
     struct item *it = arg;
@@ -688,7 +699,12 @@ static enum cld_status run_item(void *arg)
 
     memset(&res, 0, sizeof res);
     st = load_input(it, &in);
-    if (st == CLD_OK) {
+    if (st == CLD_OK && shrunk_to_size(it, &in)) {
+        /* Shrink-on-load made the output size itself: resizing to the
+         * same size is a copy, so the decoded pixels are the result. */
+        res = in;
+        memset(&in, 0, sizeof in);
+    } else if (st == CLD_OK) {
         st = place_and_run(it, &in, &res);
         if (st != CLD_OK)
             cld_error_prefix("%s", it->src[0] ? it->src[0] : it->out);
@@ -776,7 +792,8 @@ static void explain_summary(struct batch *b)
 {
     char t[32];
 
-    if (!b->o->explain || b->ngroups == 0)
+    if (!b->o->explain ||
+        (b->ngroups == 0 && !b->shrunk[1] && !b->shrunk[2] && !b->shrunk[3]))
         return;
     fprintf(b->o->out, "summary:\n");
     for (size_t i = 0; i < b->ngroups; i++) {
@@ -796,7 +813,7 @@ static void explain_summary(struct batch *b)
     for (unsigned k = 1; k < 4; k++) {
         if (b->shrunk[k])
             fprintf(b->o->out, "  shrink-on-load: %u JPEG item%s decoded at "
-                    "1/%u scale (DCT scaling), then resized\n", b->shrunk[k],
+                    "1/%u scale (DCT scaling)\n", b->shrunk[k],
                     b->shrunk[k] == 1 ? "" : "s", 1u << k);
     }
 }
