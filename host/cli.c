@@ -77,7 +77,7 @@ static const char usage_run[] =
     "      --png-compression N  PNG zlib level 0..9 (default 1: run-length,\n"
     "                       fastest; 6 is libpng's usual; 9 smallest)\n"
     "      --png-filter F   none | sub | up | avg | paeth | adaptive\n"
-    "                       (default: paeth at level 1, adaptive above,\n"
+    "                       (default: avg at level 1, adaptive above,\n"
     "                       none at 0)\n"
     "      --keep-orientation  leave JPEGs as stored (default: turn them\n"
     "                       upright by their EXIF orientation)\n"

@@ -464,9 +464,12 @@ static enum cld_status save_png(const char *path, FILE *fp,
     c.img = img;
     c.level = level;
     c.filter = filter;
+    /* With Z_RLE, Average wrote files 9-13% smaller than Sub (OpenCV's
+     * choice) in the same time on the repository's images, blurred or
+     * not; Paeth was 15-23% smaller again but 20% slower to write. */
     if (filter == CLD_PNG_FILTER_DEFAULT)
         c.filter = level == 0   ? CLD_PNG_FILTER_NONE
-                   : level == 1 ? CLD_PNG_FILTER_PAETH
+                   : level == 1 ? CLD_PNG_FILTER_AVG
                                 : CLD_PNG_FILTER_ADAPTIVE;
     c.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &c, png_on_error,
                                     png_on_warning);

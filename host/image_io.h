@@ -142,7 +142,7 @@ enum cld_png_filter {
  * n (0..9) is CLD_PNG_LEVEL(n), so that a zeroed struct means the default,
  * CLD_PNG_LEVEL_DEFAULT. Level 0 stores (no filter unless one is asked
  * for); level 1 is zlib's run-length strategy (Z_RLE), fastest, with the
- * Paeth filter; levels 2..9 are zlib's filtered strategy at that level with
+ * Average filter; levels 2..9 are zlib's filtered strategy at that level with
  * libpng's adaptive filter choice (6 is libpng's own default). */
 #define CLD_PNG_LEVEL(n) ((n) + 1)
 #define CLD_PNG_LEVEL_DEFAULT 1
