@@ -6,7 +6,9 @@
 #   ppm   the same, PPM -> PPM
 #   jpeg  32 x 4000x3000 JPEG -> 1/8 size (500x375) JPEG quality 85; a
 #         quarter of them carry an EXIF orientation (6 or 8), so every tool
-#         must turn them upright
+#         must turn them upright; chroma subsampled 4:2:0 as cameras write
+#         them (JPEG_SAMPLING=1x1 for 4:4:4, ImageMagick's own choice at
+#         quality 90)
 #
 # The inputs are made at run time from samples/images (upscaled and cropped,
 # each copy shifted so that no two are alike) in a temporary folder, never
@@ -69,7 +71,8 @@ make_inputs() {
     b=${bases[$((i % ${#bases[@]}))]}
     local out=$work/jpeg/j$(printf %02d "$i").jpg
     convert "$b" -resize '4000x3000^' -gravity center -extent 4000x3000 \
-      -roll "+$((i * 101))+$((i * 67))" -quality 90 "$out"
+      -roll "+$((i * 101))+$((i * 67))" -quality 90 \
+      -sampling-factor "${JPEG_SAMPLING:-2x2}" "$out"
     # Every fourth file is stored sideways, as cameras do, and says so.
     if ((i % 4 == 1)); then
       jpegtran -rotate 90 -copy none -outfile "$out.t" "$out"
