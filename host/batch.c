@@ -79,35 +79,7 @@ struct batch {
     size_t nprobes;
     unsigned probes_total;
     unsigned shrunk[4];    /* items decoded at 1/2, 1/4, 1/8 (index 1..3) */
-    pthread_mutex_t setup_lock;  /* guards what follows */
-    bool setup_done;       /* setup_targets has run */
-    enum cld_status setup_st;
-    char setup_err[512];   /* its detail line, for every item */
 };
-
-static enum cld_status setup_targets(struct batch *b);
-
-/* Targets (and with them OpenCL) are set up when the first item needs
- * placing, so a batch whose items need none (shrink-on-load that reaches
- * the output size) starts no OpenCL, and other items decode meanwhile. */
-static enum cld_status ensure_targets(struct batch *b)
-{
-    enum cld_status st;
-
-    pthread_mutex_lock(&b->setup_lock);
-    if (!b->setup_done) {
-        b->setup_st = setup_targets(b);
-        b->setup_done = true;
-        if (b->setup_st != CLD_OK)
-            snprintf(b->setup_err, sizeof b->setup_err, "%s",
-                     cld_error_detail());
-    }
-    st = b->setup_st;
-    pthread_mutex_unlock(&b->setup_lock);
-    if (st != CLD_OK)
-        cld_error_set(st, "%s", b->setup_err);
-    return st;
-}
 
 static double now_s(void)
 {
@@ -628,14 +600,10 @@ static enum cld_status place_and_run(struct item *it,
 {
     struct batch *b = it->b;
     const struct cld_batch_opts *o = b->o;
-    size_t nt;
-    enum cld_status st;
+    size_t nt = cld_targets_count(b->targets);
+    enum cld_status st = CLD_ERR_NO_DEVICE;
     char line[256];
     int announce = -1;  /* target whose exclusion this item announces */
-
-    if ((st = ensure_targets(b)) != CLD_OK)
-        return st;
-    nt = cld_targets_count(b->targets);
 
     for (size_t attempt = 0; attempt <= nt; attempt++) {
         struct cld_plan plan;
@@ -931,15 +899,12 @@ enum cld_status cld_batch_run(const struct cld_batch_opts *o,
     cld_history_init(&b.hist);
     cld_history_init(&b.fresh);
     pthread_mutex_init(&b.lock, NULL);
-    pthread_mutex_init(&b.setup_lock, NULL);
     if ((st = plan(&b, inputs, ninputs)) != CLD_OK ||
         (st = check_outputs(&b)) != CLD_OK)
         goto out;
     if ((st = cld_mkdir_p(o->outdir)) != CLD_OK)
         goto out;
-    /* A device named by the user must exist before any work starts. */
-    if (o->device && strcasecmp(o->device, "auto") != 0 &&
-        (st = ensure_targets(&b)) != CLD_OK)
+    if ((st = setup_targets(&b)) != CLD_OK)
         goto out;
     if ((st = cld_executor_create(threads, 2 * threads, &ex)) != CLD_OK)
         goto out;
@@ -984,6 +949,5 @@ out:
     cld_profile_store_close(b.store);
     cld_targets_destroy(b.targets);
     pthread_mutex_destroy(&b.lock);
-    pthread_mutex_destroy(&b.setup_lock);
     return st;
 }
