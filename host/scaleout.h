@@ -24,7 +24,7 @@
 #include "image_io.h"
 #include "jobs.h"
 
-#define CLD_SCALEOUT_VERSION 2
+#define CLD_SCALEOUT_VERSION 3
 #define CLD_SCALEOUT_MAX_SHARDS 1000000u
 /* Folder under OUTDIR for summaries, locks and the merge's results. */
 #define CLD_SCALEOUT_STATE_DIR ".cldispatch"
@@ -43,6 +43,12 @@ struct cld_scaleout_plan {
     enum cld_format format;   /* CLD_FMT_AUTO: keep the input's */
     int quality;              /* 0 = default */
     uint64_t max_pixels;      /* 0 = default */
+    /* Codec options of `run`, so that every shard writes what one
+     * process would have written. */
+    int png_compression;      /* CLD_PNG_LEVEL(n); 0 = default */
+    enum cld_png_filter png_filter;
+    bool keep_orientation;
+    bool no_shrink_on_load;
     char *outdir;
     uint32_t shards;
     struct cld_scaleout_item *items;  /* sorted by input (strcmp) */

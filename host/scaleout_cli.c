@@ -120,6 +120,10 @@ int cld_scaleout_cli_plan(const struct cld_batch_opts *o,
     p.format = o->format;
     p.quality = o->quality;
     p.max_pixels = o->limits.max_pixels;
+    p.png_compression = o->png_compression;
+    p.png_filter = o->png_filter;
+    p.keep_orientation = o->keep_orientation;
+    p.no_shrink_on_load = o->no_shrink_on_load;
     p.shards = shards;
     for (size_t i = 0; i < n; i++) {
         uint32_t w, h;

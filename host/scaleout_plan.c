@@ -177,10 +177,24 @@ void cld_scaleout_plan_hash(const struct cld_scaleout_plan *p, char out[72])
             break;
         }
     }
-    hash_fmt(&c, "given=%x", q->given);
+    /* Which optional parameters have a value is part of the plan (they are
+     * written only then); whether a required one was typed or defaulted
+     * is not, since the file holds its value either way. */
+    {
+        uint32_t optional_given = 0;
+
+        for (size_t i = 0; i < q->n; i++)
+            if ((q->decl[i].flags & CLD_PARAM_OPTIONAL) &&
+                (q->given & (1u << i)))
+                optional_given |= 1u << i;
+        hash_fmt(&c, "given=%x", optional_given);
+    }
     hash_str(&c, fmt ? fmt : "auto");
     hash_fmt(&c, "%d %" PRIu64 " %" PRIu32 " %zu", p->quality, p->max_pixels,
              p->shards, p->nitems);
+    hash_fmt(&c, "png=%d/%s orient=%d shrink=%d", p->png_compression,
+             cld_png_filter_name(p->png_filter), p->keep_orientation ? 0 : 1,
+             p->no_shrink_on_load ? 0 : 1);
     hash_str(&c, p->outdir ? p->outdir : "");
     for (size_t i = 0; i < p->nitems; i++) {
         const struct cld_scaleout_item *it = &p->items[i];
@@ -295,8 +309,14 @@ static int write_doc(FILE *f, const struct cld_scaleout_plan *p)
     }
     fprintf(f, "},\n");
     fprintf(f, "  \"output_format\": \"%s\",\n  \"quality\": %d,\n"
-            "  \"max_pixels\": %" PRIu64 ",\n  \"outdir\": ",
+            "  \"max_pixels\": %" PRIu64 ",\n",
             fmt ? fmt : "auto", p->quality, p->max_pixels);
+    fprintf(f, "  \"png_compression\": %d,\n  \"png_filter\": \"%s\",\n"
+            "  \"orientation\": %s,\n  \"shrink_on_load\": %s,\n"
+            "  \"outdir\": ", p->png_compression,
+            cld_png_filter_name(p->png_filter),
+            p->keep_orientation ? "false" : "true",
+            p->no_shrink_on_load ? "false" : "true");
     err |= put_json_str(f, p->outdir);
     fprintf(f, ",\n  \"shards\": %" PRIu32 ",\n  \"count\": %zu,\n"
             "  \"pixels\": %" PRIu64 ",\n  \"shard_pixels\": [", p->shards,
@@ -622,6 +642,23 @@ static enum cld_status load_doc(const char *path, json_object *doc,
                     &x))
         return failed();
     p->max_pixels = (uint64_t)x;
+    if (!member_int(path, doc, "plan", "png_compression", 0,
+                    CLD_PNG_LEVEL(9), &x))
+        return failed();
+    p->png_compression = (int)x;
+    if (!(v = member(path, doc, "plan", "png_filter", json_type_string)))
+        return failed();
+    s = json_object_get_string(v);
+    if (cld_png_filter_from_name(s) < 0)
+        return bad(path, "unknown png_filter \"%s\"", s);
+    p->png_filter = (enum cld_png_filter)cld_png_filter_from_name(s);
+    if (!(v = member(path, doc, "plan", "orientation", json_type_boolean)))
+        return failed();
+    p->keep_orientation = !json_object_get_boolean(v);
+    if (!(v = member(path, doc, "plan", "shrink_on_load",
+                     json_type_boolean)))
+        return failed();
+    p->no_shrink_on_load = !json_object_get_boolean(v);
     if (!(p->outdir = member_str(path, doc, "plan", "outdir")))
         return failed();
     if (!member_int(path, doc, "plan", "shards", 1, CLD_SCALEOUT_MAX_SHARDS,

@@ -438,6 +438,10 @@ enum cld_status cld_scaleout_run_shard(const struct cld_scaleout_plan *p,
         bo.format = p->format;
         bo.quality = p->quality;
         bo.limits.max_pixels = p->max_pixels;
+        bo.png_compression = p->png_compression;
+        bo.png_filter = p->png_filter;
+        bo.keep_orientation = p->keep_orientation;
+        bo.no_shrink_on_load = p->no_shrink_on_load;
         bo.device = o->device;
         bo.explain = o->explain;
         bo.threads = o->threads;

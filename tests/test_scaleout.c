@@ -330,6 +330,65 @@ static void test_scaleout_plan_round_trip(void **state)
     cld_scaleout_plan_free(&p);
 }
 
+static void edit_file(const char *path, const char *from, const char *to);
+static void expect_bad_plan(const char *path, const char *mention);
+
+/* A plan whose parameters were all defaulted (nothing typed) and whose
+ * codec options were set loads back with the same hash and the same
+ * options: a shard writes the bytes one process would have written. */
+static void test_scaleout_plan_defaults_and_codec_options(void **state)
+{
+    struct cld_test_tmp *t = *state;
+    const char *path = cld_test_tmp_path(t, "defaults.json");
+    struct cld_scaleout_plan p, q;
+
+    memset(&p, 0, sizeof p);
+    p.job = strdup("sharpen");
+    cld_params_default(&p.params, cld_job_find("sharpen"));
+    p.format = CLD_FMT_AUTO;
+    p.png_compression = CLD_PNG_LEVEL(9);
+    p.png_filter = CLD_PNG_FILTER_PAETH;
+    p.keep_orientation = true;
+    p.no_shrink_on_load = true;
+    p.shards = 1;
+    assert_true(asprintf(&p.outdir, "%s/out", t->dir) > 0);
+    p.items = calloc(1, sizeof *p.items);
+    assert_non_null(p.items);
+    p.items[0].input = strdup(cld_test_image("camera.png"));
+    assert_true(asprintf(&p.items[0].output, "%s/camera.png", p.outdir) > 0);
+    p.items[0].pixels = 512 * 512;
+    p.nitems = 1;
+    assert_int_equal(cld_scaleout_plan_finish(&p), CLD_OK);
+    assert_int_equal(cld_scaleout_plan_write(&p, path), CLD_OK);
+    assert_int_equal(cld_scaleout_plan_load(path, &q), CLD_OK);
+    assert_string_equal(q.hash, p.hash);
+    assert_int_equal(q.png_compression, CLD_PNG_LEVEL(9));
+    assert_int_equal(q.png_filter, CLD_PNG_FILTER_PAETH);
+    assert_true(q.keep_orientation);
+    assert_true(q.no_shrink_on_load);
+    assert_true(cld_param_real(&q.params, 0) ==
+                cld_param_real(&p.params, 0));
+    cld_scaleout_plan_free(&q);
+
+    /* Each codec option is covered by the hash. */
+    edit_file(path, "\"png_filter\": \"paeth\"", "\"png_filter\": \"sub\"");
+    expect_bad_plan(path, "hash mismatch");
+    assert_int_equal(cld_scaleout_plan_write(&p, path), CLD_OK);
+    edit_file(path, "\"png_compression\": 10", "\"png_compression\": 2");
+    expect_bad_plan(path, "hash mismatch");
+    assert_int_equal(cld_scaleout_plan_write(&p, path), CLD_OK);
+    edit_file(path, "\"orientation\": false", "\"orientation\": true");
+    expect_bad_plan(path, "hash mismatch");
+    assert_int_equal(cld_scaleout_plan_write(&p, path), CLD_OK);
+    edit_file(path, "\"shrink_on_load\": false",
+              "\"shrink_on_load\": true");
+    expect_bad_plan(path, "hash mismatch");
+    assert_int_equal(cld_scaleout_plan_write(&p, path), CLD_OK);
+    edit_file(path, "\"png_filter\": \"paeth\"", "\"png_filter\": \"x\"");
+    expect_bad_plan(path, "unknown png_filter");
+    cld_scaleout_plan_free(&p);
+}
+
 /* Replace the first `from` in the file by `to`, or fail the test. */
 static void edit_file(const char *path, const char *from, const char *to)
 {
@@ -434,8 +493,8 @@ static void test_scaleout_plan_damage(void **state)
     cld_test_write_file(path, "{\"format\": \"x\"}", 15);
     expect_bad_plan(path, "not a cldispatch plan");
     cld_test_write_file(path, text, n);
-    edit_file(path, "\"version\": 2", "\"version\": 3");
-    expect_bad_plan(path, "plan version 3");
+    edit_file(path, "\"version\": 3", "\"version\": 4");
+    expect_bad_plan(path, "plan version 4");
     cld_test_write_file(path, text, n);
     edit_file(path, "\"shards\": 3", "\"shards\": 2");
     expect_bad_plan(path, "\"shard\" is out of range");
@@ -911,6 +970,9 @@ int main(void)
         cmocka_unit_test(test_scaleout_select_rank_stride_covers),
         cmocka_unit_test(test_scaleout_select_disagreement),
         cmocka_unit_test(test_scaleout_probe_matches_load),
+        cmocka_unit_test_setup_teardown(
+            test_scaleout_plan_defaults_and_codec_options, fresh_tmp,
+            cld_test_tmp_teardown),
         cmocka_unit_test_setup_teardown(test_scaleout_plan_round_trip,
                                         fresh_tmp, cld_test_tmp_teardown),
         cmocka_unit_test_setup_teardown(
