@@ -435,12 +435,22 @@ static enum cld_status append_devices(struct cld_device_list *list,
     return CLD_OK;
 }
 
+/* In-process discoveries so far: the one place this process starts
+ * OpenCL, counted so that tests can show when it did not. */
+static _Atomic unsigned discoveries;
+
+unsigned cld_device_discover_count(void)
+{
+    return discoveries;
+}
+
 enum cld_status cld_device_discover(struct cld_device_list *out)
 {
     cl_platform_id *plats = NULL;
     cl_uint np = 0;
     enum cld_status st;
 
+    discoveries++;
     memset(out, 0, sizeof *out);
     loader_info(out);
     if ((st = get_platforms(&plats, &np)) != CLD_OK)

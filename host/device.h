@@ -78,6 +78,10 @@ struct cld_device_list {
  * installed. The caller frees with cld_device_list_free. */
 enum cld_status cld_device_discover(struct cld_device_list *out);
 
+/* How many times this process has called cld_device_discover (the only
+ * in-process start of OpenCL), for tests and --explain. */
+unsigned cld_device_discover_count(void);
+
 /* Discover with each platform probed in a child process; a platform whose
  * probe crashes, hangs or fails is kept in the list with status and error
  * set, and the others are still reported. Handles are not filled. */

@@ -183,6 +183,11 @@ enum cld_status cld_targets_discover(bool host_only, struct cld_targets **out)
     return st;
 }
 
+const struct cld_device_list *cld_targets_list(const struct cld_targets *t)
+{
+    return &t->list;
+}
+
 void cld_targets_warn_dropped(const struct cld_targets *t, FILE *err)
 {
     if (t)

@@ -52,6 +52,10 @@ enum cld_status cld_targets_discover(bool host_only,
                                      struct cld_targets **out);
 
 /* Release the contexts and the targets; NULL is fine. */
+/* The device list the targets were made from (handles only when made by
+ * cld_targets_discover). Owned by t. */
+const struct cld_device_list *cld_targets_list(const struct cld_targets *t);
+
 /* Warn once on err about each OpenCL platform or device that discovery
  * dropped and why (see cld_device_list_warn); silent when none was. */
 void cld_targets_warn_dropped(const struct cld_targets *t, FILE *err);
