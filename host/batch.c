@@ -80,6 +80,8 @@ struct batch {
     size_t nprobes;
     unsigned probes_total;
     unsigned shrunk[4];    /* items decoded at 1/2, 1/4, 1/8 (index 1..3) */
+    double preplan_host_s; /* the run on the host, before OpenCL starts */
+    double preplan_best_s; /* start-up plus each item on its best target */
 };
 
 static double now_s(void)
@@ -817,12 +819,15 @@ static bool preplan_shrink(const struct batch *b, const char *path,
     return false;
 }
 
-/* True when placement, with b->targets made from the cached inventory,
- * puts every item on the host. Items are sized from their headers only;
- * a job on matrices, or a file whose header does not read, says no. */
-static bool all_on_host(struct batch *b)
+/* True when, with b->targets made from the cached inventory, running every
+ * item on the host is predicted no slower than starting OpenCL (startup_s,
+ * measured when the inventory was saved) and running each item on its
+ * fastest target. Items are sized from their headers only; a job on
+ * matrices, or a file whose header does not read, says no. */
+static bool all_on_host(struct batch *b, double startup_s)
 {
     const struct cld_job *job = b->o->job;
+    double host_s = 0, best_s = startup_s;
 
     if (job->input == CLD_DATA_MATRIX)
         return false;
@@ -832,7 +837,7 @@ static bool all_on_host(struct batch *b)
         struct cld_data in;
         struct cld_plan plan;
         uint32_t w = 0, h = 0;
-        bool host;
+        double best = -1;
 
         if (it->st != CLD_OK)
             continue;
@@ -847,13 +852,24 @@ static bool all_on_host(struct batch *b)
                 return false;
         }
         cld_plan_init(&plan);
-        host = cld_targets_decide(b->targets, job, &p, &in, &b->hist,
-                                  &plan) == CLD_OK && plan.chosen == 0;
-        cld_data_free(&in);
-        if (!host)
+        if (cld_targets_decide(b->targets, job, &p, &in, &b->hist, &plan) !=
+                CLD_OK ||
+            plan.n == 0 || plan.cand[0].excluded) {
+            cld_data_free(&in);
             return false;
+        }
+        cld_data_free(&in);
+        for (size_t t = 0; t < plan.n; t++) {
+            if (!plan.cand[t].excluded &&
+                (best < 0 || plan.cand[t].seconds < best))
+                best = plan.cand[t].seconds;
+        }
+        host_s += plan.cand[0].seconds;
+        best_s += best;
     }
-    return true;
+    b->preplan_host_s = host_s;
+    b->preplan_best_s = best_s;
+    return host_s <= best_s;
 }
 
 /* In auto mode, decide from the device inventory cached by an earlier run
@@ -867,7 +883,9 @@ static bool all_on_host(struct batch *b)
 static bool defer_opencl(struct batch *b)
 {
     const struct cld_batch_opts *o = b->o;
+    char h[32], d[32], u[32];
     struct cld_device_list list;
+    double startup_s = 0;
     unsigned nprof;
 
     if (b->nitems > DEFER_MAX_ITEMS ||
@@ -875,8 +893,8 @@ static bool defer_opencl(struct batch *b)
         b->store = NULL;
         return false;
     }
-    if (cld_inventory_load(cld_profile_store_dir(b->store), &list) !=
-        CLD_OK)
+    if (cld_inventory_load(cld_profile_store_dir(b->store), &list,
+                           &startup_s) != CLD_OK)
         return false;
     if (list.ndevices == 0 ||
         cld_targets_create(&list, &b->targets) != CLD_OK) {
@@ -885,7 +903,7 @@ static bool defer_opencl(struct batch *b)
     }
     cld_device_list_free(&list);
     load_profiles(b, &nprof);
-    if (!all_on_host(b)) {
+    if (!all_on_host(b, startup_s)) {
         /* Start again from what discovery finds. */
         cld_history_clear(&b->hist);
         cld_history_init(&b->hist);
@@ -895,13 +913,19 @@ static bool defer_opencl(struct batch *b)
     }
     for (size_t i = 1; i < cld_targets_count(b->targets); i++)
         exclude(b, (int)i, "not started",
-                "every item of this run is predicted fastest on the host");
+                "the host is predicted to finish the run before OpenCL "
+                "could start and run it");
     explain_targets(b, nprof);
     if (o->explain)
-        fprintf(o->out, "OpenCL not started: the inventory of %zu device%s "
-                "cached by an earlier run predicts every item fastest on "
-                "the host\n", cld_targets_count(b->targets) - 1,
-                cld_targets_count(b->targets) == 2 ? "" : "s");
+        fprintf(o->out, "OpenCL not started: with the %zu device%s cached "
+                "by an earlier run, the host is predicted to take %s for "
+                "every item, against %s with OpenCL's start-up (%s, "
+                "measured) and each item on its fastest target\n",
+                cld_targets_count(b->targets) - 1,
+                cld_targets_count(b->targets) == 2 ? "" : "s",
+                cld_format_seconds(h, sizeof h, b->preplan_host_s),
+                cld_format_seconds(d, sizeof d, b->preplan_best_s),
+                cld_format_seconds(u, sizeof u, startup_s));
     return true;
 }
 
@@ -911,6 +935,7 @@ static enum cld_status setup_targets(struct batch *b)
     const char *spec = o->device ? o->device : "auto";
     bool host_only;
     unsigned nprof;
+    double startup_s;
     enum cld_status st;
 
     if ((st = cld_device_selector_check(spec)) != CLD_OK)
@@ -920,7 +945,9 @@ static enum cld_status setup_targets(struct batch *b)
     host_only = strcasecmp(spec, "host") == 0;
     if (strcasecmp(spec, "auto") == 0 && defer_opencl(b))
         return CLD_OK;
+    startup_s = now_s();
     st = cld_targets_discover(host_only, &b->targets);
+    startup_s = now_s() - startup_s;
     if (st != CLD_OK) {
         if (strcasecmp(spec, "auto") != 0)
             return st;
@@ -937,7 +964,7 @@ static enum cld_status setup_targets(struct batch *b)
     /* What discovery found, for the next run's decision to defer it. */
     if (b->store && !host_only)
         cld_inventory_save(cld_profile_store_dir(b->store),
-                           cld_targets_list(b->targets));
+                           cld_targets_list(b->targets), startup_s);
     return CLD_OK;
 }
 

@@ -15,7 +15,7 @@
 #include "fsutil.h"
 
 #define INV_FILE "devices.inv"
-#define INV_MAGIC "CLDINV1\n"
+#define INV_MAGIC "CLDINV2\n"
 #define INV_MAX_PLATFORMS 64
 #define INV_MAX_DEVICES 256
 
@@ -26,6 +26,7 @@ struct inv_header {
     int32_t nplatforms;
     int32_t ndevices;
     uint64_t payload_sum;   /* FNV-1a of what follows the header */
+    double startup_s;       /* discovery's time in the run that saved it */
     char fingerprint[24];
     char loader_name[CLD_STR_MAX];
     char loader_version[CLD_STR_MAX];
@@ -168,7 +169,8 @@ static uint64_t payload_sum(const struct cld_platform_info *p, int np,
 }
 
 enum cld_status cld_inventory_save(const char *dir,
-                                   const struct cld_device_list *list)
+                                   const struct cld_device_list *list,
+                                   double startup_s)
 {
     struct inv_header hdr;
     struct cld_device_info *devs = NULL;
@@ -197,6 +199,7 @@ enum cld_status cld_inventory_save(const char *dir,
     hdr.nplatforms = np;
     hdr.ndevices = nd;
     hdr.payload_sum = payload_sum(list->platforms, np, devs, nd);
+    hdr.startup_s = startup_s;
     cld_inventory_fingerprint(hdr.fingerprint, sizeof hdr.fingerprint);
     memcpy(hdr.loader_name, list->loader_name, sizeof hdr.loader_name);
     memcpy(hdr.loader_version, list->loader_version,
@@ -262,7 +265,8 @@ static bool sane(struct cld_device_list *l)
 }
 
 enum cld_status cld_inventory_load(const char *dir,
-                                   struct cld_device_list *list)
+                                   struct cld_device_list *list,
+                                   double *startup_s)
 {
     struct inv_header hdr;
     char path[4096], fp[24];
@@ -283,7 +287,8 @@ enum cld_status cld_inventory_load(const char *dir,
         hdr.info_size != sizeof(struct cld_device_info) ||
         hdr.platform_size != sizeof(struct cld_platform_info) ||
         hdr.nplatforms < 0 || hdr.nplatforms > INV_MAX_PLATFORMS ||
-        hdr.ndevices < 0 || hdr.ndevices > INV_MAX_DEVICES) {
+        hdr.ndevices < 0 || hdr.ndevices > INV_MAX_DEVICES ||
+        !(hdr.startup_s >= 0 && hdr.startup_s < 3600)) {
         st = cld_error_set(CLD_ERR_FORMAT, "%s: not an inventory of this "
                            "cldispatch", path);
         goto out;
@@ -325,6 +330,8 @@ enum cld_status cld_inventory_load(const char *dir,
         st = cld_error_set(CLD_ERR_FORMAT, "%s: corrupt inventory", path);
         goto out;
     }
+    if (startup_s)
+        *startup_s = hdr.startup_s;
     st = CLD_OK;
 out:
     fclose(f);

@@ -20,15 +20,19 @@
 void cld_inventory_fingerprint(char *out, size_t len);
 
 /* Save list (handles are not saved) into dir/devices.inv, atomically, under
- * the current fingerprint. */
+ * the current fingerprint, with startup_s: the seconds that discovery (the
+ * start of OpenCL) took in the run that found it. */
 enum cld_status cld_inventory_save(const char *dir,
-                                   const struct cld_device_list *list);
+                                   const struct cld_device_list *list,
+                                   double startup_s);
 
-/* Load dir/devices.inv into *list when it exists, is intact and was saved
+/* Load dir/devices.inv into *list (and its start-up time into *startup_s,
+ * which may be NULL) when it exists, is intact and was saved
  * under the current fingerprint: CLD_OK. Otherwise CLD_ERR_NOT_FOUND (no
  * file, or a stale one) or CLD_ERR_FORMAT (corrupt), with *list empty.
  * Devices in the list have no handles. Free with cld_device_list_free. */
 enum cld_status cld_inventory_load(const char *dir,
-                                   struct cld_device_list *list);
+                                   struct cld_device_list *list,
+                                   double *startup_s);
 
 #endif

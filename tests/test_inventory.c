@@ -58,9 +58,14 @@ static void test_inventory_round_trip_and_damage(void **state)
     size_t n;
 
     make_list(&l);
-    assert_int_equal(cld_inventory_load(t->dir, &r), CLD_ERR_NOT_FOUND);
-    assert_int_equal(cld_inventory_save(t->dir, &l), CLD_OK);
-    assert_int_equal(cld_inventory_load(t->dir, &r), CLD_OK);
+    assert_int_equal(cld_inventory_load(t->dir, &r, NULL), CLD_ERR_NOT_FOUND);
+    assert_int_equal(cld_inventory_save(t->dir, &l, 0.042), CLD_OK);
+    {
+        double startup = 0;
+
+        assert_int_equal(cld_inventory_load(t->dir, &r, &startup), CLD_OK);
+        assert_true(startup == 0.042);
+    }
     assert_int_equal(r.nplatforms, 1);
     assert_int_equal(r.ndevices, 2);
     assert_string_equal(r.platforms[0].name, "Fake Platform");
@@ -76,20 +81,20 @@ static void test_inventory_round_trip_and_damage(void **state)
     /* One byte changed anywhere in a device record. */
     buf[n - 100] ^= 0x01;
     cld_test_write_file(path, buf, n);
-    assert_int_equal(cld_inventory_load(t->dir, &r), CLD_ERR_FORMAT);
+    assert_int_equal(cld_inventory_load(t->dir, &r, NULL), CLD_ERR_FORMAT);
     assert_int_equal(r.ndevices, 0);
     assert_null(r.devices);
     buf[n - 100] ^= 0x01;
     /* Cut short, to a bare header's start, or empty. */
     cld_test_write_file(path, buf, n - 1);
-    assert_int_equal(cld_inventory_load(t->dir, &r), CLD_ERR_FORMAT);
+    assert_int_equal(cld_inventory_load(t->dir, &r, NULL), CLD_ERR_FORMAT);
     cld_test_write_file(path, buf, 10);
-    assert_int_equal(cld_inventory_load(t->dir, &r), CLD_ERR_FORMAT);
+    assert_int_equal(cld_inventory_load(t->dir, &r, NULL), CLD_ERR_FORMAT);
     cld_test_write_file(path, "", 0);
-    assert_int_equal(cld_inventory_load(t->dir, &r), CLD_ERR_FORMAT);
+    assert_int_equal(cld_inventory_load(t->dir, &r, NULL), CLD_ERR_FORMAT);
     /* Intact again: accepted. */
     cld_test_write_file(path, buf, n);
-    assert_int_equal(cld_inventory_load(t->dir, &r), CLD_OK);
+    assert_int_equal(cld_inventory_load(t->dir, &r, NULL), CLD_OK);
     cld_device_list_free(&r);
     free(buf);
     cld_device_list_free(&l);
@@ -113,14 +118,14 @@ static void test_inventory_fingerprint_follows_installation(void **state)
     assert_int_equal(strlen(a), 16);
     /* The inventory saved now is valid only while nothing changes. */
     make_list(&l);
-    assert_int_equal(cld_inventory_save(t->dir, &l), CLD_OK);
-    assert_int_equal(cld_inventory_load(t->dir, &r), CLD_OK);
+    assert_int_equal(cld_inventory_save(t->dir, &l, 0.042), CLD_OK);
+    assert_int_equal(cld_inventory_load(t->dir, &r, NULL), CLD_OK);
     cld_device_list_free(&r);
     /* Another driver library named. */
     with_vendors(t, "libotherocl.so.2\n");
     cld_inventory_fingerprint(c, sizeof c);
     assert_string_not_equal(a, c);
-    assert_int_equal(cld_inventory_load(t->dir, &r), CLD_ERR_NOT_FOUND);
+    assert_int_equal(cld_inventory_load(t->dir, &r, NULL), CLD_ERR_NOT_FOUND);
     /* A second ICD installed. */
     cld_test_write_file(cld_test_tmp_path(t, "vendors/b.icd"), "x.so\n", 5);
     cld_inventory_fingerprint(d, sizeof d);

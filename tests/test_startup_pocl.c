@@ -179,14 +179,14 @@ static void test_startup_changed_installation_rediscovers(void **state)
 
     snprintf(dir, sizeof dir, "%s/cldispatch", f->tmp->dir);
     run(f, "grayscale", NULL, NULL, in, 1, 1);
-    assert_int_equal(cld_inventory_load(dir, &list), CLD_OK);
+    assert_int_equal(cld_inventory_load(dir, &list, NULL), CLD_OK);
     assert_int_equal(list.ndevices, 2);
     cld_device_list_free(&list);
     /* A variable that changes what discovery finds makes the inventory
      * stale: it is not used, and the next run discovers again. */
     assert_null(getenv("POCL_MAX_PTHREAD_COUNT"));
     setenv("POCL_MAX_PTHREAD_COUNT", "1", 1);
-    assert_int_equal(cld_inventory_load(dir, &list), CLD_ERR_NOT_FOUND);
+    assert_int_equal(cld_inventory_load(dir, &list, NULL), CLD_ERR_NOT_FOUND);
     assert_int_equal(list.ndevices, 0);
     run(f, "grayscale", NULL, NULL, in, 1, 1);
     unsetenv("POCL_MAX_PTHREAD_COUNT");
@@ -194,7 +194,7 @@ static void test_startup_changed_installation_rediscovers(void **state)
     check_gray(f);
     /* One PoCL device fewer: stale again. */
     setenv("POCL_DEVICES", "basic", 1);
-    assert_int_equal(cld_inventory_load(dir, &list), CLD_ERR_NOT_FOUND);
+    assert_int_equal(cld_inventory_load(dir, &list, NULL), CLD_ERR_NOT_FOUND);
     /* PoCL reads POCL_DEVICES once per process, so the new machine is
      * seen by a new process: it saves an inventory of the one device,
      * which this process (same variables) then reads back. */
@@ -202,7 +202,7 @@ static void test_startup_changed_installation_rediscovers(void **state)
              "'%s' run grayscale --overwrite '%s' -o '%s/out2' >/dev/null",
              f->tmp->dir, getenv("CLDISPATCH_BIN"), f->small, f->tmp->dir);
     assert_int_equal(system(cmd), 0);
-    assert_int_equal(cld_inventory_load(dir, &list), CLD_OK);
+    assert_int_equal(cld_inventory_load(dir, &list, NULL), CLD_OK);
     assert_int_equal(list.ndevices, 1);
     assert_non_null(strstr(list.devices[0].id, "basic"));
     cld_device_list_free(&list);
