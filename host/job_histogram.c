@@ -65,10 +65,13 @@ static void make_lut(const uint64_t hist[256], uint64_t npix,
 #define HOST_CLONES
 #endif
 
-/* d[i] = luma of RGB pixel i, for n pixels. */
+/* d[i] = luma of RGB pixel i, for n pixels. Named apart from
+ * job_pointwise.c's luma_rgb: clang 14 gives the resolver of a static
+ * target_clones function external linkage, so two such functions of one
+ * name in two files clash when linking. */
 HOST_CLONES
-static void luma_rgb(const uint8_t *restrict s, uint8_t *restrict d,
-                     size_t n)
+static void hist_luma_rgb(const uint8_t *restrict s, uint8_t *restrict d,
+                          size_t n)
 {
     size_t i = 0;
 
@@ -95,7 +98,7 @@ static void luma_count(const uint8_t *s, uint32_t ch, uint8_t *d,
         const uint8_t *y = d + b;
 
         if (ch == 3) {
-            luma_rgb(s + 3 * b, d + b, n);
+            hist_luma_rgb(s + 3 * b, d + b, n);
         } else if (ch == 4) {
             for (i = 0; i < n; i++) {
                 const uint8_t *q = s + 4 * (b + i);
