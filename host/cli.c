@@ -305,7 +305,18 @@ static void print_job_options(FILE *f, const struct cld_job *job)
 
 /* `run JOB ...`, or with plan set `plan JOB ... --shards N --plan FILE`,
  * which takes the same options. */
-static int cmd_run(int argc, char **argv, bool plan)
+/* parse_run's results other than an exit code. */
+#define RUN_GO (-1)        /* run (or plan) the batch */
+#define RUN_PLAN_FILE (-2) /* `run --plan FILE`: the scale-out module's */
+
+/* Parse `run JOB ...`, or with plan set `plan JOB ... --shards N --plan
+ * FILE` (which takes the same options), into *out, *plan_path_out and
+ * *shards_out, job parameters validated; the inputs are
+ * argv[*first..argc-1]. Returns RUN_GO, RUN_PLAN_FILE, or an exit code
+ * after printing why. */
+static int parse_run(int argc, char **argv, bool plan,
+                     struct cld_batch_opts *out, int *first,
+                     const char **plan_path_out, uint64_t *shards_out)
 {
     struct option longopts[NRUN_OPTS + MAX_PARAM_NAMES + 1];
     const char *names[MAX_PARAM_NAMES];
@@ -313,11 +324,9 @@ static int cmd_run(int argc, char **argv, bool plan)
     struct cld_batch_opts o;
     const char *plan_path = NULL;
     uint64_t shards = 0;
-    struct cld_batch_result res;
     const struct cld_job *job;
     uint64_t u;
     int c;
-    enum cld_status st;
 
     memset(&o, 0, sizeof o);
     o.out = stdout;
@@ -329,7 +338,7 @@ static int cmd_run(int argc, char **argv, bool plan)
     for (int i = 1; !plan && i < argc && argv[1][0] == '-'; i++) {
         if (strcmp(argv[i], "--plan") == 0 ||
             strncmp(argv[i], "--plan=", 7) == 0)
-            return cld_scaleout_cli_run(argc, argv);
+            return RUN_PLAN_FILE;
     }
     if (argc < 2 || argv[1][0] == '-') {
         if (argc >= 2 && (!strcmp(argv[1], "--help") ||
@@ -351,7 +360,10 @@ static int cmd_run(int argc, char **argv, bool plan)
     }
     argc--;
     argv++;
-    optind = 1;
+    /* 0, not 1: glibc's getopt then starts afresh. With 1 it can resume an
+     * option cluster where an earlier parse stopped ("-Xdgone") and read
+     * that call's arguments (found by the option fuzzer). */
+    optind = 0;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":o:d:f:q:j:vh", longopts, NULL)) !=
            -1) {
@@ -451,14 +463,43 @@ static int cmd_run(int argc, char **argv, bool plan)
         return usage_error("%s", cld_error_detail());
     if (cld_job_validate(job, &o.params) != CLD_OK)
         return usage_error("%s", cld_error_detail());
-    if (plan) {
-        if (!shards || !plan_path)
-            return usage_error("%s", "plan: needs --shards N and --plan "
-                               "FILE");
-        return cld_scaleout_cli_plan(&o, argv + optind, argc - optind,
+    if (plan && (!shards || !plan_path))
+        return usage_error("%s", "plan: needs --shards N and --plan FILE");
+    *out = o;
+    *first = optind + 1;
+    *plan_path_out = plan_path;
+    *shards_out = shards;
+    return RUN_GO;
+}
+
+int cld__cli_parse_run(int argc, char **argv, struct cld_batch_opts *o,
+                       int *first_input)
+{
+    const char *plan_path;
+    uint64_t shards;
+
+    return parse_run(argc, argv, false, o, first_input, &plan_path,
+                     &shards);
+}
+
+static int cmd_run(int argc, char **argv, bool plan)
+{
+    struct cld_batch_opts o;
+    const char *plan_path = NULL;
+    uint64_t shards = 0;
+    struct cld_batch_result res;
+    enum cld_status st;
+    int first = 0;
+    int rc = parse_run(argc, argv, plan, &o, &first, &plan_path, &shards);
+
+    if (rc == RUN_PLAN_FILE)
+        return cld_scaleout_cli_run(argc, argv);
+    if (rc != RUN_GO)
+        return rc;
+    if (plan)
+        return cld_scaleout_cli_plan(&o, argv + first, argc - first,
                                      (uint32_t)shards, plan_path);
-    }
-    st = cld_batch_run(&o, argv + optind, argc - optind, &res);
+    st = cld_batch_run(&o, argv + first, argc - first, &res);
     if (st != CLD_OK) {
         fprintf(stderr, "cldispatch: %s\n", cld_error_detail()[0]
                                                 ? cld_error_detail()
@@ -567,7 +608,7 @@ static int cmd_bench(int argc, char **argv)
     placement = strcmp(argv[1], "placement") == 0;
     argc--;
     argv++;
-    optind = 1;
+    optind = 0; /* afresh: see parse_run */
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {

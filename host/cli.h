@@ -16,4 +16,14 @@ enum cld_exit {
 
 int cld_cli_main(int argc, char **argv);
 
+/* Internal, for tests and the option fuzzer: parse `run JOB [OPTIONS]
+ * INPUT...` (argv[0] is "run") into *o, job parameters validated. Returns
+ * -1 when the batch should run, with its inputs at
+ * argv[*first_input..argc-1]; -2 for the `run --plan FILE` form, which the
+ * scale-out module parses (o is then not filled); else the exit code
+ * (usage error, or 0 after --help), the message printed. */
+struct cld_batch_opts;
+int cld__cli_parse_run(int argc, char **argv, struct cld_batch_opts *o,
+                       int *first_input);
+
 #endif

@@ -231,7 +231,7 @@ int cld_scaleout_cli_run(int argc, char **argv)
     o.device = getenv("CLDISPATCH_DEVICE");
     if (o.device && !*o.device)
         o.device = NULL;
-    optind = 1;
+    optind = 0; /* afresh: see cld__cli_parse_run */
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":d:j:vh", longopts, NULL)) != -1) {
         switch (c) {
