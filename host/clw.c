@@ -13,6 +13,7 @@
 
 #include "fsutil.h"
 #include "kernels_embedded.h"
+#include "seal.h"
 
 #define X(code) { code, #code },
 static const struct {
@@ -382,7 +383,10 @@ static void build_log(cl_program prog, cl_device_id dev, const char *family)
 
 /* --- program binary cache ---------------------------------------------- */
 
-#define CACHE_MAGIC "cldispatch-clbin 1\n"
+/* Version 2: the payload's SHA-256 and a keyed MAC of the header (see
+ * seal.h); version 1 had a 64-bit FNV sum that a writer could recompute. */
+#define CACHE_MAGIC_NAME "cldispatch-clbin "
+#define CACHE_MAGIC CACHE_MAGIC_NAME "2\n"
 #define CACHE_MAX_BYTES (512L << 20)
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -391,6 +395,10 @@ static bool cache_dir_set;
 static cld_clw_warn_fn warn_fn;
 static void *warn_user;
 static bool write_warned;      /* warn once per process on write errors */
+/* The sealing key of the last cache folder used, read once per folder. */
+static char key_dir[4096];     /* "" until a key is read */
+static struct cld_seal_key key_bytes;
+static bool key_ok;
 
 void cld_clw_cache_set_dir(const char *dir)
 {
@@ -398,6 +406,7 @@ void cld_clw_cache_set_dir(const char *dir)
     free(cache_dir);
     cache_dir = dir ? strdup(dir) : NULL;
     cache_dir_set = dir != NULL;
+    key_dir[0] = '\0'; /* read the key again at the next build */
     pthread_mutex_unlock(&cache_lock);
 }
 
@@ -449,6 +458,32 @@ static char *cache_folder(void)
     return rc < 0 ? NULL : dir;
 }
 
+/* The sealing key of dir (creating the folder and the key when missing);
+ * false, after one warning per folder, when there is none to be had: the
+ * cache is then off, since an unsealed file must never reach a driver. */
+static bool cache_key(const char *dir, struct cld_seal_key *key)
+{
+    bool ok, fresh;
+    char why[512] = "";
+
+    pthread_mutex_lock(&cache_lock);
+    fresh = strcmp(key_dir, dir) != 0;
+    if (fresh) {
+        snprintf(key_dir, sizeof key_dir, "%s", dir);
+        key_ok = cld_mkdir_p(dir) == CLD_OK &&
+                 cld_seal_key_load(dir, &key_bytes) == CLD_OK;
+        if (!key_ok)
+            snprintf(why, sizeof why, "%s", cld_error_detail());
+    }
+    ok = key_ok;
+    *key = key_bytes;
+    pthread_mutex_unlock(&cache_lock);
+    if (fresh && !ok)
+        warn("kernel cache: off, no sealing key: %s", why);
+    return ok;
+}
+
+/* A lookup hash for cache file names (not an integrity check). */
 static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
 {
     const unsigned char *p = data;
@@ -518,24 +553,28 @@ static void cache_header(const struct cld_clctx *c, uint64_t key, char *buf,
 }
 
 /* Load path as a program for c. CLD_OK with *out set on a hit; CLD_OK with
- * *out NULL on a miss (no file) or a rejected file (*rejected set, with
- * the reason in why); an error when an injected build fault says the build
- * fails. */
+ * *out NULL on a miss (no file, or one of an older format, replaced
+ * without a warning) or a rejected file (*rejected set, with the reason in
+ * why); an error when an injected build fault says the build fails.
+ * Nothing of the file reaches the driver before its size, the SHA-256 of
+ * its payload and the MAC of its header have been checked. */
 static enum cld_status cache_load(struct cld_clctx *c, const char *path,
-                                  const char *header, const char *opts,
-                                  const char *family, cl_program *out,
-                                  bool *rejected, char *why, size_t whylen)
+                                  const char *header,
+                                  const struct cld_seal_key *key,
+                                  const char *opts, const char *family,
+                                  cl_program *out, bool *rejected, char *why,
+                                  size_t whylen)
 {
     char *buf = NULL;
-    size_t len = 0, hlen = strlen(header), bsize;
-    unsigned long long sum;
+    size_t len = 0, hlen = strlen(header), bsize, maclen;
     const unsigned char *bin;
     const char *p, *end;
-    char tail[256];
+    char tail[512], sha[CLD_SEAL_HEX_LEN], mac[CLD_SEAL_HEX_LEN];
+    char want[CLD_SEAL_HEX_LEN];
     cl_program prog = NULL;
     cl_int err, bstatus = CL_SUCCESS;
     enum cld_status st = CLD_OK;
-    int used = 0;
+    int used = 0, macat = 0;
 
     *out = NULL;
     *rejected = false;
@@ -548,6 +587,12 @@ static enum cld_status cache_load(struct cld_clctx *c, const char *path,
         goto out;
     }
     if (len < hlen || memcmp(buf, header, hlen) != 0) {
+        if (strncmp(buf, CACHE_MAGIC_NAME, strlen(CACHE_MAGIC_NAME)) == 0 &&
+            strncmp(buf, CACHE_MAGIC, strlen(CACHE_MAGIC)) != 0) {
+            /* Another version's file: expected after an upgrade. */
+            *rejected = false;
+            goto out;
+        }
         snprintf(why, whylen, "%s", strncmp(buf, CACHE_MAGIC,
                                             strlen(CACHE_MAGIC)) == 0
                                         ? "built for another device, "
@@ -565,7 +610,8 @@ static enum cld_status cache_load(struct cld_clctx *c, const char *path,
         goto out;
     }
     snprintf(tail, sizeof tail, "%.*s", (int)(end - p + 1), p);
-    if (sscanf(tail, "size=%zu\nsum=%16llx\n%n", &bsize, &sum, &used) != 2
+    if (sscanf(tail, "size=%zu\nsha256=%64[0-9a-f]\n%nmac=%64[0-9a-f]\n%n",
+               &bsize, sha, &macat, mac, &used) != 3
         || used != (int)strlen(tail)) {
         snprintf(why, whylen, "damaged header");
         goto out;
@@ -577,8 +623,19 @@ static enum cld_status cache_load(struct cld_clctx *c, const char *path,
                  len - (size_t)(bin - (const unsigned char *)buf), bsize);
         goto out;
     }
-    if (fnv1a(FNV_SEED, bin, bsize) != sum) {
-        snprintf(why, whylen, "checksum mismatch");
+    cld_seal_sha256(bin, bsize, want);
+    if (!cld_seal_equal(want, sha)) {
+        snprintf(why, whylen, "SHA-256 checksum mismatch (damaged payload)");
+        goto out;
+    }
+    /* The MAC covers the header up to and including the sha256 line, so
+     * a payload changed together with its size and SHA-256 still fails
+     * unless whoever changed it could read the key. */
+    maclen = hlen + (size_t)macat;
+    cld_seal_mac(key, buf, maclen, want);
+    if (!cld_seal_equal(want, mac)) {
+        snprintf(why, whylen, "header not sealed by this cache's key "
+                 "(edited, or the key changed)");
         goto out;
     }
     err = cld_clw_fault("clCreateProgramWithBinary");
@@ -621,11 +678,14 @@ out:
 /* Save prog's binary under path (atomically); false on failure, with the
  * reason in why. */
 static bool cache_save(const char *dir, const char *path, const char *header,
-                       cl_program prog, char *why, size_t whylen)
+                       const struct cld_seal_key *key, cl_program prog,
+                       char *why, size_t whylen)
 {
     struct cld_atomic_file af;
     size_t bsize = 0;
     unsigned char *bin = NULL;
+    char *sealed = NULL, sha[CLD_SEAL_HEX_LEN], mac[CLD_SEAL_HEX_LEN];
+    int slen;
     cl_int err;
     bool ok = false;
 
@@ -653,8 +713,16 @@ static bool cache_save(const char *dir, const char *path, const char *header,
         goto out;
     }
     af.no_sync = true; /* a torn file fails its checksum and is rebuilt */
-    if (fprintf(af.fp, "%ssize=%zu\nsum=%016llx\n\n", header, bsize,
-                (unsigned long long)fnv1a(FNV_SEED, bin, bsize)) < 0 ||
+    cld_seal_sha256(bin, bsize, sha);
+    slen = asprintf(&sealed, "%ssize=%zu\nsha256=%s\n", header, bsize, sha);
+    if (slen < 0) {
+        sealed = NULL;
+        cld_atomic_abort(&af);
+        snprintf(why, whylen, "out of memory");
+        goto out;
+    }
+    cld_seal_mac(key, sealed, (size_t)slen, mac);
+    if (fprintf(af.fp, "%smac=%s\n\n", sealed, mac) < 0 ||
         fwrite(bin, 1, bsize, af.fp) != bsize) {
         cld_atomic_abort(&af);
         snprintf(why, whylen, "%s: write failed", path);
@@ -666,6 +734,7 @@ static bool cache_save(const char *dir, const char *path, const char *header,
     }
     ok = true;
 out:
+    free(sealed);
     free(bin);
     return ok;
 }
@@ -680,6 +749,7 @@ static enum cld_status build_program(struct cld_clctx *c, const char *family,
     enum cld_status st;
     const char *text;
     uint64_t key;
+    struct cld_seal_key seal;
     bool rejected = false;
     double t0 = mono_s();
 
@@ -688,7 +758,7 @@ static enum cld_status build_program(struct cld_clctx *c, const char *family,
         return st;
     snprintf(opts, sizeof opts, "-cl-std=CL1.2 %s", options ? options : "");
     dir = cache_folder();
-    if (dir) {
+    if (dir && cache_key(dir, &seal)) {
         device_names(c);
         key = fnv1a(FNV_SEED, src, strlen(src) + 1);
         key = fnv1a(key, opts, strlen(opts) + 1);
@@ -700,8 +770,8 @@ static enum cld_status build_program(struct cld_clctx *c, const char *family,
             path = NULL;
     }
     if (path) {
-        st = cache_load(c, path, header, opts, family, &prog, &rejected, why,
-                        sizeof why);
+        st = cache_load(c, path, header, &seal, opts, family, &prog,
+                        &rejected, why, sizeof why);
         if (st != CLD_OK)
             goto out;
         if (prog) {
@@ -732,7 +802,7 @@ static enum cld_status build_program(struct cld_clctx *c, const char *family,
         goto out;
     c->stats.source_builds++;
     if (path) {
-        if (cache_save(dir, path, header, prog, why, sizeof why)) {
+        if (cache_save(dir, path, header, &seal, prog, why, sizeof why)) {
             c->stats.cache_writes++;
         } else {
             bool first;

@@ -73,8 +73,13 @@ enum cld_status cld_clctx_program(struct cld_clctx *ctx, const char *family,
 /* Program binary cache. Built programs are saved (clGetProgramInfo
  * CL_PROGRAM_BINARIES) to a file named after the device, its driver version
  * and a hash of the source and build options, and later loaded with
- * clCreateProgramWithBinary. A corrupt or foreign file is ignored with a
- * warning and the program is built from source again; writes are atomic.
+ * clCreateProgramWithBinary. Each file is sealed (seal.h): its payload's
+ * SHA-256 and a MAC of its header under the folder's key are checked before
+ * any byte reaches the driver. A corrupt, foreign or unsealed file is
+ * ignored with a warning and the program is built from source again; a
+ * file of an older format is replaced quietly; writes are atomic. Without
+ * a usable key (the folder's "key" file must be private to this user) the
+ * cache is off, with one warning.
  * dir NULL: $XDG_CACHE_HOME/cldispatch/kernels, else
  * $HOME/.cache/cldispatch/kernels (the default); "" turns the cache off.
  * The string is copied. */

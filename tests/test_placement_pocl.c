@@ -26,6 +26,7 @@
 #include "jobs.h"
 #include "placement.h"
 #include "profile.h"
+#include "seal.h"
 #include "targets.h"
 
 #define TIE_MARGIN 1.05
@@ -628,6 +629,35 @@ static void test_placement_pocl_binary_cache(void **state)
     cld_data_free(&in);
 }
 
+/* Cut the payload of cache file path to half its length and rewrite the
+ * header's size and SHA-256 to match, as a tool that knows the format
+ * (but not the cache's key) would: the file that crashed PoCL inside
+ * clCreateProgramWithBinary when only a checksum guarded it. */
+static void reseal_half(const char *path)
+{
+    size_t n, bsize;
+    uint8_t *buf = cld_test_read_file(path, &n);
+    char *blank, *size_at, *sha_at, *mac_at, sha[CLD_SEAL_HEX_LEN];
+    FILE *fp;
+
+    blank = memmem(buf, n, "\n\n", 2);
+    assert_non_null(blank);
+    size_at = memmem(buf, n, "\nsize=", 6);
+    sha_at = memmem(buf, n, "\nsha256=", 8);
+    mac_at = memmem(buf, n, "\nmac=", 5);
+    assert_true(size_at && sha_at && mac_at && mac_at < blank);
+    bsize = (n - (size_t)(blank + 2 - (char *)buf)) / 2;
+    cld_seal_sha256(blank + 2, bsize, sha);
+    fp = fopen(path, "wb");
+    assert_non_null(fp);
+    fprintf(fp, "%.*s\nsize=%zu\nsha256=%s%.*s\n\n",
+            (int)(size_at - (char *)buf), (char *)buf, bsize, sha,
+            (int)(blank - mac_at), mac_at);
+    assert_int_equal(fwrite(blank + 2, 1, bsize, fp), bsize);
+    assert_int_equal(fclose(fp), 0);
+    free(buf);
+}
+
 static void corrupt_and_check(const struct cld_job *job,
                               const struct cld_data *in, const char *bin,
                               const char *what, const char *expect)
@@ -653,6 +683,9 @@ static void corrupt_and_check(const struct cld_job *job,
     } else if (strcmp(what, "truncate") == 0) {
         fclose(fp);
         assert_int_equal(truncate(bin, len / 2), 0);
+    } else if (strcmp(what, "reseal") == 0) {
+        fclose(fp);
+        reseal_half(bin);
     } else {
         fclose(fp);
         write_text(bin, what);
@@ -661,8 +694,8 @@ static void corrupt_and_check(const struct cld_job *job,
     cld_clw_set_warn(capture_warn, NULL);
     run_fresh(job, in, &out, &s, &t);
     cld_clw_set_warn(NULL, NULL);
-    printf("%s -> %s", what[0] == 'f' || what[0] == 't' ? what : "foreign",
-           captured);
+    printf("%s -> %s", what[0] == 'f' || what[0] == 't' || what[0] == 'r'
+                           ? what : "foreign", captured);
     assert_int_equal(s.cache_rejects, 1);
     assert_int_equal(s.source_builds, 1);
     assert_int_equal(s.cache_writes, 1);
@@ -696,10 +729,43 @@ static void test_placement_pocl_binary_cache_corrupt(void **state)
     assert_true(only_bin(dir, bin, sizeof bin));
     corrupt_and_check(job, &in, bin, "flip", "checksum");
     corrupt_and_check(job, &in, bin, "truncate", "truncated");
+    corrupt_and_check(job, &in, bin, "reseal", "not sealed");
     corrupt_and_check(job, &in, bin, "just some text\n", "not a cldispatch");
     corrupt_and_check(job, &in, bin,
-                      "cldispatch-clbin 1\ndevice=other\ndriver=1\n",
+                      "cldispatch-clbin 2\ndevice=other\ndriver=1\n",
                       "another device");
+
+    /* A file of an older format is replaced without a warning. */
+    write_text(bin, "cldispatch-clbin 1\ndevice=x\n\n");
+    captured[0] = '\0';
+    cld_clw_set_warn(capture_warn, NULL);
+    run_fresh(job, &in, &out, &s, &t);
+    cld_clw_set_warn(NULL, NULL);
+    cld_data_free(&out);
+    assert_string_equal(captured, "");
+    assert_int_equal(s.cache_rejects, 0);
+    assert_int_equal(s.source_builds, 1);
+    assert_int_equal(s.cache_writes, 1);
+
+    /* A key that others could read or write seals nothing: the cache is
+     * off (one warning), and programs are still built. */
+    {
+        char key[4300];
+
+        snprintf(key, sizeof key, "%s/key", dir);
+        assert_int_equal(chmod(key, 0644), 0);
+        cld_clw_cache_set_dir(dir); /* read the key again */
+        captured[0] = '\0';
+        cld_clw_set_warn(capture_warn, NULL);
+        run_fresh(job, &in, &out, &s, &t);
+        cld_clw_set_warn(NULL, NULL);
+        cld_data_free(&out);
+        assert_non_null(strstr(captured, "kernel cache: off"));
+        assert_int_equal(s.binary_loads, 0);
+        assert_int_equal(s.source_builds, 1);
+        assert_int_equal(s.cache_writes, 0);
+        assert_int_equal(chmod(key, 0600), 0);
+    }
     cld_data_free(&in);
 }
 
