@@ -37,8 +37,10 @@ void cld_fuzz_quiet(void)
 
     if (!null) {
         null = fopen("/dev/null", "w");
-        if (null)
+        if (null) {
             stderr = null;
+            stdout = null; /* `run --help` prints the usage there */
+        }
     }
 }
 
