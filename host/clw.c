@@ -152,6 +152,16 @@ cl_int cld_clw_fault(const char *call)
     return err;
 }
 
+unsigned cld_clw_fault_seen(void)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&fault_lock);
+    n = fault_seen;
+    pthread_mutex_unlock(&fault_lock);
+    return n;
+}
+
 /* --- kernel sources ----------------------------------------------------- */
 
 /* The whole file plus a terminating NUL; *size (when non-NULL) gets the

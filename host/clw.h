@@ -29,6 +29,9 @@ void cld_clw_fault_set(const char *call, unsigned nth, cl_int err);
 void cld_clw_fault_clear(void);
 /* The error to inject for this call, or CL_SUCCESS. */
 cl_int cld_clw_fault(const char *call);
+/* Calls of the armed wrapper (or of all, for "*") since cld_clw_fault_set:
+ * with nth beyond any run, how many calls a run made (for sweeps). */
+unsigned cld_clw_fault_seen(void);
 
 /* One OpenCL device with its own context, an in-order queue and a cache of
  * built programs. Thread-safe: programs are built once under a lock;
