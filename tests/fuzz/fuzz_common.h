@@ -13,9 +13,9 @@
 const char *cld_fuzz_memfile(const uint8_t *data, size_t size);
 
 /* Our own error lines go to stdio's stderr (and help texts to stdout);
- * silence both. The sanitizers write their reports straight to file
- * descriptor 2 and libFuzzer through its own copy of the stream taken at
- * start-up, so those still show. */
+ * silence both (glibc lets a program assign them). The sanitizers write
+ * their reports straight to file descriptor 2, and libFuzzer through its
+ * own copy of the stream taken at start-up, so those still show. */
 void cld_fuzz_quiet(void);
 
 /* A fresh private folder for the store targets (created once per
