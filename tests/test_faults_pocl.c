@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "batch.h"
 #include "clw.h"
@@ -62,6 +63,11 @@ static enum cld_status run_batch(struct sweep *s, const char *outdir,
     char dir[4200];
     enum cld_status st;
 
+    /* Every run places from the same profiles: without this, the history
+     * of a run that a fault confined to the host would send every later
+     * auto run to the host, where no fault can reach it. */
+    snprintf(dir, sizeof dir, "%s/cache/cldispatch/history", s->tmp);
+    unlink(dir);
     memset(&o, 0, sizeof o);
     memset(res, 0, sizeof *res);
     o.job = cld_job_find(s->job);
