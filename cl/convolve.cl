@@ -26,9 +26,16 @@
  *     of an integer below 2^24 can never land within rounding error of a
  *     .5 boundary.
  *
- * Rounding: out = (uchar)floor(v + 0.5) clamped to 0..255, as the C
- * reference does. The blur sums pairs of mirrored taps in integers before
- * converting, so it differs from the reference only by float rounding.
+ * Fixed point, the same as the C reference in host/job_convolve.c, so
+ * that every device gives the reference's bytes: the taps are integers
+ * summing to 4096 (in floats); the horizontal pass rounds its sums (below
+ * 2^20) to 1/16 of a level, h = floor(s / 256 + 0.5), at most 4080; the
+ * vertical pass sums taps * h (below 2^24) and rounds floor(v / 65536 +
+ * 0.5). Every partial sum is an integer below 2^24, which a float holds
+ * exactly, so the order of the sums and FMA contraction change nothing.
+ * Sharpen: the blur to 1/256 of a level, b = floor(v / 256 + 0.5), the
+ * amount to 1/256, a = floor(amount * 256 + 0.5), then out = c +
+ * floor((a * (256 c - b) + 32768) / 65536) in 32-bit integers, clamped.
  */
 
 #define VW 16           /* bytes or pixels per vector */
@@ -66,6 +73,31 @@ inline uchar16 to_u8(float16 v)
     return convert_uchar16(convert_int16(clamp(v + 0.5f, 0.0f, 255.0f)));
 }
 
+/* Horizontal sums to 1/16 of a level (exact: see the top comment). */
+inline float16 h_round(float16 s)
+{
+    return floor(s * (1.0f / 256) + 0.5f);
+}
+
+#define SHARP_BIAS (65536u * 25601u + 32768u)
+
+inline int amount_q8(float amount)
+{
+    return (int)floor(amount * 256.0f + 0.5f);
+}
+
+/* Sharpened bytes of c (the input, as floats) whose blur times 65536 is
+ * v, with the amount a in 1/256. */
+inline uchar16 sharpen_u8(float16 c, float16 v, int a)
+{
+    int16 ci = convert_int16(c);
+    int16 d = ci * 256 - convert_int16(floor(v * (1.0f / 256) + 0.5f));
+    uint16 u = as_uint16(d * a) + (uint16)SHARP_BIAS;
+    int16 o = ci + (as_int16(u >> 16) - 25601);
+
+    return convert_uchar16(clamp(o, 0, 255));
+}
+
 inline uchar16 gather16(__global const uchar *p, int16 i)
 {
     return (uchar16)(p[i.s0], p[i.s1], p[i.s2], p[i.s3], p[i.s4], p[i.s5],
@@ -96,7 +128,7 @@ inline float16 hblur_edge(__global const uchar *row, int b0, int rb, int ch,
         int16 i = clamp(b + (int16)(k * ch), c, hi);
         s += taps[k + r] * convert_float16(gather16(row, i));
     }
-    return s;
+    return h_round(s);
 }
 
 #define LD(p) convert_int16(vload16(0, (p)))
@@ -109,7 +141,7 @@ inline float16 hblur_one(__global const uchar *p, int ch, int r,
 
     for (int k = 1; k <= r; k++)
         s += taps[r + k] * convert_float16(LD(p - k * ch) + LD(p + k * ch));
-    return s;
+    return h_round(s);
 }
 
 /* Horizontal blur of the strip at byte x0 of one row into dst[0..3].
@@ -135,10 +167,10 @@ inline void hblur_strip(__global const uchar *row, int x0, int rb, int ch,
             s2 += wk * convert_float16(LD(p + 32 - o) + LD(p + 32 + o));
             s3 += wk * convert_float16(LD(p + 48 - o) + LD(p + 48 + o));
         }
-        dst[0] = s0;
-        dst[1] = s1;
-        dst[2] = s2;
-        dst[3] = s3;
+        dst[0] = h_round(s0);
+        dst[1] = h_round(s1);
+        dst[2] = h_round(s2);
+        dst[3] = h_round(s3);
     } else {
         for (int j = 0; j < NV; j++) {
             int b = x0 + j * VW;
@@ -203,21 +235,24 @@ inline void blur_fused(__global const uchar *in, __global uchar *out,
         }
         if (sharpen) {
             __global const uchar *src = in + (size_t)y * rb;
-            float16 c;
+            int a = amount_q8(amount);
 
-            c = load_center(src, x0, rb);
-            s0 = c + amount * (c - s0);
-            c = load_center(src, x0 + 16, rb);
-            s1 = c + amount * (c - s1);
-            c = load_center(src, x0 + 32, rb);
-            s2 = c + amount * (c - s2);
-            c = load_center(src, x0 + 48, rb);
-            s3 = c + amount * (c - s3);
+            store_n(dst, sharpen_u8(load_center(src, x0, rb), s0, a),
+                    rb - x0);
+            store_n(dst + 16, sharpen_u8(load_center(src, x0 + 16, rb), s1,
+                                         a), rb - x0 - 16);
+            store_n(dst + 32, sharpen_u8(load_center(src, x0 + 32, rb), s2,
+                                         a), rb - x0 - 32);
+            store_n(dst + 48, sharpen_u8(load_center(src, x0 + 48, rb), s3,
+                                         a), rb - x0 - 48);
+        } else {
+            const float q = 1.0f / 65536;
+
+            store_n(dst, to_u8(s0 * q), rb - x0);
+            store_n(dst + 16, to_u8(s1 * q), rb - x0 - 16);
+            store_n(dst + 32, to_u8(s2 * q), rb - x0 - 32);
+            store_n(dst + 48, to_u8(s3 * q), rb - x0 - 48);
         }
-        store_n(dst, to_u8(s0), rb - x0);
-        store_n(dst + 16, to_u8(s1), rb - x0 - 16);
-        store_n(dst + 32, to_u8(s2), rb - x0 - 32);
-        store_n(dst + 48, to_u8(s3), rb - x0 - 48);
     }
 }
 
@@ -255,7 +290,7 @@ __kernel void convolve_blur_h(__global const uchar *in, __global float *tmp,
     x = b / ch;
     for (int k = -r; k <= r; k++)
         s += taps[k + r] * row[clamp(x + k, 0, width - 1) * ch + c];
-    tmp[(size_t)y * rb + b] = s;
+    tmp[(size_t)y * rb + b] = floor(s * (1.0f / 256) + 0.5f);
 }
 
 inline float vblur(__global const float *tmp, __constant float *taps, int r,
@@ -278,7 +313,7 @@ __kernel void convolve_blur_v(__global const float *tmp, __global uchar *out,
 
     if (b >= rb || y >= height)
         return;
-    v = vblur(tmp, taps, r, rb, height, b, y);
+    v = vblur(tmp, taps, r, rb, height, b, y) * (1.0f / 65536);
     out[(size_t)y * rb + b] = convert_uchar(clamp(v + 0.5f, 0.0f, 255.0f));
 }
 
@@ -291,13 +326,17 @@ __kernel void convolve_sharpen_v(__global const float *tmp,
     int b = (int)get_global_id(0), y = (int)get_global_id(1);
     int rb = width * ch;
     size_t i = (size_t)y * rb + b;
-    float c, v;
+    int c, d, o;
+    float v;
 
     if (b >= rb || y >= height)
         return;
     c = in[i];
-    v = c + amount * (c - vblur(tmp, taps, r, rb, height, b, y));
-    out[i] = convert_uchar(clamp(v + 0.5f, 0.0f, 255.0f));
+    v = vblur(tmp, taps, r, rb, height, b, y);
+    d = c * 256 - (int)floor(v * (1.0f / 256) + 0.5f);
+    o = c + ((int)(((uint)(d * amount_q8(amount)) + SHARP_BIAS) >> 16)
+             - 25601);
+    out[i] = convert_uchar(clamp(o, 0, 255));
 }
 
 /* Sobel ------------------------------------------------------------------*/

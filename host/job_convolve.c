@@ -1,10 +1,15 @@
 /* Convolution jobs: blur (separable Gaussian), sharpen (unsharp mask) and
  * sobel (gradient magnitude of luma), on the host or with cl/convolve.cl.
  * The Gaussian taps are computed once here and shared by the C reference
- * and the kernels; the kernels sum in another order, so blur and sharpen
- * match the reference to within a float rounding (the tests allow a
- * difference of 1), while sobel matches exactly. All borders clamp to the
- * edge. */
+ * and the kernels. Blur and sharpen are fixed point, so every target gives
+ * the same bytes: the taps are integers summing to 4096; the horizontal
+ * pass sums integers below 2^20 and rounds them to 1/16 of a level (at most
+ * 4080); the vertical pass sums integers below 2^24; the result is rounded
+ * to a level. Every partial sum is an integer below 2^24, so float
+ * arithmetic computes it exactly in any order, with or without FMA, on the
+ * host and in cl/convolve.cl alike. Sharpen applies its amount, rounded to
+ * 1/256, in 32-bit integers. Sobel is integer throughout. All borders
+ * clamp to the edge. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -91,15 +96,26 @@ static enum cld_status sharpen_validate(const struct cld_params *p)
     return blur_validate(p);
 }
 
-/* The 2r + 1 weights exp(-k^2 / (2 sigma^2)), k = -r..r, normalised to
- * sum 1 (in double, then rounded to float). The caller frees *taps with
- * free(). */
+/* Fixed-point scales (see the top comment): the taps sum to TAPS_ONE, the
+ * horizontal pass keeps 1/16 of a level, sharpen's amount 1/256. */
+#define TAPS_ONE 4096
+#define H_DIV 256.0f
+#define V_DIV 65536.0f
+#define AMOUNT_ONE 256.0f
+
+/* The 2r + 1 weights exp(-k^2 / (2 sigma^2)), k = -r..r, scaled to sum
+ * TAPS_ONE and rounded to integers (held in floats) by largest remainder,
+ * symmetrically: each weight is floored, then the centre gets the odd unit
+ * and mirrored pairs with the largest remainders one unit each until the
+ * sum is exact. No weight is negative, so every partial sum of the passes
+ * stays below 2^24. The caller frees *taps with free(). */
 static enum cld_status gauss_taps(double sigma, int *radius, float **taps)
 {
     int r = radius_of(sigma);
     double *w = malloc((2 * (size_t)r + 1) * sizeof *w);
     float *t = malloc((2 * (size_t)r + 1) * sizeof *t);
     double sum = 0.0;
+    long left = TAPS_ONE;
 
     if (!w || !t) {
         free(w);
@@ -111,8 +127,31 @@ static enum cld_status gauss_taps(double sigma, int *radius, float **taps)
         w[k + r] = exp(-(double)k * k / (2.0 * sigma * sigma));
         sum += w[k + r];
     }
-    for (int k = 0; k <= 2 * r; k++)
-        t[k] = (float)(w[k] / sum);
+    for (int k = 0; k <= 2 * r; k++) {
+        w[k] = w[k] / sum * TAPS_ONE;
+        t[k] = (float)floor(w[k]);
+        left -= (long)t[k];
+        w[k] -= floor(w[k]); /* the remainder */
+    }
+    if (left % 2) {
+        t[r] += 1.0f;
+        left--;
+    }
+    while (left > 0) {
+        int best = 0; /* the pair r - 1 - best, r + 1 + best */
+
+        for (int k = 1; k < r; k++)
+            if (w[r - 1 - k] > w[r - 1 - best])
+                best = k;
+        if (r == 0 || w[r - 1 - best] < 0.0) {
+            t[r] += (float)left; /* nothing left to share: the centre */
+            break;
+        }
+        t[r - 1 - best] += 1.0f;
+        t[r + 1 + best] += 1.0f;
+        w[r - 1 - best] = -1.0; /* each pair at most once */
+        left -= 2;
+    }
     free(w);
     *radius = r;
     *taps = t;
@@ -123,6 +162,29 @@ static inline uint8_t round_u8(float v)
 {
     v = floorf(v + 0.5f);
     return v <= 0.0f ? 0 : v >= 255.0f ? 255 : (uint8_t)v;
+}
+
+/* Sharpen's amount in 1/256 (0..25600 for amount 0..100); the kernels
+ * compute the same from the same float. */
+static inline int32_t amount_q8(float amount)
+{
+    return (int32_t)floorf(amount * AMOUNT_ONE + 0.5f);
+}
+
+/* The unsharp mask of pixel c whose blur, times V_DIV, is v (an integer
+ * below 2^24): c + a * (c - blur) / 256, with the blur rounded to 1/256 of
+ * a level and the product rounded to a level, in 32-bit integers. The
+ * bias keeps the sum positive, so the shift is a floor. */
+#define SHARP_BIAS (65536u * 25601u + 32768u)
+
+static inline uint8_t sharpen_px(uint8_t c, float v, int32_t a)
+{
+    int32_t b8 = (int32_t)floorf(v * (1.0f / H_DIV) + 0.5f);
+    int32_t d = (int32_t)c * 256 - b8;
+    uint32_t u = (uint32_t)(d * a) + SHARP_BIAS;
+    int32_t o = (int32_t)c + ((int32_t)(u >> 16) - 25601);
+
+    return o < 0 ? 0 : o > 255 ? 255 : (uint8_t)o;
 }
 
 static inline int clampi(int v, int lo, int hi)
@@ -153,8 +215,9 @@ static enum cld_status conv_host(enum conv_kind kind,
     const struct cld_image *src = &in->img;
     int w = (int)src->width, h = (int)src->height, ch = (int)src->channels;
     size_t rb = (size_t)w * ch, rbp = cld_round_up(rb, 16), npad;
-    float amount = kind == CONV_SHARPEN
-                       ? (float)cld_param_real(p, P_AMOUNT) : 0.0f;
+    int32_t amount = kind == CONV_SHARPEN
+                         ? amount_q8((float)cld_param_real(p, P_AMOUNT))
+                         : 0;
     float *taps = NULL, *tmp = NULL, *pad = NULL, *acc = NULL;
     int r;
     enum cld_status st;
@@ -197,6 +260,8 @@ static enum cld_status conv_host(enum conv_kind kind,
         memset(t, 0, rbp * sizeof *t);
         for (int k = 0; k <= 2 * r; k++)
             axpy16(t, pad + (size_t)k * ch, taps[k], rbp / 16);
+        for (size_t i = 0; i < rb; i++)
+            t[i] = floorf(t[i] * (1.0f / H_DIV) + 0.5f);
     }
     /* Vertical, one output row at a time, then round (blur) or apply the
      * mask (sharpen: in + amount * (in - blur)). */
@@ -210,10 +275,10 @@ static enum cld_status conv_host(enum conv_kind kind,
                    taps[k + r], rbp / 16);
         if (kind == CONV_BLUR) {
             for (size_t i = 0; i < rb; i++)
-                d[i] = round_u8(acc[i]);
+                d[i] = round_u8(acc[i] * (1.0f / V_DIV));
         } else {
             for (size_t i = 0; i < rb; i++)
-                d[i] = round_u8(s[i] + amount * (s[i] - acc[i]));
+                d[i] = sharpen_px(s[i], acc[i], amount);
         }
     }
 out:
