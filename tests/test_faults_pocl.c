@@ -72,7 +72,7 @@ static enum cld_status run_batch(struct sweep *s, const char *outdir,
     memset(res, 0, sizeof *res);
     o.job = cld_job_find(s->job);
     assert_non_null(o.job);
-    cld_params_default(&o.params);
+    cld_params_default(&o.params, o.job);
     snprintf(dir, sizeof dir, "%s/%s", s->tmp, outdir);
     o.outdir = dir;
     o.device = s->device;
