@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         p = nl + 1;
     }
     argv[argc] = NULL;
-    if (cld__cli_parse_run(argc, argv, &o, &first) < 0) {
+    if (cld__cli_parse_run(argc, argv, &o, &first) == -1) {
         struct cld_device_list none = {0};
         struct cld_selection sel;
         struct cld_params p = o.params;
