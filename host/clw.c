@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "devq.h"
 #include "fsutil.h"
 #include "kernels_embedded.h"
 #include "seal.h"
@@ -254,6 +255,7 @@ struct cld_clctx {
     char devname[256];     /* filled at the first build, for the cache */
     char driver[256];
     struct cld_clctx_stats stats;
+    struct cld_devq *devq; /* the launcher's queues and ring (devq.h) */
 };
 
 enum cld_status cld_clctx_create(cl_device_id dev, struct cld_clctx **out)
@@ -261,7 +263,7 @@ enum cld_status cld_clctx_create(cl_device_id dev, struct cld_clctx **out)
     struct cld_clctx *c = NULL;
     cl_int err;
     cl_bool unified = CL_FALSE;
-    cl_ulong lmem = 0;
+    cl_ulong lmem = 0, gmem = 0;
     cl_uint units = 1, native = 1;
     size_t group = 1;
     enum cld_status st;
@@ -284,6 +286,9 @@ enum cld_status cld_clctx_create(cl_device_id dev, struct cld_clctx **out)
         err = clGetDeviceInfo(dev, CL_DEVICE_LOCAL_MEM_SIZE, sizeof lmem,
                               &lmem, NULL);
     if (err == CL_SUCCESS)
+        err = clGetDeviceInfo(dev, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof gmem,
+                              &gmem, NULL);
+    if (err == CL_SUCCESS)
         err = clGetDeviceInfo(dev, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof units,
                               &units, NULL);
     if (err == CL_SUCCESS)
@@ -298,6 +303,7 @@ enum cld_status cld_clctx_create(cl_device_id dev, struct cld_clctx **out)
     c->facts.cpu = c->type & CL_DEVICE_TYPE_CPU;
     c->facts.host_unified = c->unified;
     c->facts.local_mem = lmem;
+    c->facts.global_mem = gmem;
     c->facts.compute_units = units ? units : 1;
     c->facts.max_group = group ? group : 1;
     c->facts.native_float = native ? native : 1;
@@ -332,6 +338,7 @@ void cld_clctx_destroy(struct cld_clctx *c)
         return;
     if (c->queue)
         clFinish(c->queue);
+    cld_devq_destroy(c->devq);
     for (p = c->programs; p; p = next) {
         next = p->next;
         if (p->prog)
@@ -1007,6 +1014,89 @@ enum cld_status cld_clw_unmap(cl_command_queue q, cl_mem mem, void *ptr)
     if (err == CL_SUCCESS)
         err = clEnqueueUnmapMemObject(q, mem, ptr, 0, NULL, NULL);
     return cld_clw_check(err, "clEnqueueUnmapMemObject");
+}
+
+enum cld_status cld_clctx_devq(struct cld_clctx *c, struct cld_devq **out)
+{
+    enum cld_status st = CLD_OK;
+
+    pthread_mutex_lock(&c->lock);
+    if (!c->devq)
+        st = cld_devq_create(c, &c->devq);
+    *out = c->devq;
+    pthread_mutex_unlock(&c->lock);
+    return st;
+}
+
+enum cld_status cld_clw_queue(struct cld_clctx *c, cl_command_queue *out)
+{
+    cl_int err = cld_clw_fault("clCreateCommandQueue");
+
+    *out = NULL;
+    if (err == CL_SUCCESS)
+        *out = clCreateCommandQueue(c->ctx, c->dev,
+                                    CL_QUEUE_PROFILING_ENABLE, &err);
+    if (err != CL_SUCCESS)
+        *out = NULL;
+    return cld_clw_check(err, "clCreateCommandQueue");
+}
+
+enum cld_status cld_clw_map_async(cl_command_queue q, cl_mem mem,
+                                  cl_map_flags fl, size_t offset,
+                                  size_t size, cl_uint nwait,
+                                  const cl_event *wait, cl_event *ev,
+                                  void **out)
+{
+    cl_int err = cld_clw_fault("clEnqueueMapBuffer");
+
+    *out = NULL;
+    if (err == CL_SUCCESS)
+        *out = clEnqueueMapBuffer(q, mem, CL_FALSE, fl, offset, size, nwait,
+                                  wait, ev, &err);
+    if (err != CL_SUCCESS)
+        *out = NULL;
+    return cld_clw_check(err, "clEnqueueMapBuffer");
+}
+
+enum cld_status cld_clw_unmap_async(cl_command_queue q, cl_mem mem,
+                                    void *ptr, cl_uint nwait,
+                                    const cl_event *wait, cl_event *ev)
+{
+    cl_int err = cld_clw_fault("clEnqueueUnmapMemObject");
+
+    if (err == CL_SUCCESS)
+        err = clEnqueueUnmapMemObject(q, mem, ptr, nwait, wait, ev);
+    return cld_clw_check(err, "clEnqueueUnmapMemObject");
+}
+
+enum cld_status cld_clw_flush(cl_command_queue q)
+{
+    cl_int err = cld_clw_fault("clFlush");
+
+    if (err == CL_SUCCESS)
+        err = clFlush(q);
+    return cld_clw_check(err, "clFlush");
+}
+
+enum cld_status cld_clw_on_complete(cl_event ev,
+                                    void(CL_CALLBACK *fn)(cl_event, cl_int,
+                                                          void *),
+                                    void *user)
+{
+    cl_int err = cld_clw_fault("clSetEventCallback");
+
+    if (err == CL_SUCCESS)
+        err = clSetEventCallback(ev, CL_COMPLETE, fn, user);
+    return cld_clw_check(err, "clSetEventCallback");
+}
+
+enum cld_status cld_clw_wait(cl_uint n, const cl_event *ev)
+{
+    cl_int err = cld_clw_fault("clWaitForEvents");
+
+    if (err == CL_SUCCESS && n > 0)
+        err = clWaitForEvents(n, ev);
+    return cld_clw_check(err, "clWaitForEvents");
 }
 
 enum cld_status cld_clw_finish(cl_command_queue q)

@@ -49,12 +49,11 @@ cl_device_id cld_clctx_device(const struct cld_clctx *ctx);
 /* True when the device shares memory with the host (CPU devices, iGPUs):
  * buffers should wrap host memory instead of copying. */
 bool cld_clctx_host_unified(const struct cld_clctx *ctx);
-/* Serialise command submission on this context. The job launcher
- * (launch.c) holds it for the whole enqueue-to-readback of one item: PoCL 3.1's `basic` driver
- * deadlocks when two host threads enqueue on one queue at once (seen here:
- * pocl_update_event_running re-takes an event lock), and one kernel already
- * uses every compute unit, so host threads overlap decode and save with
- * device work rather than with each other's kernels. */
+/* Serialise command submission on the context's own queue (calibration's
+ * timing runs). The job launcher does not use it: its queues by role each
+ * have their own lock (devq.h), because PoCL 3.1's `basic` driver deadlocks
+ * when two host threads enqueue on one queue at once (seen here:
+ * pocl_update_event_running re-takes an event lock). */
 void cld_clctx_lock(struct cld_clctx *ctx);
 void cld_clctx_unlock(struct cld_clctx *ctx);
 /* What the jobs' plans may know of the device (owned by ctx). */
@@ -134,6 +133,31 @@ enum cld_status cld_clw_map(cl_command_queue q, cl_mem mem, cl_map_flags fl,
                             size_t offset, size_t size, void **out);
 enum cld_status cld_clw_unmap(cl_command_queue q, cl_mem mem, void *ptr);
 enum cld_status cld_clw_finish(cl_command_queue q);
+/* A further in-order queue on the context's device (profiling enabled);
+ * the caller releases it with clReleaseCommandQueue. */
+enum cld_status cld_clw_queue(struct cld_clctx *ctx, cl_command_queue *out);
+/* Non-blocking map and unmap; *out is valid once ev completes. */
+enum cld_status cld_clw_map_async(cl_command_queue q, cl_mem mem,
+                                  cl_map_flags fl, size_t offset,
+                                  size_t size, cl_uint nwait,
+                                  const cl_event *wait, cl_event *ev,
+                                  void **out);
+enum cld_status cld_clw_unmap_async(cl_command_queue q, cl_mem mem,
+                                    void *ptr, cl_uint nwait,
+                                    const cl_event *wait, cl_event *ev);
+enum cld_status cld_clw_flush(cl_command_queue q);
+/* fn(ev, status, user) when ev completes (CL_COMPLETE or an error); it may
+ * run on a driver thread or at once on the caller's. */
+enum cld_status cld_clw_on_complete(cl_event ev,
+                                    void(CL_CALLBACK *fn)(cl_event, cl_int,
+                                                          void *),
+                                    void *user);
+enum cld_status cld_clw_wait(cl_uint n, const cl_event *ev);
+
+/* The launcher's queues by role and ring of in-flight items on this
+ * context (devq.h), created on first use, destroyed with the context. */
+struct cld_devq;
+enum cld_status cld_clctx_devq(struct cld_clctx *ctx, struct cld_devq **out);
 
 /* Release helpers that accept NULL. */
 void cld_clw_release_mem(cl_mem m);

@@ -1,13 +1,28 @@
 /* The one place where the jobs' device work meets OpenCL: a job's plan
- * (work.h) becomes buffers, kernel arguments and enqueues here. For now
- * each item runs synchronously under the device's submission lock, as
- * before the plans existed; the executor with per-role queues and events
- * replaces this loop, not the plans. */
+ * (work.h) becomes buffers, kernel arguments and enqueues here, on the
+ * device's queues by role (devq.h): uploads, kernels and readbacks of one
+ * item are linked by events, and the item's thread waits for the
+ * completion an event callback posts, holding no lock, so that other
+ * items' transfers and kernels proceed meanwhile. */
 #include "launch.h"
 
 #include <string.h>
 
+#include "devq.h"
 #include "jobs.h"
+
+/* One item on its way through the device. */
+struct run {
+    struct cld_clctx *ctx;
+    struct cld_devq *q;
+    struct cld_devq_slot *slot;
+    bool copy;
+    struct cld_work *w;
+    cl_mem mem[CLD_WORK_MAX_BUFS];   /* NULL: not used yet */
+    cl_event up[CLD_WORK_MAX_BUFS];  /* uploads the next launch waits on */
+    unsigned nup;
+    cl_event last[CLD_ROLES];        /* the item's latest on each queue */
+};
 
 /* The cl_mem flags of buffer b on this device (see CLD_WBUF_*), and the
  * host pointer to pass. */
@@ -31,29 +46,6 @@ static cl_mem_flags mem_flags(const struct cld_work_buf *b, bool unified,
         *host = b->host;
     }
     return fl;
-}
-
-/* Bring buffer b's contents to its host memory (blocking). */
-static enum cld_status fetch(struct cld_clctx *ctx, cl_mem mem,
-                             const struct cld_work_buf *b)
-{
-    cl_command_queue q = cld_clctx_queue(ctx);
-    void *p = NULL;
-    enum cld_status st;
-
-    if (!cld_clctx_host_unified(ctx))
-        return cld_clw_read(q, mem, true, 0, b->size, b->host, 0, NULL,
-                            NULL);
-    /* Mapping a USE_HOST_PTR buffer synchronises the host copy in place. */
-    st = cld_clw_map(q, mem, CL_MAP_READ, 0, b->size, &p);
-    if (st != CLD_OK)
-        return st;
-    if (p != b->host)
-        memcpy(b->host, p, b->size);
-    st = cld_clw_unmap(q, mem, p);
-    if (st == CLD_OK)
-        st = cld_clw_finish(q);
-    return st;
 }
 
 /* The work-group and global sizes of launch l for kernel k. */
@@ -95,30 +87,71 @@ static enum cld_status sizes(struct cld_clctx *ctx, cl_kernel k,
     return CLD_OK;
 }
 
-/* Create the buffers launch l names that do not exist yet. */
-static enum cld_status make_buffers(struct cld_clctx *ctx,
-                                    const struct cld_work *w,
-                                    const struct cld_work_launch *l,
-                                    cl_mem *mem)
+/* Remember ev as the item's latest on role r's queue. */
+static void set_last(struct run *r, enum cld_role role, cl_event ev)
 {
-    bool unified = cld_clctx_host_unified(ctx);
+    cld_clw_release_event(r->last[role]);
+    r->last[role] = ev;
+}
 
-    for (unsigned a = 0; a < l->nargs; a++) {
-        const struct cld_work_buf *b;
-        cl_mem_flags fl;
-        void *host;
-        enum cld_status st;
+/* Create the buffers the launches of group g name that do not exist yet;
+ * on the copy path fill their staging and enqueue their uploads. */
+static enum cld_status make_buffers(struct run *r, unsigned g)
+{
+    const struct cld_work *w = r->w;
+    bool pending[CLD_WORK_MAX_BUFS] = {false};
+    unsigned npending = 0;
+    cl_command_queue uq;
+    enum cld_status st = CLD_OK;
 
-        if (l->args[a].kind != CLD_ARG_BUF || mem[l->args[a].v.buf])
-            continue;
-        b = &w->bufs[l->args[a].v.buf];
-        fl = mem_flags(b, unified, &host);
-        st = cld_clw_buffer(cld_clctx_context(ctx), fl, b->size, host,
-                            &mem[l->args[a].v.buf]);
-        if (st != CLD_OK)
-            return st;
+    for (unsigned i = 0; i < w->nlaunches; i++) {
+        const struct cld_work_launch *l = &w->launches[i];
+
+        for (unsigned a = 0; a < l->nargs && l->group == g; a++) {
+            unsigned n = l->args[a].v.buf;
+            const struct cld_work_buf *b = &w->bufs[n];
+            cl_mem_flags fl;
+            void *host, *stage;
+
+            if (l->args[a].kind != CLD_ARG_BUF || r->mem[n])
+                continue;
+            fl = mem_flags(b, !r->copy, &host);
+            if (!r->copy) {
+                st = cld_devq_wrap(r->q, fl, b->size, host, &r->mem[n]);
+            } else {
+                fl &= ~(cl_mem_flags)CL_MEM_COPY_HOST_PTR;
+                st = cld_devq_dev_buffer(r->q, r->slot, n, fl, b->size,
+                                         &r->mem[n]);
+                if (st == CLD_OK && b->host && (b->flags & CLD_WBUF_UPLOAD)) {
+                    st = cld_devq_staging(r->q, r->slot, n, b->size, &stage);
+                    if (st == CLD_OK) {
+                        memcpy(stage, b->host, b->size);
+                        pending[n] = true;
+                        npending++;
+                    }
+                }
+            }
+            if (st != CLD_OK)
+                return st;
+        }
     }
-    return CLD_OK;
+    if (npending == 0)
+        return CLD_OK;
+    uq = cld_devq_lock(r->q, CLD_ROLE_UPLOAD);
+    for (unsigned n = 0; n < w->nbufs && st == CLD_OK; n++) {
+        cl_event ev = NULL;
+
+        if (!pending[n])
+            continue;
+        st = cld_clw_write(uq, r->mem[n], false, 0, w->bufs[n].size,
+                           r->slot->stage_ptr[n], 0, NULL, &ev);
+        if (st == CLD_OK)
+            r->up[r->nup++] = ev;
+    }
+    if (st == CLD_OK)
+        st = cld_clw_flush(uq);
+    cld_devq_unlock(r->q, CLD_ROLE_UPLOAD);
+    return st;
 }
 
 /* Set the arguments of l on k. */
@@ -156,73 +189,237 @@ static enum cld_status set_args(cl_kernel k, const struct cld_work_launch *l,
     return st;
 }
 
-static enum cld_status launch_one(struct cld_clctx *ctx, cl_program prog,
-                                  const struct cld_work *w,
-                                  const struct cld_work_launch *l,
-                                  cl_mem *mem, bool *enqueued)
+/* A kernel for launch l with its arguments set, and its sizes. */
+static enum cld_status prepare(struct run *r, cl_program prog,
+                               const struct cld_work_launch *l, cl_kernel *k,
+                               size_t global[3], size_t local[3],
+                               bool *any_local)
 {
-    size_t global[3], local[3];
-    bool any_local;
-    cl_kernel k = NULL;
     enum cld_status st;
 
-    if ((st = cld_clw_kernel(prog, l->kernel, &k)) != CLD_OK ||
-        (st = sizes(ctx, k, l, global, local, &any_local)) != CLD_OK ||
-        (st = make_buffers(ctx, w, l, mem)) != CLD_OK ||
-        (st = set_args(k, l, mem, local)) != CLD_OK)
-        goto out;
-    st = cld_clw_run(cld_clctx_queue(ctx), k, l->dims, global,
-                     any_local ? local : NULL, 0, NULL, NULL);
-    *enqueued = *enqueued || st == CLD_OK;
-out:
-    cld_clw_release_kernel(k);
+    if ((st = cld_clw_kernel(prog, l->kernel, k)) != CLD_OK ||
+        (st = sizes(r->ctx, *k, l, global, local, any_local)) != CLD_OK ||
+        (st = set_args(*k, l, r->mem, local)) != CLD_OK)
+        return st;
+    return CLD_OK;
+}
+
+/* Enqueue launch group g on the compute queue after the uploads (and, in
+ * order, after the item's earlier groups). */
+static enum cld_status launch_group(struct run *r, cl_program prog,
+                                    unsigned g)
+{
+    const struct cld_work *w = r->w;
+    cl_kernel k[CLD_WORK_MAX_LAUNCHES] = {NULL};
+    size_t global[CLD_WORK_MAX_LAUNCHES][3], local[CLD_WORK_MAX_LAUNCHES][3];
+    bool any_local[CLD_WORK_MAX_LAUNCHES] = {false};
+    cl_command_queue cq;
+    enum cld_status st;
+
+    if ((st = make_buffers(r, g)) != CLD_OK)
+        return st;
+    for (unsigned i = 0; i < w->nlaunches && st == CLD_OK; i++) {
+        if (w->launches[i].group == g)
+            st = prepare(r, prog, &w->launches[i], &k[i], global[i],
+                         local[i], &any_local[i]);
+    }
+    if (st == CLD_OK) {
+        cq = cld_devq_lock(r->q, CLD_ROLE_COMPUTE);
+        for (unsigned i = 0; i < w->nlaunches && st == CLD_OK; i++) {
+            cl_event ev = NULL;
+
+            if (!k[i])
+                continue;
+            st = cld_clw_run(cq, k[i], w->launches[i].dims, global[i],
+                             any_local[i] ? local[i] : NULL, r->nup,
+                             r->nup ? r->up : NULL, &ev);
+            if (st != CLD_OK)
+                break;
+            set_last(r, CLD_ROLE_COMPUTE, ev);
+            /* Later launches follow in queue order. */
+            while (r->nup > 0)
+                cld_clw_release_event(r->up[--r->nup]);
+        }
+        if (st == CLD_OK)
+            st = cld_clw_flush(cq);
+        cld_devq_unlock(r->q, CLD_ROLE_COMPUTE);
+    }
+    for (unsigned i = 0; i < CLD_WORK_MAX_LAUNCHES; i++)
+        cld_clw_release_kernel(k[i]);
     return st;
+}
+
+/* Bring the buffers flagged `flag` to host memory after the item's
+ * kernels: non-blocking readbacks (copy path: into the slot's staging) or
+ * maps (zero-copy) on the download queue, then wait for the posted
+ * completion. */
+static enum cld_status fetch(struct run *r, unsigned flag)
+{
+    const struct cld_work *w = r->w;
+    void *ptr[CLD_WORK_MAX_BUFS] = {NULL};
+    bool want[CLD_WORK_MAX_BUFS] = {false}, same = true;
+    cl_event after = r->last[CLD_ROLE_COMPUTE];
+    cl_command_queue dq;
+    enum cld_status st = CLD_OK;
+
+    for (unsigned n = 0; n < w->nbufs && st == CLD_OK; n++) {
+        want[n] = (w->bufs[n].flags & flag) && r->mem[n] && w->bufs[n].host;
+        if (want[n] && r->copy)
+            st = cld_devq_staging(r->q, r->slot, n, w->bufs[n].size,
+                                  &ptr[n]);
+    }
+    if (st != CLD_OK)
+        return st;
+    dq = cld_devq_lock(r->q, CLD_ROLE_DOWNLOAD);
+    for (unsigned n = 0; n < w->nbufs && st == CLD_OK; n++) {
+        cl_event ev = NULL;
+
+        if (!want[n])
+            continue;
+        if (r->copy)
+            st = cld_clw_read(dq, r->mem[n], false, 0, w->bufs[n].size,
+                              ptr[n], after ? 1 : 0, after ? &after : NULL,
+                              &ev);
+        else
+            st = cld_clw_map_async(dq, r->mem[n], CL_MAP_READ, 0,
+                                   w->bufs[n].size, after ? 1 : 0,
+                                   after ? &after : NULL, &ev, &ptr[n]);
+        if (st == CLD_OK) {
+            set_last(r, CLD_ROLE_DOWNLOAD, ev);
+            same = same && (r->copy || ptr[n] == w->bufs[n].host);
+        }
+    }
+    /* Zero-copy maps of wrapped host memory return that memory: unmap in
+     * the same group and wait once. */
+    for (unsigned n = 0; n < w->nbufs && st == CLD_OK && !r->copy && same;
+         n++) {
+        cl_event ev = NULL;
+
+        if (!want[n])
+            continue;
+        st = cld_clw_unmap_async(dq, r->mem[n], ptr[n], 0, NULL, &ev);
+        if (st == CLD_OK)
+            set_last(r, CLD_ROLE_DOWNLOAD, ev);
+        ptr[n] = NULL;
+    }
+    if (st == CLD_OK)
+        st = cld_clw_flush(dq);
+    cld_devq_unlock(r->q, CLD_ROLE_DOWNLOAD);
+    if (st == CLD_OK && r->last[CLD_ROLE_DOWNLOAD])
+        st = cld_devq_await(r->last[CLD_ROLE_DOWNLOAD], "readback");
+    for (unsigned n = 0; n < w->nbufs && st == CLD_OK; n++) {
+        if (want[n] && ptr[n] && ptr[n] != w->bufs[n].host)
+            memcpy(w->bufs[n].host, ptr[n], w->bufs[n].size);
+    }
+    if (st != CLD_OK || r->copy || same)
+        return st;
+    /* Maps that returned other memory: unmap now that it is copied. */
+    dq = cld_devq_lock(r->q, CLD_ROLE_DOWNLOAD);
+    for (unsigned n = 0; n < w->nbufs && st == CLD_OK; n++) {
+        cl_event ev = NULL;
+
+        if (!want[n] || !ptr[n])
+            continue;
+        st = cld_clw_unmap_async(dq, r->mem[n], ptr[n], 0, NULL, &ev);
+        if (st == CLD_OK)
+            set_last(r, CLD_ROLE_DOWNLOAD, ev);
+    }
+    if (st == CLD_OK)
+        st = cld_clw_flush(dq);
+    cld_devq_unlock(r->q, CLD_ROLE_DOWNLOAD);
+    if (st == CLD_OK)
+        st = cld_devq_await(r->last[CLD_ROLE_DOWNLOAD], "unmap");
+    return st;
+}
+
+static size_t item_bytes(const struct cld_work *w)
+{
+    size_t n = 0;
+
+    for (unsigned b = 0; b < w->nbufs; b++)
+        n += w->bufs[b].size;
+    return n;
+}
+
+/* Wait for everything of the item still on the device: host memory the
+ * buffers wrap, and the slot's buffers, must outlive it. */
+static void settle(struct run *r)
+{
+    cl_event ev[CLD_ROLES + CLD_WORK_MAX_BUFS];
+    cl_uint n = 0;
+
+    for (unsigned i = 0; i < CLD_ROLES; i++) {
+        if (r->last[i])
+            ev[n++] = r->last[i];
+    }
+    for (unsigned i = 0; i < r->nup; i++)
+        ev[n++] = r->up[i];
+    /* One at a time: a failed command makes clWaitForEvents return early
+     * for the whole list. */
+    for (cl_uint i = 0; i < n; i++)
+        clWaitForEvents(1, &ev[i]);
 }
 
 enum cld_status cld_launch_run(struct cld_clctx *ctx, struct cld_work *w)
 {
-    cl_mem mem[CLD_WORK_MAX_BUFS] = {NULL};
+    struct run r;
     unsigned last = 0;
-    bool enqueued = false;
     cl_program prog;
-    enum cld_status st, fs;
+    enum cld_status st;
 
     if ((st = cld_work_check(w)) != CLD_OK)
         return st;
+    memset(&r, 0, sizeof r);
+    r.ctx = ctx;
+    r.w = w;
     for (unsigned i = 0; i < w->nlaunches; i++)
         last = w->launches[i].group > last ? w->launches[i].group : last;
     if ((st = cld_clctx_program(ctx, w->family, w->options, &prog)) !=
-        CLD_OK)
+        CLD_OK ||
+        (st = cld_clctx_devq(ctx, &r.q)) != CLD_OK)
         return st;
+    r.copy = cld_devq_copy(r.q);
+    r.slot = cld_devq_acquire(r.q, item_bytes(w));
+    if (!r.slot)
+        return CLD_ERR_NOMEM;
     for (unsigned g = 0; g <= last && st == CLD_OK; g++) {
-        for (unsigned i = 0; i < w->nlaunches && st == CLD_OK; i++) {
-            if (w->launches[i].group == g)
-                st = launch_one(ctx, prog, w, &w->launches[i], mem,
-                                &enqueued);
-        }
+        st = launch_group(&r, prog, g);
         if (st != CLD_OK || g == last || !w->step)
             continue;
-        for (unsigned b = 0; b < w->nbufs && st == CLD_OK; b++) {
-            if ((w->bufs[b].flags & CLD_WBUF_STEP) && mem[b])
-                st = fetch(ctx, mem[b], &w->bufs[b]);
-        }
-        if (st == CLD_OK)
+        /* A host step between launch groups waits for its inputs. */
+        if ((st = fetch(&r, CLD_WBUF_STEP)) == CLD_OK)
             st = w->step(w, g);
     }
-    for (unsigned b = 0; b < w->nbufs && st == CLD_OK; b++) {
-        if ((w->bufs[b].flags & CLD_WBUF_FETCH) && mem[b])
-            st = fetch(ctx, mem[b], &w->bufs[b]);
-    }
-    /* Host memory the buffers wrap must outlive every kernel that uses
-     * it: after a failure, wait for what was enqueued before returning. */
-    if (enqueued) {
-        fs = cld_clw_finish(cld_clctx_queue(ctx));
-        if (st == CLD_OK)
-            st = fs;
-    }
-    for (unsigned b = w->nbufs; b-- > 0;)
-        cld_clw_release_mem(mem[b]);
+    if (st == CLD_OK)
+        st = fetch(&r, CLD_WBUF_FETCH);
+    if (st == CLD_OK && !r.last[CLD_ROLE_DOWNLOAD] &&
+        r.last[CLD_ROLE_COMPUTE])
+        st = cld_devq_await(r.last[CLD_ROLE_COMPUTE], "kernel");
+    if (st != CLD_OK)
+        settle(&r);
+    for (unsigned i = 0; i < CLD_ROLES; i++)
+        cld_clw_release_event(r.last[i]);
+    while (r.nup > 0)
+        cld_clw_release_event(r.up[--r.nup]);
+    for (unsigned b = 0; b < w->nbufs && !r.copy; b++)
+        cld_devq_drop(r.q, r.mem[b]);
+    cld_devq_release(r.q, r.slot);
     return st;
+}
+
+enum cld_status cld_launch_stats(struct cld_clctx *ctx, bool reset,
+                                 struct cld_ring_stats *out)
+{
+    struct cld_devq *q;
+    enum cld_status st;
+
+    memset(out, 0, sizeof *out);
+    if ((st = cld_clctx_devq(ctx, &q)) != CLD_OK)
+        return st;
+    cld_devq_stats(q, out);
+    if (reset)
+        cld_devq_stats_reset(q);
+    return CLD_OK;
 }
 
 enum cld_status cld_job_run_variant(const struct cld_job *job,
@@ -241,7 +438,6 @@ enum cld_status cld_job_run_variant(const struct cld_job *job,
             cld_data_free(out);
         return st;
     }
-    cld_clctx_lock(ctx);
     for (;;) {
         cld_work_init(&w, job->family, NULL);
         st = job->plan(p, in, cld_clctx_facts(ctx), variant, out, &w);
@@ -254,7 +450,6 @@ enum cld_status cld_job_run_variant(const struct cld_job *job,
         cld_data_free(out);
         variant = w.fallback;
     }
-    cld_clctx_unlock(ctx);
     if (st != CLD_OK)
         cld_data_free(out);
     return st;

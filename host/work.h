@@ -22,6 +22,7 @@ struct cld_dev_facts {
     bool cpu;                /* CL_DEVICE_TYPE_CPU */
     bool host_unified;       /* buffers wrap host memory (zero-copy) */
     uint64_t local_mem;      /* CL_DEVICE_LOCAL_MEM_SIZE, bytes */
+    uint64_t global_mem;     /* CL_DEVICE_GLOBAL_MEM_SIZE, bytes */
     unsigned compute_units;  /* CL_DEVICE_MAX_COMPUTE_UNITS */
     size_t max_group;        /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
     unsigned native_float;   /* CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT */

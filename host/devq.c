@@ -1,0 +1,357 @@
+/* Queues by role, the ring of in-flight items and completion posts. */
+#include "devq.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "launch.h"
+
+/* The default ring: at most this many items in flight per device, fewer
+ * when a quarter of the device's memory cannot hold that many items. */
+#define INFLIGHT_DEFAULT_MAX 4u
+
+struct cld_devq {
+    struct cld_clctx *ctx;
+    bool copy;
+    cl_command_queue queue[CLD_ROLES];
+    pthread_mutex_t qlock[CLD_ROLES];
+    pthread_mutex_t lock;       /* guards what follows */
+    pthread_cond_t room;        /* a slot was given back */
+    struct cld_devq_slot *free; /* slots whose buffers wait for reuse */
+    unsigned slots;             /* slots that exist (in use or free) */
+    unsigned in_use, peak_in_use;
+    unsigned live_bufs, peak_bufs;
+    unsigned ring;              /* the last bound applied */
+};
+
+/* --inflight, for every device of the process; 0: the default. */
+static pthread_mutex_t setting_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned inflight_setting;
+
+void cld_launch_set_inflight(unsigned n)
+{
+    pthread_mutex_lock(&setting_lock);
+    inflight_setting = n;
+    pthread_mutex_unlock(&setting_lock);
+}
+
+static unsigned ring_size(const struct cld_devq *q, size_t item_bytes)
+{
+    const struct cld_dev_facts *f = cld_clctx_facts(q->ctx);
+    unsigned n;
+    uint64_t fit;
+
+    pthread_mutex_lock(&setting_lock);
+    n = inflight_setting;
+    pthread_mutex_unlock(&setting_lock);
+    if (n)
+        return n;
+    fit = f->global_mem / 4 / (item_bytes ? item_bytes : 1);
+    n = fit < INFLIGHT_DEFAULT_MAX ? (unsigned)fit : INFLIGHT_DEFAULT_MAX;
+    return n ? n : 1;
+}
+
+enum cld_status cld_devq_create(struct cld_clctx *ctx, struct cld_devq **out)
+{
+    struct cld_devq *q;
+    const char *mode = getenv("CLDISPATCH_TRANSFER");
+    enum cld_status st = CLD_OK;
+
+    *out = NULL;
+    q = calloc(1, sizeof *q);
+    if (!q)
+        return cld_error_set(CLD_ERR_NOMEM, "out of memory");
+    q->ctx = ctx;
+    q->copy = !cld_clctx_host_unified(ctx) ||
+              (mode && strcmp(mode, "copy") == 0);
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->room, NULL);
+    for (unsigned r = 0; r < CLD_ROLES; r++)
+        pthread_mutex_init(&q->qlock[r], NULL);
+    for (unsigned r = 0; r < CLD_ROLES && st == CLD_OK; r++)
+        st = cld_clw_queue(ctx, &q->queue[r]);
+    if (st != CLD_OK) {
+        cld_devq_destroy(q);
+        return st;
+    }
+    *out = q;
+    return CLD_OK;
+}
+
+/* Unmap and release a staging buffer. */
+static void stage_free(struct cld_devq *q, cl_mem m, void *p)
+{
+    if (!m)
+        return;
+    if (p) {
+        cl_command_queue uq = cld_devq_lock(q, CLD_ROLE_UPLOAD);
+        cl_event ev = NULL;
+
+        if (cld_clw_unmap_async(uq, m, p, 0, NULL, &ev) == CLD_OK)
+            cld_clw_flush(uq);
+        cld_devq_unlock(q, CLD_ROLE_UPLOAD);
+        if (ev)
+            cld_clw_wait(1, &ev);
+        cld_clw_release_event(ev);
+    }
+    cld_devq_drop(q, m);
+}
+
+/* Release a slot's buffers (no item uses them any more). */
+static void slot_free(struct cld_devq *q, struct cld_devq_slot *s)
+{
+    for (unsigned i = 0; i < CLD_WORK_MAX_BUFS; i++) {
+        stage_free(q, s->stage[i], s->stage_ptr[i]);
+        cld_devq_drop(q, s->dev[i]);
+    }
+    free(s);
+}
+
+void cld_devq_destroy(struct cld_devq *q)
+{
+    if (!q)
+        return;
+    while (q->free) {
+        struct cld_devq_slot *s = q->free;
+
+        q->free = s->next;
+        slot_free(q, s);
+    }
+    for (unsigned r = 0; r < CLD_ROLES; r++) {
+        if (q->queue[r]) {
+            clFinish(q->queue[r]);
+            clReleaseCommandQueue(q->queue[r]);
+        }
+        pthread_mutex_destroy(&q->qlock[r]);
+    }
+    pthread_cond_destroy(&q->room);
+    pthread_mutex_destroy(&q->lock);
+    free(q);
+}
+
+bool cld_devq_copy(const struct cld_devq *q)
+{
+    return q->copy;
+}
+
+cl_command_queue cld_devq_lock(struct cld_devq *q, enum cld_role r)
+{
+    pthread_mutex_lock(&q->qlock[r]);
+    return q->queue[r];
+}
+
+void cld_devq_unlock(struct cld_devq *q, enum cld_role r)
+{
+    pthread_mutex_unlock(&q->qlock[r]);
+}
+
+struct cld_devq_slot *cld_devq_acquire(struct cld_devq *q, size_t item_bytes)
+{
+    unsigned ring = ring_size(q, item_bytes);
+    struct cld_devq_slot *s = NULL;
+
+    pthread_mutex_lock(&q->lock);
+    q->ring = ring;
+    while (q->in_use >= ring)
+        pthread_cond_wait(&q->room, &q->lock);
+    if (q->free) {
+        s = q->free;
+        q->free = s->next;
+    } else {
+        s = calloc(1, sizeof *s);
+        if (s)
+            q->slots++;
+    }
+    if (s) {
+        q->in_use++;
+        if (q->in_use > q->peak_in_use)
+            q->peak_in_use = q->in_use;
+    } else {
+        cld_error_set(CLD_ERR_NOMEM, "out of memory");
+    }
+    pthread_mutex_unlock(&q->lock);
+    return s;
+}
+
+void cld_devq_release(struct cld_devq *q, struct cld_devq_slot *s)
+{
+    bool drop;
+
+    if (!s)
+        return;
+    pthread_mutex_lock(&q->lock);
+    q->in_use--;
+    /* Keep no more slots (and their buffers) than the ring allows now. */
+    drop = q->slots > q->ring;
+    if (drop) {
+        q->slots--;
+    } else {
+        s->next = q->free;
+        q->free = s;
+    }
+    pthread_cond_signal(&q->room);
+    pthread_mutex_unlock(&q->lock);
+    if (drop)
+        slot_free(q, s);
+}
+
+static void count_buffer(struct cld_devq *q, int delta)
+{
+    pthread_mutex_lock(&q->lock);
+    q->live_bufs += (unsigned)delta;
+    if (q->live_bufs > q->peak_bufs)
+        q->peak_bufs = q->live_bufs;
+    pthread_mutex_unlock(&q->lock);
+}
+
+enum cld_status cld_devq_wrap(struct cld_devq *q, cl_mem_flags fl,
+                              size_t size, void *host, cl_mem *out)
+{
+    enum cld_status st;
+
+    st = cld_clw_buffer(cld_clctx_context(q->ctx), fl, size, host, out);
+    if (st == CLD_OK)
+        count_buffer(q, 1);
+    return st;
+}
+
+void cld_devq_drop(struct cld_devq *q, cl_mem m)
+{
+    if (!m)
+        return;
+    cld_clw_release_mem(m);
+    count_buffer(q, -1);
+}
+
+enum cld_status cld_devq_dev_buffer(struct cld_devq *q,
+                                    struct cld_devq_slot *s, unsigned i,
+                                    cl_mem_flags fl, size_t size,
+                                    cl_mem *out)
+{
+    enum cld_status st;
+
+    if (s->dev[i] && s->dev_size[i] >= size && s->dev_flags[i] == fl) {
+        *out = s->dev[i];
+        return CLD_OK;
+    }
+    cld_devq_drop(q, s->dev[i]);
+    s->dev[i] = NULL;
+    s->dev_size[i] = 0;
+    st = cld_devq_wrap(q, fl, size, NULL, &s->dev[i]);
+    if (st == CLD_OK) {
+        s->dev_size[i] = size;
+        s->dev_flags[i] = (unsigned)fl;
+    }
+    *out = s->dev[i];
+    return st;
+}
+
+enum cld_status cld_devq_staging(struct cld_devq *q, struct cld_devq_slot *s,
+                                 unsigned i, size_t size, void **out)
+{
+    cl_command_queue uq;
+    cl_event ev = NULL;
+    cl_mem m = NULL;
+    void *p = NULL;
+    enum cld_status st;
+
+    *out = NULL;
+    if (s->stage[i] && s->stage_size[i] >= size) {
+        *out = s->stage_ptr[i];
+        return CLD_OK;
+    }
+    /* Too small for this item: make a larger one. */
+    stage_free(q, s->stage[i], s->stage_ptr[i]);
+    s->stage[i] = NULL;
+    s->stage_ptr[i] = NULL;
+    s->stage_size[i] = 0;
+    st = cld_devq_wrap(q, CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR, size,
+                       NULL, &m);
+    if (st != CLD_OK)
+        return st;
+    uq = cld_devq_lock(q, CLD_ROLE_UPLOAD);
+    st = cld_clw_map_async(uq, m, CL_MAP_READ | CL_MAP_WRITE, 0, size, 0,
+                           NULL, &ev, &p);
+    if (st == CLD_OK)
+        st = cld_clw_flush(uq);
+    cld_devq_unlock(q, CLD_ROLE_UPLOAD);
+    if (st == CLD_OK)
+        st = cld_clw_wait(1, &ev);
+    else if (ev)
+        cld_clw_wait(1, &ev);
+    cld_clw_release_event(ev);
+    if (st != CLD_OK) {
+        cld_devq_drop(q, m);
+        return st;
+    }
+    s->stage[i] = m;
+    s->stage_ptr[i] = p;
+    s->stage_size[i] = size;
+    *out = p;
+    return CLD_OK;
+}
+
+struct post {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    cl_int status;
+};
+
+/* Runs on a driver thread or at once on the enqueuing thread: post the
+ * completion, nothing else. */
+static void CL_CALLBACK on_complete(cl_event ev, cl_int status, void *user)
+{
+    struct post *p = user;
+
+    (void)ev;
+    pthread_mutex_lock(&p->lock);
+    p->done = true;
+    p->status = status;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+enum cld_status cld_devq_await(cl_event ev, const char *what)
+{
+    struct post p;
+    enum cld_status st;
+
+    memset(&p, 0, sizeof p);
+    pthread_mutex_init(&p.lock, NULL);
+    pthread_cond_init(&p.cond, NULL);
+    st = cld_clw_on_complete(ev, on_complete, &p);
+    if (st == CLD_OK) {
+        pthread_mutex_lock(&p.lock);
+        while (!p.done)
+            pthread_cond_wait(&p.cond, &p.lock);
+        pthread_mutex_unlock(&p.lock);
+        if (p.status < 0)
+            st = cld_error_set(CLD_ERR_CL, "%s: %s", what,
+                               cld_cl_errname(p.status));
+    }
+    pthread_cond_destroy(&p.cond);
+    pthread_mutex_destroy(&p.lock);
+    return st;
+}
+
+void cld_devq_stats(struct cld_devq *q, struct cld_ring_stats *out)
+{
+    pthread_mutex_lock(&q->lock);
+    out->ring = q->ring;
+    out->in_use = q->in_use;
+    out->peak_in_use = q->peak_in_use;
+    out->live_bufs = q->live_bufs;
+    out->peak_bufs = q->peak_bufs;
+    out->copy = q->copy;
+    pthread_mutex_unlock(&q->lock);
+}
+
+void cld_devq_stats_reset(struct cld_devq *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->peak_in_use = q->in_use;
+    q->peak_bufs = q->live_bufs;
+    pthread_mutex_unlock(&q->lock);
+}
