@@ -20,6 +20,7 @@
 #include "executor.h"
 #include "fsutil.h"
 #include "inventory.h"
+#include "launch.h"
 #include "npy.h"
 #include "placement.h"
 #include "profile.h"
@@ -1086,6 +1087,7 @@ enum cld_status cld_batch_run(const struct cld_batch_opts *o,
         goto out;
     if ((st = setup_targets(&b)) != CLD_OK)
         goto out;
+    cld_launch_set_inflight(o->inflight);
     if ((st = cld_executor_create(threads, 2 * threads, &ex)) != CLD_OK)
         goto out;
     for (size_t i = 0; i < b.nitems; i++) {

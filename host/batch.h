@@ -26,6 +26,7 @@ struct cld_batch_opts {
     const char *device;       /* selector; NULL = "auto" */
     bool explain;             /* print placement decisions */
     unsigned threads;         /* host workers; 0 = number of cores */
+    unsigned inflight;        /* items per device at once; 0 = default */
     bool verbose;             /* a line per finished item */
     FILE *out;                /* progress and explanations (stdout) */
     FILE *err;                /* error lines (stderr) */

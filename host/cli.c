@@ -86,6 +86,9 @@ static const char usage_run[] =
     "      --overwrite      replace existing outputs (default: refuse)\n"
     "      --max-pixels N   refuse larger images (default 512000000)\n"
     "  -j, --threads N      host worker threads (default: cores)\n"
+    "      --inflight N     items on each device at once, 1..64 (default:\n"
+    "                       up to 4 as device memory allows; 1: one at a\n"
+    "                       time, the sequential baseline)\n"
     "      --explain        per size of item, every candidate target with\n"
     "                       its predicted time and what decided it\n"
     "  -v, --verbose        a line per finished item\n"
@@ -223,6 +226,7 @@ enum run_opt {
     OPT_PNG_FILTER,
     OPT_KEEP_ORIENTATION,
     OPT_NO_SHRINK,
+    OPT_INFLIGHT,
     /* Job parameters: OPT_PARAM + index into the names run_longopts
      * collects. */
     OPT_PARAM = 512
@@ -246,6 +250,7 @@ static const struct option run_opts[] = {
     {"png-filter", required_argument, NULL, OPT_PNG_FILTER},
     {"keep-orientation", no_argument, NULL, OPT_KEEP_ORIENTATION},
     {"no-shrink-on-load", no_argument, NULL, OPT_NO_SHRINK},
+    {"inflight", required_argument, NULL, OPT_INFLIGHT},
 };
 
 #define NRUN_OPTS (sizeof run_opts / sizeof run_opts[0])
@@ -402,6 +407,11 @@ static int parse_run(int argc, char **argv, bool plan,
             if (!parse_u64(optarg, 1, 256, &u))
                 return usage_error("bad --threads '%s' (1..256)", optarg);
             o.threads = (unsigned)u;
+            break;
+        case OPT_INFLIGHT:
+            if (!parse_u64(optarg, 1, 64, &u))
+                return usage_error("bad --inflight '%s' (1..64)", optarg);
+            o.inflight = (unsigned)u;
             break;
         case 'v':
             o.verbose = true;

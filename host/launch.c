@@ -108,12 +108,16 @@ static enum cld_status make_buffers(struct run *r, unsigned g)
         const struct cld_work_launch *l = &w->launches[i];
 
         for (unsigned a = 0; a < l->nargs && l->group == g; a++) {
-            unsigned n = l->args[a].v.buf;
-            const struct cld_work_buf *b = &w->bufs[n];
+            unsigned n;
+            const struct cld_work_buf *b;
             cl_mem_flags fl;
             void *host, *stage;
 
-            if (l->args[a].kind != CLD_ARG_BUF || r->mem[n])
+            if (l->args[a].kind != CLD_ARG_BUF)
+                continue;
+            n = l->args[a].v.buf;
+            b = &w->bufs[n];
+            if (r->mem[n])
                 continue;
             fl = mem_flags(b, !r->copy, &host);
             if (!r->copy) {
