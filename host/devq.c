@@ -25,6 +25,8 @@ struct cld_devq {
     unsigned ring;              /* the last bound applied */
 };
 
+static enum cld_role role(const struct cld_devq *q, enum cld_role r);
+
 /* --inflight, for every device of the process; 0: the default. */
 static pthread_mutex_t setting_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned inflight_setting;
@@ -69,8 +71,10 @@ enum cld_status cld_devq_create(struct cld_clctx *ctx, struct cld_devq **out)
     pthread_cond_init(&q->room, NULL);
     for (unsigned r = 0; r < CLD_ROLES; r++)
         pthread_mutex_init(&q->qlock[r], NULL);
-    for (unsigned r = 0; r < CLD_ROLES && st == CLD_OK; r++)
-        st = cld_clw_queue(ctx, &q->queue[r]);
+    for (unsigned r = 0; r < CLD_ROLES && st == CLD_OK; r++) {
+        if (role(q, (enum cld_role)r) == r)
+            st = cld_clw_queue(ctx, &q->queue[r]);
+    }
     if (st != CLD_OK) {
         cld_devq_destroy(q);
         return st;
@@ -135,15 +139,24 @@ bool cld_devq_copy(const struct cld_devq *q)
     return q->copy;
 }
 
+/* On the zero-copy path a readback is a map of memory the kernel wrote
+ * in place, not a transfer: it goes on the compute queue, in order after
+ * the kernel, without a cross-queue event (which cost PoCL's pthread
+ * device about a millisecond per item in `bench kernels`). */
+static enum cld_role role(const struct cld_devq *q, enum cld_role r)
+{
+    return !q->copy && r == CLD_ROLE_DOWNLOAD ? CLD_ROLE_COMPUTE : r;
+}
+
 cl_command_queue cld_devq_lock(struct cld_devq *q, enum cld_role r)
 {
-    pthread_mutex_lock(&q->qlock[r]);
-    return q->queue[r];
+    pthread_mutex_lock(&q->qlock[role(q, r)]);
+    return q->queue[role(q, r)];
 }
 
 void cld_devq_unlock(struct cld_devq *q, enum cld_role r)
 {
-    pthread_mutex_unlock(&q->qlock[r]);
+    pthread_mutex_unlock(&q->qlock[role(q, r)]);
 }
 
 struct cld_devq_slot *cld_devq_acquire(struct cld_devq *q, size_t item_bytes)
