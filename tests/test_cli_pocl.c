@@ -106,6 +106,49 @@ static void test_cli_help_version_and_usage(void **state)
     assert_int_equal(run("run grayscale --quality 101 x.png -o /tmp"), 2);
     assert_int_equal(run("run grayscale --format gif x.png -o /tmp"), 2);
     assert_int_equal(run("run grayscale --threads x x.png -o /tmp"), 2);
+    assert_int_equal(run("run grayscale --inflight 0 x.png -o /tmp"), 2);
+    assert_non_null(strstr(output, "bad --inflight '0' (1..64)"));
+    assert_int_equal(run("run grayscale --inflight 65 x.png -o /tmp"), 2);
+}
+
+/* --inflight 1 (one item on the device at a time, zero-copy) and
+ * --inflight 2 on the copy path (CLDISPATCH_TRANSFER=copy) with three
+ * threads write the same bytes. */
+static void test_cli_inflight_and_copy_path(void **state)
+{
+    static const char *const names[] = {"camera.png", "chelsea.png",
+                                        "rocket.jpg"};
+    char *tmp = cld_test_tmpdir();
+    char a[4200], b[4200];
+
+    (void)state;
+    assert_int_equal(run("run blur --sigma 2 --device 0 --inflight 1 %s %s "
+                         "%s -o %s/one", cld_test_image(names[0]),
+                         cld_test_image(names[1]), cld_test_image(names[2]),
+                         tmp), 0);
+    assert_non_null(strstr(output, "3 done, 0 failed"));
+    setenv("CLDISPATCH_TRANSFER", "copy", 1);
+    assert_int_equal(run("run blur --sigma 2 --device 0 --inflight 2 "
+                         "--threads 3 %s %s %s -o %s/copy",
+                         cld_test_image(names[0]), cld_test_image(names[1]),
+                         cld_test_image(names[2]), tmp), 0);
+    unsetenv("CLDISPATCH_TRANSFER");
+    assert_non_null(strstr(output, "3 done, 0 failed"));
+    for (size_t i = 0; i < 3; i++) {
+        uint8_t *x, *y;
+        size_t nx, ny;
+
+        snprintf(a, sizeof a, "%s/one/%s", tmp, names[i]);
+        snprintf(b, sizeof b, "%s/copy/%s", tmp, names[i]);
+        x = cld_test_read_file(a, &nx);
+        y = cld_test_read_file(b, &ny);
+        assert_int_equal(nx, ny);
+        assert_memory_equal(x, y, nx);
+        free(x);
+        free(y);
+    }
+    cld_test_rmtree(tmp);
+    free(tmp);
 }
 
 static void test_cli_devices_report(void **state)
@@ -423,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_cli_batch_with_bad_files),
         cmocka_unit_test(test_cli_collisions_and_overwrite),
         cmocka_unit_test(test_cli_device_failure_mid_batch),
+        cmocka_unit_test(test_cli_inflight_and_copy_path),
         cmocka_unit_test(test_cli_kernel_build_failure),
         cmocka_unit_test(test_cli_dropped_devices_warned),
         cmocka_unit_test(test_cli_codec_warning_names_file),
