@@ -49,11 +49,12 @@ cl_device_id cld_clctx_device(const struct cld_clctx *ctx);
 /* True when the device shares memory with the host (CPU devices, iGPUs):
  * buffers should wrap host memory instead of copying. */
 bool cld_clctx_host_unified(const struct cld_clctx *ctx);
-/* Serialise command submission on the context's own queue (calibration's
- * timing runs). The job launcher does not use it: its queues by role each
- * have their own lock (devq.h), because PoCL 3.1's `basic` driver deadlocks
- * when two host threads enqueue on one queue at once (seen here:
- * pocl_update_event_running re-takes an event lock). */
+/* Serialise command submission on the context's own queue
+ * (cld_clctx_queue), for callers that enqueue there from several threads:
+ * PoCL 3.1's `basic` driver deadlocks when two host threads enqueue on one
+ * queue at once (seen here: pocl_update_event_running re-takes an event
+ * lock). The job launcher does not take it: it enqueues on its own queues
+ * by role, each under its own lock (devq.h). */
 void cld_clctx_lock(struct cld_clctx *ctx);
 void cld_clctx_unlock(struct cld_clctx *ctx);
 /* What the jobs' plans may know of the device (owned by ctx). */
