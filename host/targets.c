@@ -183,6 +183,30 @@ enum cld_status cld_targets_discover(bool host_only, struct cld_targets **out)
     return st;
 }
 
+bool cld_targets_load_seconds(struct cld_targets *t, double *seconds)
+{
+    bool any = false;
+
+    *seconds = 0;
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < t->n; i++) {
+        struct cld_clctx_stats s;
+
+        if (!t->pool[i].ctx)
+            continue;
+        cld_clctx_get_stats(t->pool[i].ctx, &s);
+        /* A compile from source is a one-off (its result is cached);
+         * only contexts that loaded every program they needed count. */
+        if (s.binary_loads == 0 || s.source_builds != 0)
+            continue;
+        if (s.build_seconds / s.binary_loads > *seconds)
+            *seconds = s.build_seconds / s.binary_loads;
+        any = true;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return any;
+}
+
 const struct cld_device_list *cld_targets_list(const struct cld_targets *t)
 {
     return &t->list;

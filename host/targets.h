@@ -52,6 +52,12 @@ enum cld_status cld_targets_discover(bool host_only,
                                      struct cld_targets **out);
 
 /* Release the contexts and the targets; NULL is fine. */
+/* The longest time any opened device context took to load one program from
+ * the binary cache (contexts that compiled from source are left out): the
+ * part of a device's start-up that discovery does not include. False when
+ * no context loaded one. */
+bool cld_targets_load_seconds(struct cld_targets *t, double *seconds);
+
 /* The device list the targets were made from (handles only when made by
  * cld_targets_discover). Owned by t. */
 const struct cld_device_list *cld_targets_list(const struct cld_targets *t);
