@@ -104,7 +104,7 @@ static int usage_error(const char *fmt, const char *arg)
     return CLD_EXIT_USAGE;
 }
 
-static int status_exit(enum cld_status st)
+int cld__cli_status_exit(enum cld_status st)
 {
     switch (st) {
     case CLD_OK:
@@ -514,7 +514,7 @@ static int cmd_run(int argc, char **argv, bool plan)
         fprintf(stderr, "cldispatch: %s\n", cld_error_detail()[0]
                                                 ? cld_error_detail()
                                                 : cld_status_str(st));
-        return status_exit(st);
+        return cld__cli_status_exit(st);
     }
     fprintf(stderr, "%u done, %u failed", res.done, res.failed);
     if (res.shrunk)
@@ -558,7 +558,7 @@ out:
     if (st != CLD_OK) {
         fprintf(stderr, "cldispatch: calibration failed: %s\n",
                 cld_error_detail());
-        rc = status_exit(st);
+        rc = cld__cli_status_exit(st);
     }
     cld_profile_store_close(s);
     cld_targets_destroy(t);
@@ -680,7 +680,7 @@ static int cmd_bench(int argc, char **argv)
         fprintf(stderr, "cldispatch: %s\n", cld_error_detail()[0]
                                                 ? cld_error_detail()
                                                 : cld_status_str(st));
-        return status_exit(st);
+        return cld__cli_status_exit(st);
     }
     return CLD_EXIT_OK;
 }

@@ -6,6 +6,8 @@
 #ifndef CLD_CLI_H
 #define CLD_CLI_H
 
+#include "error.h"
+
 enum cld_exit {
     CLD_EXIT_OK = 0,
     CLD_EXIT_ITEMS_FAILED = 1,
@@ -23,6 +25,11 @@ int cld_cli_main(int argc, char **argv);
  * scale-out module parses (o is then not filled); else the exit code
  * (usage error, or 0 after --help), the message printed. */
 struct cld_batch_opts;
+
+/* Internal, shared with the scale-out commands: the exit code for a
+ * status (usage 2, device 3, otherwise items failed 1; 0 for CLD_OK). */
+int cld__cli_status_exit(enum cld_status st);
+
 int cld__cli_parse_run(int argc, char **argv, struct cld_batch_opts *o,
                        int *first_input);
 

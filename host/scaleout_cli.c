@@ -36,25 +36,13 @@ static const char usage_merge[] =
     "Exit 0: complete, nothing failed; 1: complete, some inputs failed;\n"
     "4: a shard is missing or an input was not covered exactly once.\n";
 
+/* run's mapping, except that a plan file that is missing or does not
+ * parse is the caller's mistake (usage), not a failed item. */
 static int exit_for(enum cld_status st)
 {
-    switch (st) {
-    case CLD_OK:
-        return CLD_EXIT_OK;
-    case CLD_ERR_USAGE:
-    case CLD_ERR_INVALID:
-    case CLD_ERR_FORMAT:
-    case CLD_ERR_NOT_FOUND:
+    if (st == CLD_ERR_FORMAT || st == CLD_ERR_NOT_FOUND)
         return CLD_EXIT_USAGE;
-    case CLD_ERR_CL:
-    case CLD_ERR_BUILD:
-    case CLD_ERR_NO_PLATFORM:
-    case CLD_ERR_NO_DEVICE:
-    case CLD_ERR_UNSUPPORTED:
-        return CLD_EXIT_DEVICE;
-    default:
-        return CLD_EXIT_ITEMS_FAILED;
-    }
+    return cld__cli_status_exit(st);
 }
 
 static int fail(enum cld_status st)

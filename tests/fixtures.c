@@ -288,3 +288,13 @@ void cld_test_write_jpeg_with_stray_bytes(const char *name, size_t nstray,
     free(buf);
     free(out);
 }
+
+void cld_test_assert_same_image(const struct cld_image *a,
+                                const struct cld_image *b)
+{
+    assert_int_equal(a->width, b->width);
+    assert_int_equal(a->height, b->height);
+    assert_int_equal(a->channels, b->channels);
+    assert_memory_equal(a->data, b->data,
+                        (size_t)a->width * a->height * a->channels);
+}

@@ -95,6 +95,10 @@ void cld_test_fault_sweep(cld_test_run_fn run, void *arg);
  * data, or fail the test. Free with cld_data_free. */
 void cld_test_load(const char *name, struct cld_data *d);
 
+/* a and b have the same shape and the same bytes, or the test fails. */
+void cld_test_assert_same_image(const struct cld_image *a,
+                                const struct cld_image *b);
+
 /* Largest absolute difference and PSNR (dB; INFINITY when identical)
  * between two images of the same shape; false when shapes differ. */
 bool cld_test_image_diff(const struct cld_image *a, const struct cld_image *b,

@@ -26,16 +26,6 @@ static void load_or_fail(const char *path, struct cld_image *img)
         fail_msg("cannot load the fixture %s: %s", path, cld_error_detail());
 }
 
-static void assert_same_pixels(const struct cld_image *a,
-                               const struct cld_image *b)
-{
-    assert_int_equal(a->width, b->width);
-    assert_int_equal(a->height, b->height);
-    assert_int_equal(a->channels, b->channels);
-    assert_memory_equal(a->data, b->data,
-                        (size_t)a->width * a->height * a->channels);
-}
-
 static long file_size(const char *path)
 {
     struct stat sb;
@@ -114,7 +104,7 @@ static void test_codec_png_levels_and_filters_roundtrip(void **state)
                              cld_png_filter_name(f), src[ch].channels,
                              cld_error_detail());
                 assert_int_equal(cld_image_load(p, NULL, &back), CLD_OK);
-                assert_same_pixels(&src[ch], &back);
+                cld_test_assert_same_image(&src[ch], &back);
                 cld_image_free(&back);
             }
         }
@@ -355,7 +345,7 @@ static void test_codec_orientation_kept(void **state)
         assert_int_equal(cld_image_orient(&kept, n), CLD_OK);
         assert_int_equal(cld_image_load(orient_file(n), NULL, &upright),
                          CLD_OK);
-        assert_same_pixels(&upright, &kept);
+        cld_test_assert_same_image(&upright, &kept);
         cld_image_free(&kept);
         cld_image_free(&upright);
     }

@@ -72,16 +72,6 @@ static void make_image(struct cld_image *img, uint32_t w, uint32_t h,
     }
 }
 
-static void assert_same_image(const struct cld_image *a,
-                              const struct cld_image *b)
-{
-    assert_int_equal(a->width, b->width);
-    assert_int_equal(a->height, b->height);
-    assert_int_equal(a->channels, b->channels);
-    assert_memory_equal(a->data, b->data,
-                        (size_t)a->width * a->height * a->channels);
-}
-
 /* ---- hand-made PNG chunks ---------------------------------------------- */
 
 static uint32_t png_crc(const uint8_t *p, size_t n)
@@ -295,14 +285,14 @@ static void test_image_io_png_matches_netpbm(void **state)
                      CLD_OK);
     assert_int_equal(cld_image_load(cld_test_image("astronaut.ppm"), NULL, &b),
                      CLD_OK);
-    assert_same_image(&a, &b);
+    cld_test_assert_same_image(&a, &b);
     cld_image_free(&a);
     cld_image_free(&b);
     assert_int_equal(cld_image_load(cld_test_image("camera.png"), NULL, &a),
                      CLD_OK);
     assert_int_equal(cld_image_load(cld_test_image("camera.pgm"), NULL, &b),
                      CLD_OK);
-    assert_same_image(&a, &b);
+    cld_test_assert_same_image(&a, &b);
     cld_image_free(&a);
     cld_image_free(&b);
 }
@@ -580,7 +570,7 @@ static void test_image_io_png_roundtrip_channels(void **state)
         make_image(&a, 37, 23, ch, ch);
         assert_int_equal(cld_image_save(cld_test_tmp_path(t, name), &a, &o), CLD_OK);
         assert_int_equal(cld_image_load(cld_test_tmp_path(t, name), NULL, &b), CLD_OK);
-        assert_same_image(&a, &b);
+        cld_test_assert_same_image(&a, &b);
         cld_image_free(&a);
         cld_image_free(&b);
     }
@@ -594,7 +584,7 @@ static void test_image_io_png_roundtrip_channels(void **state)
                          CLD_OK);
         assert_int_equal(cld_image_load(cld_test_tmp_path(t, "really_png.jpg"), NULL,
                                         &b), CLD_OK);
-        assert_same_image(&a, &b);
+        cld_test_assert_same_image(&a, &b);
         cld_image_free(&a);
         cld_image_free(&b);
     }
@@ -609,14 +599,14 @@ static void test_image_io_netpbm_roundtrip(void **state)
     make_image(&a, 31, 17, 3, 1);
     assert_int_equal(cld_image_save(cld_test_tmp_path(t, "a.ppm"), &a, &o), CLD_OK);
     assert_int_equal(cld_image_load(cld_test_tmp_path(t, "a.ppm"), NULL, &b), CLD_OK);
-    assert_same_image(&a, &b);
+    cld_test_assert_same_image(&a, &b);
     cld_image_free(&a);
     cld_image_free(&b);
 
     make_image(&a, 31, 17, 1, 2);
     assert_int_equal(cld_image_save(cld_test_tmp_path(t, "a.pgm"), &a, &o), CLD_OK);
     assert_int_equal(cld_image_load(cld_test_tmp_path(t, "a.pgm"), NULL, &b), CLD_OK);
-    assert_same_image(&a, &b);
+    cld_test_assert_same_image(&a, &b);
     cld_image_free(&a);
     cld_image_free(&b);
 }
@@ -817,7 +807,7 @@ static void test_image_io_png_interlaced(void **state)
         rows[y] = a.data + (size_t)y * W * 4;
     write_png_spec(cld_test_tmp_path(t, "i.png"), &s, rows);
     assert_int_equal(cld_image_load(cld_test_tmp_path(t, "i.png"), NULL, &b), CLD_OK);
-    assert_same_image(&a, &b);
+    cld_test_assert_same_image(&a, &b);
     cld_image_free(&a);
     cld_image_free(&b);
 }
@@ -866,7 +856,7 @@ static void test_fsutil_no_overwrite_keeps_old(void **state)
     assert_int_equal(cld_image_save(cld_test_tmp_path(t, "out.png"), &a, &replace),
                      CLD_OK);
     assert_int_equal(cld_image_load(cld_test_tmp_path(t, "out.png"), NULL, &b), CLD_OK);
-    assert_same_image(&a, &b);
+    cld_test_assert_same_image(&a, &b);
     assert_int_equal(cld_test_count_entries(t->dir), 1);
     cld_image_free(&a);
     cld_image_free(&b);
@@ -1061,7 +1051,7 @@ static void test_image_io_codec_warnings(void **state)
     assert_non_null(w);
     assert_non_null(strstr(w, "libpng: "));
     assert_non_null(strstr(w, "CRC"));
-    assert_same_image(&clean, &warned);
+    cld_test_assert_same_image(&clean, &warned);
     cld_image_free(&clean);
     cld_image_free(&warned);
 
@@ -1077,7 +1067,7 @@ static void test_image_io_codec_warnings(void **state)
     assert_non_null(w);
     assert_string_equal(w, "libjpeg: Corrupt JPEG data: 3 extraneous bytes "
                            "before marker 0xda");
-    assert_same_image(&clean, &warned);
+    cld_test_assert_same_image(&clean, &warned);
     /* The next load starts clean. */
     cld_image_free(&warned);
     assert_int_equal(cld_image_load(cld_test_image("camera.png"), NULL,
