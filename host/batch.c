@@ -84,6 +84,7 @@ struct batch {
     double preplan_host_s; /* the run on the host, before OpenCL starts */
     double preplan_best_s; /* start-up plus each item on its best target */
     double discovery_s;    /* this batch's discovery, when it ran one */
+    bool hist_loaded;      /* hist was read before discovery */
 };
 
 static double now_s(void)
@@ -759,7 +760,8 @@ static void load_profiles(struct batch *b, unsigned *nprof)
         b->store = NULL;
         return;
     }
-    if (cld_targets_load(b->targets, b->store, &b->hist, nprof, warn,
+    if (cld_targets_load(b->targets, b->store,
+                         b->hist_loaded ? NULL : &b->hist, nprof, warn,
                          sizeof warn) != CLD_OK)
         fprintf(o->err, "cldispatch: warning: profiles not loaded: %s\n",
                 cld_error_detail());
@@ -906,9 +908,9 @@ static bool defer_opencl(struct batch *b)
     cld_device_list_free(&list);
     load_profiles(b, &nprof);
     if (!all_on_host(b, startup_s)) {
-        /* Start again from what discovery finds. */
-        cld_history_clear(&b->hist);
-        cld_history_init(&b->hist);
+        /* Start again from what discovery finds; the history already
+         * read stays (it is keyed by target name, not by handle). */
+        b->hist_loaded = true;
         cld_targets_destroy(b->targets);
         b->targets = NULL;
         return false;
