@@ -25,6 +25,7 @@
 #include "placement.h"
 #include "profile.h"
 #include "targets.h"
+#include "trace.h"
 
 #define MAX_GROUPS 64
 /* The load of other processes is read at a decision when its window has
@@ -39,6 +40,11 @@
 #define PROBE_MIN_ITEMS 8u
 #define PROBE_RATIO 1.5
 #define PROBE_SHARE 8u
+/* A device that fails this many items is not used for the rest of the
+ * batch. */
+#define DEVICE_MAX_ERRORS 2u
+/* The progress line is redrawn at most this often. */
+#define PROGRESS_EVERY_S 0.2
 
 struct item {
     char *src[2];   /* inputs (NULL for generators; two for matmul) */
@@ -50,6 +56,8 @@ struct item {
     struct cld_params params; /* the batch's, or after shrink-on-load
                                  resize's output size as --size */
     unsigned shrink;          /* JPEG decoded at 1/shrink scale */
+    bool retried;             /* ran again after a device error */
+    uint64_t failed_on;       /* bit t: target t had a device error */
 };
 
 /* Items of one size bucket placed on one target, for --explain. */
@@ -73,7 +81,7 @@ struct batch {
     struct cld_history hist;   /* saved history plus this batch's */
     struct cld_history fresh;  /* this batch's measurements */
     bool excluded[CLD_PLAN_MAX];
-    char why[CLD_PLAN_MAX][160];
+    char why[CLD_PLAN_MAX][336];
     struct group groups[MAX_GROUPS];
     size_t ngroups;
     struct cld_load_meter load;  /* other processes' load since then */
@@ -85,6 +93,16 @@ struct batch {
     double preplan_best_s; /* start-up plus each item on its best target */
     double discovery_s;    /* this batch's discovery, when it ran one */
     bool hist_loaded;      /* hist was read before discovery */
+    struct cld_executor *ex;
+    struct cld_trace *trace;   /* the timeline (always: the summary) */
+    double t_start;            /* when the batch began */
+    double pixels;             /* input pixels of the items done */
+    unsigned done, failed;     /* items finished so far */
+    unsigned errors[CLD_PLAN_MAX]; /* device errors per target */
+    unsigned retried, dropped;
+    bool progress_shown;       /* a progress line is on the terminal */
+    unsigned nrun;             /* items submitted */
+    double progress_s;         /* when it was drawn */
 };
 
 static double now_s(void)
@@ -483,7 +501,7 @@ static void probe_return(struct batch *b, struct group *g)
  * b->lock. Prints the plan the first time an item of this size bucket goes
  * to this target. */
 static enum cld_status choose(struct batch *b, const struct cld_params *p,
-                              const struct cld_data *in,
+                              const struct cld_data *in, uint64_t avoid,
                               struct cld_plan *plan, int *target,
                               struct group **probe)
 {
@@ -497,6 +515,8 @@ static enum cld_status choose(struct batch *b, const struct cld_params *p,
     for (size_t i = 0; i < nt; i++) {
         if (b->excluded[i])
             cld_plan_exclude(plan, i, "%s", b->why[i]);
+        else if (avoid & (1ull << i))
+            cld_plan_exclude(plan, i, "%s", "failed this item");
     }
     /* Cores other processes keep busy slow the host and CPU devices: read
      * over the time since the last reading (decoding and computing went
@@ -597,12 +617,140 @@ static void record(struct batch *b, int target, const struct cld_params *p,
     pthread_mutex_unlock(&b->lock);
 }
 
-/* Run the job on the item's input: place it, run it, and on a kernel build
- * failure (or a device that cannot be opened) exclude that target and try
- * the next best one. */
+/* An item whose device work is in flight: what finishing it needs. */
+struct pending {
+    struct item *it;
+    struct cld_future *f;     /* the item's, deferred */
+    struct cld_data in, res;
+    struct cld_work w;
+    struct cld_launch *l;
+    int target;
+    struct group *probe;
+    double start_s;           /* host seconds spent starting it */
+    bool timed;               /* no program build while starting */
+    double t0;                /* when the item's task began */
+};
+
+/* The host worker's lane on the batch's timeline. */
+static int host_lane(struct batch *b)
+{
+    char name[32];
+
+    if (!b->trace)
+        return -1;
+    snprintf(name, sizeof name, "host worker %d",
+             cld_executor_worker_index() + 1);
+    return cld_trace_lane(b->trace, name);
+}
+
+static const char *item_name(const struct item *it)
+{
+    const char *p = it->src[0] ? it->src[0] : it->out;
+    const char *slash = strrchr(p, '/');
+
+    return slash ? slash + 1 : p;
+}
+
+static void span(struct item *it, const char *what, double t0)
+{
+    struct batch *b = it->b;
+
+    cld_trace_span(b->trace, host_lane(b), what, item_name(it), t0,
+                   now_s());
+}
+
+/* The progress line on o->err (with --progress): items done, rate, MPix/s
+ * and the time left, redrawn in place at most every PROGRESS_EVERY_S.
+ * Caller holds b->lock. */
+static void progress(struct batch *b, bool force)
+{
+    double t = now_s(), el = t - b->t_start, rate;
+    unsigned n = b->done + b->failed;
+    char eta[32];
+
+    if (!b->o->progress || (!force && t - b->progress_s < PROGRESS_EVERY_S))
+        return;
+    b->progress_s = t;
+    rate = el > 0 ? n / el : 0;
+    if (rate > 0)
+        cld_format_seconds(eta, sizeof eta, (b->nrun - n) / rate);
+    else
+        snprintf(eta, sizeof eta, "?");
+    fprintf(b->o->err, "\r\033[K%u/%u items, %.1f items/s, %.1f MPix/s, "
+            "ETA %s", n, b->nrun, rate, el > 0 ? b->pixels / 1e6 / el : 0,
+            eta);
+    fflush(b->o->err);
+    b->progress_shown = true;
+}
+
+/* Posted by the launcher's completion: finish on a worker thread. */
+static enum cld_status finish_item(void *arg);
+
+static void device_done(void *arg)
+{
+    struct pending *pd = arg;
+
+    if (cld_executor_post(pd->it->b->ex, finish_item, pd) != CLD_OK) {
+        /* Out of memory for the post: finish here rather than lose it
+         * (a driver thread then pays for the encode). */
+        finish_item(pd);
+    }
+}
+
+/* While a device's ring is full: finish an item if one is ready. */
+static bool ring_wait(void *arg)
+{
+    struct batch *b = arg;
+
+    return cld_executor_help(b->ex, 0.002);
+}
+
+/* Plan job on ctx and start its device work, trying the plan's fallback
+ * variant when the first cannot get its work-group. On success the work is
+ * in flight and pd owns w and res. */
+static enum cld_status start_device(struct item *it, struct cld_clctx *ctx,
+                                    const struct cld_data *in,
+                                    struct pending *pd)
+{
+    const struct cld_job *job = it->b->o->job;
+    struct cld_launch_opts lo = {.item = item_name(it), .done = device_done,
+                                 .user = pd, .wait = ring_wait,
+                                 .wait_arg = it->b};
+    int variant = CLD_VARIANT_AUTO;
+    enum cld_status st;
+
+    for (;;) {
+        memset(&pd->res, 0, sizeof pd->res);
+        cld_work_init(&pd->w, job->family, NULL);
+        st = job->plan(&it->params, in, cld_clctx_facts(ctx), variant,
+                       &pd->res, &pd->w);
+        if (st == CLD_OK)
+            st = cld_launch_start(ctx, &pd->w, &lo, &pd->l);
+        if (st == CLD_OK)
+            return CLD_OK;
+        cld_work_free(&pd->w);
+        cld_data_free(&pd->res);
+        if (st != CLD_ERR_UNSUPPORTED || variant >= 0 ||
+            pd->w.fallback < 0)
+            return st;
+        variant = pd->w.fallback;
+    }
+}
+
+static enum cld_status device_failed(struct item *it, int target,
+                                     enum cld_status st,
+                                     const struct cld_data *in,
+                                     struct cld_data *res);
+
+/* Run the job on the item's input: place it and run it, on a kernel build
+ * failure (or a device that cannot be opened) excluding that target and
+ * trying the next best one; never on the item's failed targets. With pd,
+ * work placed on a device is started and left in flight (then *started is
+ * set and pd owns the input's result); without, it is waited for. */
 static enum cld_status place_and_run(struct item *it,
                                      const struct cld_data *in,
-                                     struct cld_data *res)
+                                     struct cld_data *res,
+                                     struct pending *pd, bool *started)
 {
     struct batch *b = it->b;
     const struct cld_batch_opts *o = b->o;
@@ -611,6 +759,8 @@ static enum cld_status place_and_run(struct item *it,
     char line[256];
     int announce = -1;  /* target whose exclusion this item announces */
 
+    if (started)
+        *started = false;
     for (size_t attempt = 0; attempt <= nt; attempt++) {
         struct cld_plan plan;
         struct cld_clctx *ctx = NULL;
@@ -621,7 +771,8 @@ static enum cld_status place_and_run(struct item *it,
         bool timed;
 
         pthread_mutex_lock(&b->lock);
-        st = choose(b, &it->params, in, &plan, &target, &probe);
+        st = choose(b, &it->params, in, it->failed_on, &plan, &target,
+                    &probe);
         if (announce >= 0) {
             fprintf(o->err, "cldispatch: warning: %s: %s; %s goes to %s "
                     "instead\n",
@@ -649,7 +800,13 @@ static enum cld_status place_and_run(struct item *it,
         if (ctx)
             cld_clctx_get_stats(ctx, &s0);
         t0 = now_s();
-        st = cld_job_run(o->job, ctx, &it->params, in, res);
+        if (ctx && pd) {
+            st = start_device(it, ctx, in, pd);
+        } else {
+            st = cld_job_run(o->job, ctx, &it->params, in, res);
+            if (!ctx)
+                span(it, "compute (host)", t0);
+        }
         t0 = now_s() - t0;
         if (st == CLD_ERR_BUILD) {
             bool first;
@@ -671,6 +828,14 @@ static enum cld_status place_and_run(struct item *it,
         /* A run that waited for a program build measures the build. */
         timed = s1.source_builds + s1.binary_loads
                 == s0.source_builds + s0.binary_loads;
+        if (st == CLD_OK && ctx && pd) {
+            pd->target = target;
+            pd->probe = probe;
+            pd->timed = timed;
+            pd->start_s = t0;
+            *started = true;
+            return CLD_OK;
+        }
         if (probe && (st != CLD_OK || !timed)) {
             /* It measured nothing: another item may probe instead. */
             pthread_mutex_lock(&b->lock);
@@ -678,11 +843,60 @@ static enum cld_status place_and_run(struct item *it,
             pthread_mutex_unlock(&b->lock);
         }
         if (st != CLD_OK)
-            return st;
+            return device_failed(it, target, st, in, res);
         record(b, target, &it->params, in, t0, timed);
         return CLD_OK;
     }
     return st;
+}
+
+/* An OpenCL error while item ran on target. With placement choosing,
+ * count it against the target (excluded for the rest of the batch after
+ * DEVICE_MAX_ERRORS, said once) and run the item again on the next best
+ * target that has not failed it (the host, last of all); a forced
+ * target's error fails the item. */
+static enum cld_status device_failed(struct item *it, int target,
+                                     enum cld_status st,
+                                     const struct cld_data *in,
+                                     struct cld_data *res)
+{
+    struct batch *b = it->b;
+    const struct cld_batch_opts *o = b->o;
+    const char *name = cld_targets_profiles(b->targets)[target].name;
+    char line[256], what[64];
+    bool dropped = false, first = !it->retried;
+    enum cld_status again;
+
+    if (st != CLD_ERR_CL || b->forced >= 0 || target == 0 ||
+        target >= 64)
+        return st;
+    cld_calibrate_first_error(cld_error_detail(), line, sizeof line);
+    it->failed_on |= 1ull << target;
+    pthread_mutex_lock(&b->lock);
+    if (first)
+        b->retried++;
+    it->retried = true;
+    if (++b->errors[target] >= DEVICE_MAX_ERRORS) {
+        snprintf(what, sizeof what, "failed %u items", b->errors[target]);
+        dropped = exclude(b, target, what, line);
+        b->dropped += dropped;
+    }
+    if (dropped)
+        fprintf(o->err, "%scldispatch: warning: %s: %s: %s; not used for "
+                "the rest of the batch\n", b->progress_shown ? "\r\033[K" : "",
+                name, what, line);
+    pthread_mutex_unlock(&b->lock);
+    cld_data_free(res);
+    /* Synchronously: a failure there comes back here for the next. */
+    again = place_and_run(it, in, res, NULL, NULL);
+    if (again == CLD_OK && first) {
+        pthread_mutex_lock(&b->lock);
+        fprintf(o->err, "%scldispatch: warning: %s: %s on %s; done again "
+                "on another target\n", b->progress_shown ? "\r\033[K" : "",
+                it->src[0] ? it->src[0] : it->out, line, name);
+        pthread_mutex_unlock(&b->lock);
+    }
+    return again;
 }
 
 /* True when an item shrunk on load is already its output size. */
@@ -696,30 +910,100 @@ static bool shrunk_to_size(const struct item *it, const struct cld_data *in)
            ow == in->img.width && oh == in->img.height;
 }
 
+/* Save the item's result, count its pixels, and note its time. */
+static enum cld_status save_item(struct item *it, const struct cld_data *in,
+                                 const struct cld_data *res, double t0)
+{
+    struct batch *b = it->b;
+    double e0 = now_s();
+    enum cld_status st = save_output(it, res);
+    const struct cld_data *px = in->kind == CLD_DATA_IMAGE ? in : res;
+
+    span(it, "encode", e0);
+    if (st == CLD_OK && px->kind == CLD_DATA_IMAGE) {
+        pthread_mutex_lock(&b->lock);
+        b->pixels += (double)px->img.width * px->img.height;
+        pthread_mutex_unlock(&b->lock);
+    }
+    it->seconds = now_s() - t0;
+    return st;
+}
+
+static enum cld_status finish_item(void *arg)
+{
+    struct pending *pd = arg;
+    struct item *it = pd->it;
+    struct batch *b = it->b;
+    double device_s = 0;
+    enum cld_status st = cld_launch_finish(pd->l, &device_s);
+
+    cld_work_free(&pd->w);
+    if (pd->probe && (st != CLD_OK || !pd->timed)) {
+        pthread_mutex_lock(&b->lock);
+        probe_return(b, pd->probe);
+        pthread_mutex_unlock(&b->lock);
+    }
+    if (st == CLD_OK)
+        record(b, pd->target, &it->params, &pd->in, pd->start_s + device_s,
+               pd->timed);
+    else
+        st = device_failed(it, pd->target, st, &pd->in, &pd->res);
+    if (st == CLD_OK)
+        st = save_item(it, &pd->in, &pd->res, pd->t0);
+    else
+        cld_error_prefix("%s", it->src[0] ? it->src[0] : it->out);
+    cld_data_free(&pd->in);
+    cld_data_free(&pd->res);
+    cld_future_complete(pd->f, st);
+    free(pd);
+    return st;
+}
+
 static enum cld_status run_item(void *arg)
 {
     struct item *it = arg;
+    struct pending *pd = NULL;
     struct cld_data in, res;
     double t0 = now_s();
+    bool started = false;
     enum cld_status st;
 
     memset(&res, 0, sizeof res);
     st = load_input(it, &in);
+    if (it->src[0])
+        span(it, "decode", t0);
     if (st == CLD_OK && shrunk_to_size(it, &in)) {
         /* Shrink-on-load made the output size itself: resizing to the
          * same size is a copy, so the decoded pixels are the result. */
         res = in;
         memset(&in, 0, sizeof in);
+    } else if (st == CLD_OK && it->b->o->inflight == 1) {
+        /* The sequential baseline: wait for the device here. */
+        st = place_and_run(it, &in, &res, NULL, NULL);
+        if (st != CLD_OK)
+            cld_error_prefix("%s", it->src[0] ? it->src[0] : it->out);
+    } else if (st == CLD_OK && !(pd = calloc(1, sizeof *pd))) {
+        st = cld_error_set(CLD_ERR_NOMEM, "out of memory");
     } else if (st == CLD_OK) {
-        st = place_and_run(it, &in, &res);
+        /* Set up before the start: the completion may come, and another
+         * worker finish the item, before place_and_run returns. */
+        pd->it = it;
+        pd->t0 = t0;
+        pd->in = in;
+        pd->f = cld_executor_defer();
+        st = place_and_run(it, &in, &res, pd, &started);
+        if (started)
+            return CLD_OK;  /* finish_item completes the future */
         if (st != CLD_OK)
             cld_error_prefix("%s", it->src[0] ? it->src[0] : it->out);
     }
-    cld_data_free(&in);
     if (st == CLD_OK)
-        st = save_output(it, &res);
+        st = save_item(it, &in, &res, t0);
+    cld_data_free(&in);
     cld_data_free(&res);
-    it->seconds = now_s() - t0;
+    if (pd && pd->f)
+        cld_future_complete(pd->f, st);
+    free(pd);
     return st;
 }
 
@@ -734,13 +1018,19 @@ static void item_done(struct cld_future *f, void *user)
         it->st = st;
         free(it->err);
         it->err = strdup(cld_future_detail(f));
-        fprintf(b->o->err, "cldispatch: %s\n", cld_future_detail(f));
-    } else if (b->o->verbose) {
-        fprintf(b->o->out, "%s (%.1f ms", it->out, it->seconds * 1e3);
-        if (it->shrink > 1)
-            fprintf(b->o->out, ", decoded at 1/%u", it->shrink);
-        fprintf(b->o->out, ")\n");
+        fprintf(b->o->err, "%scldispatch: %s\n", b->progress_shown ? "\r\033[K" : "",
+                cld_future_detail(f));
+        b->failed++;
+    } else {
+        b->done++;
+        if (b->o->verbose) {
+            fprintf(b->o->out, "%s (%.1f ms", it->out, it->seconds * 1e3);
+            if (it->shrink > 1)
+                fprintf(b->o->out, ", decoded at 1/%u", it->shrink);
+            fprintf(b->o->out, ")\n");
+        }
     }
+    progress(b, false);
     pthread_mutex_unlock(&b->lock);
 }
 
@@ -1018,6 +1308,44 @@ static void explain_summary(struct batch *b)
     }
 }
 
+/* The figures of the end-of-run summary (cli.c prints them). */
+static void summarize(struct batch *b, struct cld_batch_result *res)
+{
+    const struct cld_target_profile *prof =
+        cld_targets_profiles(b->targets);
+    unsigned per[CLD_PLAN_MAX] = {0}, total = 0;
+    size_t nt = cld_targets_count(b->targets), len = 0;
+
+    pthread_mutex_lock(&b->lock);
+    if (b->progress_shown) {
+        progress(b, true);
+        fprintf(b->o->err, "\r\033[K");
+        b->progress_shown = false;
+    }
+    pthread_mutex_unlock(&b->lock);
+    res->wall_s = now_s() - b->t_start;
+    res->mpix = b->pixels / 1e6;
+    res->busy_s = cld_trace_busy(b->trace, &res->lanes);
+    res->retried = b->retried;
+    res->dropped = b->dropped;
+    for (size_t i = 0; i < b->ngroups; i++) {
+        per[b->groups[i].target] += b->groups[i].items;
+        total += b->groups[i].items;
+    }
+    res->share[0] = '\0';
+    for (size_t t = 0; t < nt && total; t++) {
+        int n;
+
+        if (!per[t])
+            continue;
+        n = snprintf(res->share + len, sizeof res->share - len, "%s%s %.0f%%",
+                     len ? ", " : "", prof[t].name, 100.0 * per[t] / total);
+        if (n < 0 || (size_t)n >= sizeof res->share - len)
+            break;
+        len += (size_t)n;
+    }
+}
+
 static void free_items(struct batch *b)
 {
     for (size_t i = 0; i < b->nitems; i++) {
@@ -1089,13 +1417,17 @@ enum cld_status cld_batch_run(const struct cld_batch_opts *o,
 {
     struct batch b;
     struct cld_executor *ex = NULL;
-    unsigned threads = o->threads ? o->threads : default_threads();
+    /* --inflight 1 is the plain loop: one item at a time, decoded, run
+     * and saved before the next (unless -j asks for more workers). */
+    unsigned threads = o->threads ? o->threads
+                       : o->inflight == 1 ? 1 : default_threads();
     enum cld_status st;
 
     memset(res, 0, sizeof *res);
     memset(&b, 0, sizeof b);
     b.o = o;
     b.forced = -1;
+    b.t_start = now_s();
     cld_history_init(&b.hist);
     cld_history_init(&b.fresh);
     pthread_mutex_init(&b.lock, NULL);
@@ -1107,8 +1439,14 @@ enum cld_status cld_batch_run(const struct cld_batch_opts *o,
     if ((st = setup_targets(&b)) != CLD_OK)
         goto out;
     cld_launch_set_inflight(o->inflight);
+    if ((st = cld_trace_create(o->trace_path != NULL, &b.trace)) != CLD_OK)
+        goto out;
+    cld_trace_set_current(b.trace);
     if ((st = cld_executor_create(threads, 2 * threads, &ex)) != CLD_OK)
         goto out;
+    b.ex = ex;
+    for (size_t i = 0; i < b.nitems; i++)
+        b.nrun += b.items[i].st == CLD_OK;
     for (size_t i = 0; i < b.nitems; i++) {
         if (b.items[i].st != CLD_OK)
             continue;
@@ -1118,11 +1456,18 @@ enum cld_status cld_batch_run(const struct cld_batch_opts *o,
             goto out;
     }
     cld_executor_drain(ex);
+    summarize(&b, res);
+    if (o->trace_path &&
+        cld_trace_write(b.trace, o->trace_path, b.t_start) != CLD_OK)
+        fprintf(o->err, "cldispatch: warning: trace not written: %s\n",
+                cld_error_detail());
     save_inventory(&b);
     explain_summary(&b);
     res->shrunk = b.shrunk[1] + b.shrunk[2] + b.shrunk[3];
 out:
     cld_executor_destroy(ex);
+    cld_trace_set_current(NULL);
+    cld_trace_destroy(b.trace);
     if (b.store && b.fresh.n > 0
         && cld_profile_record_many(b.store, &b.fresh) != CLD_OK)
         fprintf(o->err, "cldispatch: warning: run history not saved: %s\n",

@@ -28,6 +28,8 @@ struct cld_batch_opts {
     unsigned threads;         /* host workers; 0 = number of cores */
     unsigned inflight;        /* items per device at once; 0 = default */
     bool verbose;             /* a line per finished item */
+    bool progress;            /* a progress line on err, redrawn */
+    const char *trace_path;   /* write a Chrome trace here, or NULL */
     FILE *out;                /* progress and explanations (stdout) */
     FILE *err;                /* error lines (stderr) */
     /* Set by a shard of a plan (scaleout.h): the inputs are image files and
@@ -45,6 +47,14 @@ struct cld_batch_result {
     unsigned done;
     unsigned failed;
     unsigned shrunk; /* JPEG items decoded at a reduced scale */
+    /* For the summary line: */
+    double wall_s;   /* the batch's whole time */
+    double mpix;     /* input megapixels of the items done */
+    double busy_s;   /* busy time summed over the timeline's lanes */
+    unsigned lanes;  /* lanes (host workers, device queues) with work */
+    unsigned retried;/* items run again after a device error */
+    unsigned dropped;/* devices left out after repeated errors */
+    char share[256]; /* "TARGET 75%, host 25%": items per target */
 };
 
 /* Run the batch. Per-item failures are counted in res and printed as one

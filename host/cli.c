@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "batch.h"
 #include "bench.h"
@@ -87,11 +88,18 @@ static const char usage_run[] =
     "      --max-pixels N   refuse larger images (default 512000000)\n"
     "  -j, --threads N      host worker threads (default: cores)\n"
     "      --inflight N     items on each device at once, 1..64 (default:\n"
-    "                       up to 4 as device memory allows; 1: one at a\n"
-    "                       time, the sequential baseline)\n"
+    "                       up to 4 as device memory allows; 1: the plain\n"
+    "                       loop, one item decoded, run and saved at a\n"
+    "                       time on one worker: the sequential baseline)\n"
     "      --explain        per size of item, every candidate target with\n"
     "                       its predicted time and what decided it\n"
     "  -v, --verbose        a line per finished item\n"
+    "      --progress, --no-progress  a line of items done, items/s,\n"
+    "                       MPix/s and time left, redrawn on stderr\n"
+    "                       (default: when stderr is a terminal)\n"
+    "      --trace FILE     write the run's timeline (host workers and\n"
+    "                       device queues) as Chrome trace JSON, for\n"
+    "                       Perfetto or chrome://tracing\n"
     "\n"
     "Each job takes its own options: `cldispatch --jobs` lists them all,\n"
     "`cldispatch run JOB --help` those of JOB.\n";
@@ -227,6 +235,9 @@ enum run_opt {
     OPT_KEEP_ORIENTATION,
     OPT_NO_SHRINK,
     OPT_INFLIGHT,
+    OPT_PROGRESS,
+    OPT_NO_PROGRESS,
+    OPT_TRACE,
     /* Job parameters: OPT_PARAM + index into the names run_longopts
      * collects. */
     OPT_PARAM = 512
@@ -251,6 +262,9 @@ static const struct option run_opts[] = {
     {"keep-orientation", no_argument, NULL, OPT_KEEP_ORIENTATION},
     {"no-shrink-on-load", no_argument, NULL, OPT_NO_SHRINK},
     {"inflight", required_argument, NULL, OPT_INFLIGHT},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"trace", required_argument, NULL, OPT_TRACE},
 };
 
 #define NRUN_OPTS (sizeof run_opts / sizeof run_opts[0])
@@ -334,6 +348,7 @@ static int parse_run(int argc, char **argv, bool plan,
     int c;
 
     memset(&o, 0, sizeof o);
+    o.progress = isatty(STDERR_FILENO);
     o.out = stdout;
     o.err = stderr;
     o.device = getenv("CLDISPATCH_DEVICE");
@@ -416,6 +431,15 @@ static int parse_run(int argc, char **argv, bool plan,
         case 'v':
             o.verbose = true;
             break;
+        case OPT_PROGRESS:
+            o.progress = true;
+            break;
+        case OPT_NO_PROGRESS:
+            o.progress = false;
+            break;
+        case OPT_TRACE:
+            o.trace_path = optarg;
+            break;
         case 'h':
             fputs(usage_run, stdout);
             print_job_options(stdout, job);
@@ -492,6 +516,29 @@ int cld__cli_parse_run(int argc, char **argv, struct cld_batch_opts *o,
                      &shards);
 }
 
+void cld__cli_print_summary(FILE *f, const struct cld_batch_result *res)
+{
+    fprintf(f, "%u done, %u failed", res->done, res->failed);
+    if (res->shrunk)
+        fprintf(f, " (%u JPEG decoded at reduced size: shrink-on-load)",
+                res->shrunk);
+    fprintf(f, " in %.2f s", res->wall_s);
+    if (res->mpix > 0 && res->wall_s > 0)
+        fprintf(f, ", %.1f MPix/s", res->mpix / res->wall_s);
+    if (res->share[0])
+        fprintf(f, "; %s", res->share);
+    if (res->lanes && res->wall_s > 0)
+        fprintf(f, "; overlap efficiency %.2f (%u lanes)",
+                res->busy_s / (res->wall_s * res->lanes), res->lanes);
+    if (res->retried)
+        fprintf(f, "; %u item%s run again after a device error",
+                res->retried, res->retried == 1 ? "" : "s");
+    if (res->dropped)
+        fprintf(f, "; %u device%s dropped", res->dropped,
+                res->dropped == 1 ? "" : "s");
+    fputc('\n', f);
+}
+
 static int cmd_run(int argc, char **argv, bool plan)
 {
     struct cld_batch_opts o;
@@ -516,11 +563,7 @@ static int cmd_run(int argc, char **argv, bool plan)
                                                 : cld_status_str(st));
         return cld__cli_status_exit(st);
     }
-    fprintf(stderr, "%u done, %u failed", res.done, res.failed);
-    if (res.shrunk)
-        fprintf(stderr, " (%u JPEG decoded at reduced size: shrink-on-load)",
-                res.shrunk);
-    fputc('\n', stderr);
+    cld__cli_print_summary(stderr, &res);
     return res.failed ? CLD_EXIT_ITEMS_FAILED : CLD_EXIT_OK;
 }
 

@@ -6,6 +6,8 @@
 #ifndef CLD_CLI_H
 #define CLD_CLI_H
 
+#include <stdio.h>
+
 #include "error.h"
 
 enum cld_exit {
@@ -32,5 +34,10 @@ int cld__cli_status_exit(enum cld_status st);
 
 int cld__cli_parse_run(int argc, char **argv, struct cld_batch_opts *o,
                        int *first_input);
+
+/* The end-of-run line: "N done, M failed in S s, X MPix/s; TARGET share;
+ * overlap efficiency E (L lanes)". */
+struct cld_batch_result;
+void cld__cli_print_summary(FILE *f, const struct cld_batch_result *res);
 
 #endif

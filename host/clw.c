@@ -1099,6 +1099,39 @@ enum cld_status cld_clw_wait(cl_uint n, const cl_event *ev)
     return cld_clw_check(err, "clWaitForEvents");
 }
 
+enum cld_status cld_clw_event_times(cl_event ev, cl_ulong *queued,
+                                    cl_ulong *start, cl_ulong *end)
+{
+    cl_int err = cld_clw_fault("clGetEventProfilingInfo");
+
+    if (err == CL_SUCCESS)
+        err = clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_QUEUED,
+                                      sizeof *queued, queued, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START,
+                                      sizeof *start, start, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END,
+                                      sizeof *end, end, NULL);
+    return cld_clw_check(err, "clGetEventProfilingInfo");
+}
+
+void cld_clctx_name(const struct cld_clctx *ctx, char *buf, size_t n)
+{
+    size_t got = 0;
+
+    if (n == 0)
+        return;
+    buf[0] = '\0';
+    if (clGetDeviceInfo(ctx->dev, CL_DEVICE_NAME, n - 1, buf, &got) !=
+            CL_SUCCESS ||
+        got == 0) {
+        snprintf(buf, n, "device");
+        return;
+    }
+    buf[got < n ? got : n - 1] = '\0';
+}
+
 enum cld_status cld_clw_finish(cl_command_queue q)
 {
     cl_int err = cld_clw_fault("clFinish");
@@ -1118,6 +1151,15 @@ void cld_clw_release_kernel(cl_kernel k)
 {
     if (k)
         clReleaseKernel(k);
+}
+
+enum cld_status cld_clw_retain_event(cl_event e)
+{
+    cl_int err = cld_clw_fault("clRetainEvent");
+
+    if (err == CL_SUCCESS)
+        err = clRetainEvent(e);
+    return cld_clw_check(err, "clRetainEvent");
 }
 
 void cld_clw_release_event(cl_event e)

@@ -24,7 +24,10 @@ enum cld_status cld_clw_check(cl_int err, const char *call);
  * wrapper, or of every wrapper when call is "*", fails with err instead of
  * running; nth 0 means every call from now on. Also read once from the
  * environment variable CLDISPATCH_FAULT="CALL[:NTH[:CL_ERROR_NAME]]"
- * (defaults: NTH 1, CL_OUT_OF_RESOURCES). cld_clw_fault_clear() disarms. */
+ * (defaults: NTH 1, CL_OUT_OF_RESOURCES). cld_clw_fault_clear() disarms.
+ * Besides the wrappers' names, "command" makes an item's device work end
+ * in that error (the status its completion reports), as a device that
+ * fails while running it would. */
 void cld_clw_fault_set(const char *call, unsigned nth, cl_int err);
 void cld_clw_fault_clear(void);
 /* The error to inject for this call, or CL_SUCCESS. */
@@ -155,6 +158,15 @@ enum cld_status cld_clw_on_complete(cl_event ev,
                                     void *user);
 enum cld_status cld_clw_wait(cl_uint n, const cl_event *ev);
 
+/* A completed command's profiling times (device clock, nanoseconds):
+ * when it was queued, started and ended. */
+enum cld_status cld_clw_event_times(cl_event ev, cl_ulong *queued,
+                                    cl_ulong *start, cl_ulong *end);
+
+/* The device's name (CL_DEVICE_NAME) into buf; "device" when it cannot
+ * be read. */
+void cld_clctx_name(const struct cld_clctx *ctx, char *buf, size_t n);
+
 /* The launcher's queues by role and ring of in-flight items on this
  * context (devq.h), created on first use, destroyed with the context. */
 struct cld_devq;
@@ -164,5 +176,7 @@ enum cld_status cld_clctx_devq(struct cld_clctx *ctx, struct cld_devq **out);
 void cld_clw_release_mem(cl_mem m);
 void cld_clw_release_kernel(cl_kernel k);
 void cld_clw_release_event(cl_event e);
+/* Another reference to e (kept for its profiling times). */
+enum cld_status cld_clw_retain_event(cl_event e);
 
 #endif

@@ -23,6 +23,7 @@ struct cld_devq {
     unsigned in_use, peak_in_use;
     unsigned live_bufs, peak_bufs;
     unsigned ring;              /* the last bound applied */
+    char name[128];             /* the device's */
 };
 
 static enum cld_role role(const struct cld_devq *q, enum cld_role r);
@@ -65,6 +66,7 @@ enum cld_status cld_devq_create(struct cld_clctx *ctx, struct cld_devq **out)
     if (!q)
         return cld_error_set(CLD_ERR_NOMEM, "out of memory");
     q->ctx = ctx;
+    cld_clctx_name(ctx, q->name, sizeof q->name);
     q->copy = !cld_clctx_host_unified(ctx) ||
               (mode && strcmp(mode, "copy") == 0);
     pthread_mutex_init(&q->lock, NULL);
@@ -148,6 +150,16 @@ static enum cld_role role(const struct cld_devq *q, enum cld_role r)
     return !q->copy && r == CLD_ROLE_DOWNLOAD ? CLD_ROLE_COMPUTE : r;
 }
 
+enum cld_role cld_devq_role(const struct cld_devq *q, enum cld_role r)
+{
+    return role(q, r);
+}
+
+const char *cld_devq_name(const struct cld_devq *q)
+{
+    return q->name;
+}
+
 cl_command_queue cld_devq_lock(struct cld_devq *q, enum cld_role r)
 {
     pthread_mutex_lock(&q->qlock[role(q, r)]);
@@ -159,15 +171,26 @@ void cld_devq_unlock(struct cld_devq *q, enum cld_role r)
     pthread_mutex_unlock(&q->qlock[role(q, r)]);
 }
 
-struct cld_devq_slot *cld_devq_acquire(struct cld_devq *q, size_t item_bytes)
+struct cld_devq_slot *cld_devq_acquire(struct cld_devq *q, size_t item_bytes,
+                                       bool (*wait)(void *arg),
+                                       void *wait_arg)
 {
     unsigned ring = ring_size(q, item_bytes);
     struct cld_devq_slot *s = NULL;
 
     pthread_mutex_lock(&q->lock);
     q->ring = ring;
-    while (q->in_use >= ring)
-        pthread_cond_wait(&q->room, &q->lock);
+    while (q->in_use >= ring) {
+        if (!wait) {
+            pthread_cond_wait(&q->room, &q->lock);
+            continue;
+        }
+        /* The slot comes back when another item is finished, which may
+         * be this thread's to do. */
+        pthread_mutex_unlock(&q->lock);
+        wait(wait_arg);
+        pthread_mutex_lock(&q->lock);
+    }
     if (q->free) {
         s = q->free;
         q->free = s->next;

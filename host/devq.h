@@ -44,14 +44,25 @@ void cld_devq_destroy(struct cld_devq *q);
  * CLDISPATCH_TRANSFER=copy when the queues were created). */
 bool cld_devq_copy(const struct cld_devq *q);
 
+/* The queue role r's commands go to (on the zero-copy path readbacks are
+ * maps on the compute queue). */
+enum cld_role cld_devq_role(const struct cld_devq *q, enum cld_role r);
+
+/* The device's name, for timeline lanes. */
+const char *cld_devq_name(const struct cld_devq *q);
+
 /* Lock role r's queue for a group of enqueues and return it; unlock
  * after its clFlush. */
 cl_command_queue cld_devq_lock(struct cld_devq *q, enum cld_role r);
 void cld_devq_unlock(struct cld_devq *q, enum cld_role r);
 
 /* Take a slot of the ring for an item whose buffers total item_bytes,
- * waiting while the ring is full; give it back with cld_devq_release. */
-struct cld_devq_slot *cld_devq_acquire(struct cld_devq *q, size_t item_bytes);
+ * waiting while the ring is full (calling wait(wait_arg), when not NULL,
+ * with no lock held, until a slot is free); give it back with
+ * cld_devq_release. */
+struct cld_devq_slot *cld_devq_acquire(struct cld_devq *q, size_t item_bytes,
+                                       bool (*wait)(void *arg),
+                                       void *wait_arg);
 void cld_devq_release(struct cld_devq *q, struct cld_devq_slot *s);
 
 /* Copy path: slot s's device buffer i of at least size bytes (made or

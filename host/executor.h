@@ -31,8 +31,43 @@ enum cld_status cld_executor_submit(struct cld_executor *ex, cld_task_fn fn,
                                     void *arg, cld_done_fn done, void *user,
                                     struct cld_future **out);
 
-/* Wait for every queued and running task to finish. */
+/* Wait for every queued, running, deferred and posted task to finish. */
 void cld_executor_drain(struct cld_executor *ex);
+
+/* Continuations, for work that waits on a device without holding a
+ * worker thread. A task that has started such work calls
+ * cld_executor_defer() before it returns: its future then stays pending
+ * (the task's return value is ignored) until cld_future_complete. The
+ * code that learns of the device's completion (an event callback, which
+ * must not block) hands the rest of the item to a worker with
+ * cld_executor_post, which never blocks: posted tasks run before
+ * submitted ones, so that finished items leave before new ones come in. */
+
+/* The running task's future, now deferred; NULL when the calling thread
+ * is not running a task. The reference returned belongs to the caller
+ * until it passes it to cld_future_complete. */
+struct cld_future *cld_executor_defer(void);
+
+/* Complete a deferred future with st (and, when st != CLD_OK, the calling
+ * thread's detail line): run its completion callback, wake its waiters
+ * and drop the reference. */
+void cld_future_complete(struct cld_future *f, enum cld_status st);
+
+/* Queue fn(arg) ahead of the submitted tasks without blocking (its status
+ * is ignored). CLD_ERR_NOMEM when it cannot be queued. */
+enum cld_status cld_executor_post(struct cld_executor *ex,
+                                  enum cld_status (*fn)(void *arg),
+                                  void *arg);
+
+/* On a worker thread waiting for what a posted task brings about (a free
+ * slot of a device's ring): run one posted task here if there is one,
+ * else wait up to timeout_s for one to be posted. True when it ran one.
+ * False at once on a thread that is not one of ex's workers. */
+bool cld_executor_help(struct cld_executor *ex, double timeout_s);
+
+/* The worker running the calling thread's task, as 0..nthreads-1, or -1
+ * on a thread that is not a worker (for traces). */
+int cld_executor_worker_index(void);
 
 /* Finish queued tasks, stop the workers and free the executor. Accepts
  * NULL. */

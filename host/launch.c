@@ -6,10 +6,16 @@
  * items' transfers and kernels proceed meanwhile. */
 #include "launch.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "devq.h"
 #include "jobs.h"
+#include "trace.h"
+
+/* Commands of one item whose profiling times go to the timeline. */
+#define MAX_NOTES (3 * CLD_WORK_MAX_BUFS + CLD_WORK_MAX_LAUNCHES + 4)
 
 /* One item on its way through the device. */
 struct run {
@@ -22,7 +28,33 @@ struct run {
     cl_event up[CLD_WORK_MAX_BUFS];  /* uploads the next launch waits on */
     unsigned nup;
     cl_event last[CLD_ROLES];        /* the item's latest on each queue */
+    struct note {
+        cl_event ev;                 /* retained */
+        enum cld_role role;
+        const char *what;            /* static, or a kernel name of w */
+        double host_s;               /* host clock just before enqueue */
+    } notes[MAX_NOTES];
+    unsigned nnotes;
+    bool remap;                      /* zero-copy maps returned other
+                                        memory: finish copies, unmaps */
+    void *ptr[CLD_WORK_MAX_BUFS];    /* what the readbacks wrote to */
+    bool want[CLD_WORK_MAX_BUFS];
 };
+
+/* Keep ev for the timeline: its times are read when the item is done. */
+static void note(struct run *r, cl_event ev, enum cld_role role,
+                 const char *what, double host_s)
+{
+    struct note *n;
+
+    if (!ev || r->nnotes == MAX_NOTES || cld_clw_retain_event(ev) != CLD_OK)
+        return;
+    n = &r->notes[r->nnotes++];
+    n->ev = ev;
+    n->role = role;
+    n->what = what;
+    n->host_s = host_s;
+}
 
 /* The cl_mem flags of buffer b on this device (see CLD_WBUF_*), and the
  * host pointer to pass. */
@@ -147,10 +179,14 @@ static enum cld_status make_buffers(struct run *r, unsigned g)
 
         if (!pending[n])
             continue;
+        double h = cld_trace_now();
+
         st = cld_clw_write(uq, r->mem[n], false, 0, w->bufs[n].size,
                            r->slot->stage_ptr[n], 0, NULL, &ev);
-        if (st == CLD_OK)
+        if (st == CLD_OK) {
             r->up[r->nup++] = ev;
+            note(r, ev, CLD_ROLE_UPLOAD, "upload", h);
+        }
     }
     if (st == CLD_OK)
         st = cld_clw_flush(uq);
@@ -231,6 +267,7 @@ static enum cld_status launch_group(struct run *r, cl_program prog,
         cq = cld_devq_lock(r->q, CLD_ROLE_COMPUTE);
         for (unsigned i = 0; i < w->nlaunches && st == CLD_OK; i++) {
             cl_event ev = NULL;
+            double h = cld_trace_now();
 
             if (!k[i])
                 continue;
@@ -240,6 +277,7 @@ static enum cld_status launch_group(struct run *r, cl_program prog,
             if (st != CLD_OK)
                 break;
             set_last(r, CLD_ROLE_COMPUTE, ev);
+            note(r, ev, CLD_ROLE_COMPUTE, w->launches[i].kernel, h);
             /* Later launches follow in queue order. */
             while (r->nup > 0)
                 cld_clw_release_event(r->up[--r->nup]);
@@ -253,78 +291,93 @@ static enum cld_status launch_group(struct run *r, cl_program prog,
     return st;
 }
 
-/* Bring the buffers flagged `flag` to host memory after the item's
- * kernels: non-blocking readbacks (copy path: into the slot's staging) or
- * maps (zero-copy) on the download queue, then wait for the posted
- * completion. */
-static enum cld_status fetch(struct run *r, unsigned flag)
+/* Enqueue the non-blocking readbacks of the buffers flagged `flag`
+ * (copy path: into the slot's staging) or their maps (zero-copy) on the
+ * download queue, after the item's kernels. fetch_done completes them
+ * once r->last[CLD_ROLE_DOWNLOAD] has. */
+static enum cld_status fetch_enqueue(struct run *r, unsigned flag)
 {
     const struct cld_work *w = r->w;
-    void *ptr[CLD_WORK_MAX_BUFS] = {NULL};
-    bool want[CLD_WORK_MAX_BUFS] = {false}, same = true;
+    bool same = true;
     cl_event after = r->last[CLD_ROLE_COMPUTE];
     cl_command_queue dq;
     enum cld_status st = CLD_OK;
 
+    r->remap = false;
     for (unsigned n = 0; n < w->nbufs && st == CLD_OK; n++) {
-        want[n] = (w->bufs[n].flags & flag) && r->mem[n] && w->bufs[n].host;
-        if (want[n] && r->copy)
+        r->ptr[n] = NULL;
+        r->want[n] = (w->bufs[n].flags & flag) && r->mem[n] &&
+                     w->bufs[n].host;
+        if (r->want[n] && r->copy)
             st = cld_devq_staging(r->q, r->slot, n, w->bufs[n].size,
-                                  &ptr[n]);
+                                  &r->ptr[n]);
     }
     if (st != CLD_OK)
         return st;
     dq = cld_devq_lock(r->q, CLD_ROLE_DOWNLOAD);
     for (unsigned n = 0; n < w->nbufs && st == CLD_OK; n++) {
         cl_event ev = NULL;
+        double h = cld_trace_now();
 
-        if (!want[n])
+        if (!r->want[n])
             continue;
         if (r->copy)
             st = cld_clw_read(dq, r->mem[n], false, 0, w->bufs[n].size,
-                              ptr[n], after ? 1 : 0, after ? &after : NULL,
+                              r->ptr[n], after ? 1 : 0, after ? &after : NULL,
                               &ev);
         else
             st = cld_clw_map_async(dq, r->mem[n], CL_MAP_READ, 0,
                                    w->bufs[n].size, after ? 1 : 0,
-                                   after ? &after : NULL, &ev, &ptr[n]);
+                                   after ? &after : NULL, &ev, &r->ptr[n]);
         if (st == CLD_OK) {
             set_last(r, CLD_ROLE_DOWNLOAD, ev);
-            same = same && (r->copy || ptr[n] == w->bufs[n].host);
+            note(r, ev, CLD_ROLE_DOWNLOAD, r->copy ? "readback" : "map", h);
+            same = same && (r->copy || r->ptr[n] == w->bufs[n].host);
         }
     }
     /* Zero-copy maps of wrapped host memory return that memory: unmap in
-     * the same group and wait once. */
+     * the same group. */
     for (unsigned n = 0; n < w->nbufs && st == CLD_OK && !r->copy && same;
          n++) {
         cl_event ev = NULL;
 
-        if (!want[n])
+        if (!r->want[n])
             continue;
-        st = cld_clw_unmap_async(dq, r->mem[n], ptr[n], 0, NULL, &ev);
+        st = cld_clw_unmap_async(dq, r->mem[n], r->ptr[n], 0, NULL, &ev);
         if (st == CLD_OK)
             set_last(r, CLD_ROLE_DOWNLOAD, ev);
-        ptr[n] = NULL;
+        r->ptr[n] = NULL;
     }
     if (st == CLD_OK)
         st = cld_clw_flush(dq);
     cld_devq_unlock(r->q, CLD_ROLE_DOWNLOAD);
-    if (st == CLD_OK && r->last[CLD_ROLE_DOWNLOAD])
-        st = cld_devq_await(r->last[CLD_ROLE_DOWNLOAD], "readback");
-    for (unsigned n = 0; n < w->nbufs && st == CLD_OK; n++) {
-        if (want[n] && ptr[n] && ptr[n] != w->bufs[n].host)
-            memcpy(w->bufs[n].host, ptr[n], w->bufs[n].size);
+    r->remap = st == CLD_OK && !r->copy && !same;
+    return st;
+}
+
+/* After the readbacks of fetch_enqueue completed: copy staging (or maps
+ * that returned other memory) to the buffers' host memory, and unmap
+ * those maps, waiting for that. */
+static enum cld_status fetch_done(struct run *r)
+{
+    const struct cld_work *w = r->w;
+    cl_command_queue dq;
+    enum cld_status st = CLD_OK;
+
+    for (unsigned n = 0; n < w->nbufs; n++) {
+        if (r->want[n] && r->ptr[n] && r->ptr[n] != w->bufs[n].host)
+            memcpy(w->bufs[n].host, r->ptr[n], w->bufs[n].size);
     }
-    if (st != CLD_OK || r->copy || same)
-        return st;
-    /* Maps that returned other memory: unmap now that it is copied. */
+    if (!r->remap)
+        return CLD_OK;
+    r->remap = false;
     dq = cld_devq_lock(r->q, CLD_ROLE_DOWNLOAD);
     for (unsigned n = 0; n < w->nbufs && st == CLD_OK; n++) {
         cl_event ev = NULL;
 
-        if (!want[n] || !ptr[n])
+        if (!r->want[n] || !r->ptr[n])
             continue;
-        st = cld_clw_unmap_async(dq, r->mem[n], ptr[n], 0, NULL, &ev);
+        st = cld_clw_unmap_async(dq, r->mem[n], r->ptr[n], 0, NULL, &ev);
         if (st == CLD_OK)
             set_last(r, CLD_ROLE_DOWNLOAD, ev);
     }
@@ -333,6 +386,19 @@ static enum cld_status fetch(struct run *r, unsigned flag)
     cld_devq_unlock(r->q, CLD_ROLE_DOWNLOAD);
     if (st == CLD_OK)
         st = cld_devq_await(r->last[CLD_ROLE_DOWNLOAD], "unmap");
+    return st;
+}
+
+/* Bring the buffers flagged `flag` to host memory, waiting for them (the
+ * host step between launch groups). */
+static enum cld_status fetch(struct run *r, unsigned flag)
+{
+    enum cld_status st = fetch_enqueue(r, flag);
+
+    if (st == CLD_OK && r->last[CLD_ROLE_DOWNLOAD])
+        st = cld_devq_await(r->last[CLD_ROLE_DOWNLOAD], "readback");
+    if (st == CLD_OK)
+        st = fetch_done(r);
     return st;
 }
 
@@ -364,50 +430,215 @@ static void settle(struct run *r)
         clWaitForEvents(1, &ev[i]);
 }
 
-enum cld_status cld_launch_run(struct cld_clctx *ctx, struct cld_work *w)
-{
+/* One item started on a device and not yet finished. */
+struct cld_launch {
     struct run r;
+    struct cld_launch_opts o;
+    char item[256];
+    pthread_mutex_t lock;   /* guards status, done_s */
+    cl_int status;          /* the final command's, from the callback */
+    double done_s;
+};
+
+/* Runs on a driver thread, or at once on the thread that set it: note the
+ * outcome and tell the owner, who must only post. */
+static void CL_CALLBACK on_done(cl_event ev, cl_int status, void *user)
+{
+    struct cld_launch *l = user;
+    void (*done)(void *) = l->o.done;
+    void *arg = l->o.user;
+
+    (void)ev;
+    /* The fault switch's "command": the device reports the item's last
+     * command failed, as a lost or exhausted device would. */
+    if (status >= 0) {
+        cl_int err = cld_clw_fault("command");
+
+        if (err != CL_SUCCESS)
+            status = err;
+    }
+    pthread_mutex_lock(&l->lock);
+    l->status = status;
+    l->done_s = cld_trace_now();
+    pthread_mutex_unlock(&l->lock);
+    done(arg);
+}
+
+/* Put the item's commands on the timeline, on lanes named after the
+ * device and the queue: each command's device times, placed on the host
+ * clock from the moment it was enqueued (its QUEUED time). */
+static void trace_notes(struct run *r, const char *item)
+{
+    static const char *const lane[CLD_ROLES] = {"upload", "compute",
+                                                "download"};
+    struct cld_trace *t = cld_trace_current();
+    char name[300];
+
+    for (unsigned i = 0; i < r->nnotes; i++) {
+        struct note *n = &r->notes[i];
+        cl_ulong q, b, e;
+        enum cld_role role = cld_devq_role(r->q, n->role);
+
+        if (t && cld_clw_event_times(n->ev, &q, &b, &e) == CLD_OK &&
+            b >= q && e >= b) {
+            snprintf(name, sizeof name, "%s: %s", cld_devq_name(r->q),
+                     lane[role]);
+            cld_trace_span(t, cld_trace_lane(t, name), n->what, item,
+                           n->host_s + (double)(b - q) * 1e-9,
+                           n->host_s + (double)(e - q) * 1e-9);
+        }
+        cld_clw_release_event(n->ev);
+    }
+    r->nnotes = 0;
+}
+
+/* Give back what the item holds on the device; waits first for anything
+ * of it still queued when it failed (host memory the buffers wrap, and
+ * the slot's buffers, must outlive it). */
+static void end_run(struct run *r, bool failed, const char *item)
+{
+    if (failed)
+        settle(r);
+    trace_notes(r, item);
+    for (unsigned i = 0; i < CLD_ROLES; i++) {
+        cld_clw_release_event(r->last[i]);
+        r->last[i] = NULL;
+    }
+    while (r->nup > 0)
+        cld_clw_release_event(r->up[--r->nup]);
+    for (unsigned b = 0; b < r->w->nbufs && !r->copy; b++)
+        cld_devq_drop(r->q, r->mem[b]);
+    cld_devq_release(r->q, r->slot);
+}
+
+enum cld_status cld_launch_start(struct cld_clctx *ctx, struct cld_work *w,
+                                 const struct cld_launch_opts *o,
+                                 struct cld_launch **out)
+{
+    struct cld_launch *l;
+    struct run *r;
     unsigned last = 0;
     cl_program prog;
+    cl_event fin;
     enum cld_status st;
 
+    *out = NULL;
     if ((st = cld_work_check(w)) != CLD_OK)
         return st;
-    memset(&r, 0, sizeof r);
-    r.ctx = ctx;
-    r.w = w;
+    if (!(l = calloc(1, sizeof *l)))
+        return cld_error_set(CLD_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&l->lock, NULL);
+    l->o = *o;
+    snprintf(l->item, sizeof l->item, "%s", o->item ? o->item : "");
+    r = &l->r;
+    r->ctx = ctx;
+    r->w = w;
     for (unsigned i = 0; i < w->nlaunches; i++)
         last = w->launches[i].group > last ? w->launches[i].group : last;
     if ((st = cld_clctx_program(ctx, w->family, w->options, &prog)) !=
-        CLD_OK ||
-        (st = cld_clctx_devq(ctx, &r.q)) != CLD_OK)
-        return st;
-    r.copy = cld_devq_copy(r.q);
-    r.slot = cld_devq_acquire(r.q, item_bytes(w));
-    if (!r.slot)
-        return CLD_ERR_NOMEM;
+            CLD_OK ||
+        (st = cld_clctx_devq(ctx, &r->q)) != CLD_OK)
+        goto fail;
+    r->copy = cld_devq_copy(r->q);
+    r->slot = cld_devq_acquire(r->q, item_bytes(w), o->wait, o->wait_arg);
+    if (!r->slot) {
+        st = CLD_ERR_NOMEM;
+        goto fail;
+    }
     for (unsigned g = 0; g <= last && st == CLD_OK; g++) {
-        st = launch_group(&r, prog, g);
+        st = launch_group(r, prog, g);
         if (st != CLD_OK || g == last || !w->step)
             continue;
         /* A host step between launch groups waits for its inputs. */
-        if ((st = fetch(&r, CLD_WBUF_STEP)) == CLD_OK)
+        if ((st = fetch(r, CLD_WBUF_STEP)) == CLD_OK)
             st = w->step(w, g);
     }
     if (st == CLD_OK)
-        st = fetch(&r, CLD_WBUF_FETCH);
-    if (st == CLD_OK && !r.last[CLD_ROLE_DOWNLOAD] &&
-        r.last[CLD_ROLE_COMPUTE])
-        st = cld_devq_await(r.last[CLD_ROLE_COMPUTE], "kernel");
-    if (st != CLD_OK)
-        settle(&r);
-    for (unsigned i = 0; i < CLD_ROLES; i++)
-        cld_clw_release_event(r.last[i]);
-    while (r.nup > 0)
-        cld_clw_release_event(r.up[--r.nup]);
-    for (unsigned b = 0; b < w->nbufs && !r.copy; b++)
-        cld_devq_drop(r.q, r.mem[b]);
-    cld_devq_release(r.q, r.slot);
+        st = fetch_enqueue(r, CLD_WBUF_FETCH);
+    fin = r->last[CLD_ROLE_DOWNLOAD] ? r->last[CLD_ROLE_DOWNLOAD]
+                                     : r->last[CLD_ROLE_COMPUTE];
+    if (st == CLD_OK && !fin)
+        st = cld_error_set(CLD_ERR_INTERNAL, "%s: work with no launch",
+                           w->family);
+    if (st != CLD_OK) {
+        end_run(r, true, l->item);
+        goto fail;
+    }
+    /* The callback may run at once, and the item be finished by another
+     * thread before this returns: l is the owner's from here on. */
+    *out = l;
+    st = cld_clw_on_complete(fin, on_done, l);
+    if (st != CLD_OK) {
+        *out = NULL;
+        end_run(r, true, l->item);
+        goto fail;
+    }
+    return CLD_OK;
+fail:
+    pthread_mutex_destroy(&l->lock);
+    free(l);
+    return st;
+}
+
+enum cld_status cld_launch_finish(struct cld_launch *l, double *done_s)
+{
+    struct run *r = &l->r;
+    enum cld_status st = CLD_OK;
+    cl_int status;
+
+    pthread_mutex_lock(&l->lock);
+    status = l->status;
+    if (done_s)
+        *done_s = l->done_s;
+    pthread_mutex_unlock(&l->lock);
+    if (status < 0)
+        st = cld_error_set(CLD_ERR_CL, "%s: %s",
+                           r->last[CLD_ROLE_DOWNLOAD] ? "readback" : "kernel",
+                           cld_cl_errname(status));
+    if (st == CLD_OK)
+        st = fetch_done(r);
+    end_run(r, st != CLD_OK, l->item);
+    pthread_mutex_destroy(&l->lock);
+    free(l);
+    return st;
+}
+
+/* The synchronous run: start, wait for the posted completion, finish. */
+struct waiter {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+};
+
+static void wake(void *arg)
+{
+    struct waiter *wt = arg;
+
+    pthread_mutex_lock(&wt->lock);
+    wt->done = true;
+    pthread_cond_signal(&wt->cond);
+    pthread_mutex_unlock(&wt->lock);
+}
+
+enum cld_status cld_launch_run(struct cld_clctx *ctx, struct cld_work *w)
+{
+    struct waiter wt = {.done = false};
+    struct cld_launch_opts o = {.done = wake, .user = &wt};
+    struct cld_launch *l;
+    enum cld_status st;
+
+    pthread_mutex_init(&wt.lock, NULL);
+    pthread_cond_init(&wt.cond, NULL);
+    st = cld_launch_start(ctx, w, &o, &l);
+    if (st == CLD_OK) {
+        pthread_mutex_lock(&wt.lock);
+        while (!wt.done)
+            pthread_cond_wait(&wt.cond, &wt.lock);
+        pthread_mutex_unlock(&wt.lock);
+        st = cld_launch_finish(l, NULL);
+    }
+    pthread_cond_destroy(&wt.cond);
+    pthread_mutex_destroy(&wt.lock);
     return st;
 }
 

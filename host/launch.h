@@ -19,6 +19,31 @@
  * CLD_ERR_BUILD with a detail line on device errors. */
 enum cld_status cld_launch_run(struct cld_clctx *ctx, struct cld_work *w);
 
+/* The same without waiting: cld_launch_start enqueues w's device work
+ * (the ring slot, buffers, uploads, launches and the non-blocking
+ * readbacks; only a host step between launch groups waits) and returns;
+ * when the device has completed it, done(user) runs, on a driver thread
+ * or at once on the caller's: it must only post. Then, on a host thread,
+ * cld_launch_finish brings the results to w's host memory, reports a
+ * device error (CLD_ERR_CL naming it), gives back what the item held and
+ * frees l; *done_s (may be NULL) gets the host time of the completion.
+ * w must live until then. */
+struct cld_launch;
+struct cld_launch_opts {
+    const char *item;            /* the item's name, for the timeline */
+    void (*done)(void *user);
+    void *user;
+    /* Called (without locks) while the device's ring is full, to let the
+     * thread do other work, such as finishing items; returns when it did
+     * some or a short while passed. NULL: just wait. */
+    bool (*wait)(void *arg);
+    void *wait_arg;
+};
+enum cld_status cld_launch_start(struct cld_clctx *ctx, struct cld_work *w,
+                                 const struct cld_launch_opts *o,
+                                 struct cld_launch **out);
+enum cld_status cld_launch_finish(struct cld_launch *l, double *done_s);
+
 /* The ring bound, --inflight: at most n items hold device buffers on each
  * device at once (1: one item at a time, the sequential baseline). 0, the
  * default: up to 4, fewer when a quarter of the device's memory cannot
