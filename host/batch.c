@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -629,6 +630,9 @@ struct pending {
     double start_s;           /* host seconds spent starting it */
     bool timed;               /* no program build while starting */
     double t0;                /* when the item's task began */
+    /* Two events let finish_item run: the device's completion, and the
+     * starting thread having filled in the above. */
+    atomic_int gate;
 };
 
 /* The host worker's lane on the batch's timeline. */
@@ -686,10 +690,13 @@ static void progress(struct batch *b, bool force)
 /* Posted by the launcher's completion: finish on a worker thread. */
 static enum cld_status finish_item(void *arg);
 
+/* One of the two events finish_item waits for; the second posts it. */
 static void device_done(void *arg)
 {
     struct pending *pd = arg;
 
+    if (atomic_fetch_sub(&pd->gate, 1) != 1)
+        return;
     if (cld_executor_post(pd->it->b->ex, finish_item, pd) != CLD_OK) {
         /* Out of memory for the post: finish here rather than lose it
          * (a driver thread then pays for the encode). */
@@ -829,11 +836,19 @@ static enum cld_status place_and_run(struct item *it,
         timed = s1.source_builds + s1.binary_loads
                 == s0.source_builds + s0.binary_loads;
         if (st == CLD_OK && ctx && pd) {
+            if (probe && !timed) {
+                /* It will measure a build: another item may probe. */
+                pthread_mutex_lock(&b->lock);
+                probe_return(b, probe);
+                pthread_mutex_unlock(&b->lock);
+                probe = NULL;
+            }
             pd->target = target;
             pd->probe = probe;
             pd->timed = timed;
             pd->start_s = t0;
             *started = true;
+            device_done(pd);
             return CLD_OK;
         }
         if (probe && (st != CLD_OK || !timed)) {
@@ -990,6 +1005,7 @@ static enum cld_status run_item(void *arg)
         pd->it = it;
         pd->t0 = t0;
         pd->in = in;
+        atomic_init(&pd->gate, 2);
         pd->f = cld_executor_defer();
         st = place_and_run(it, &in, &res, pd, &started);
         if (started)
