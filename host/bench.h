@@ -22,6 +22,8 @@ struct cld_bench_opts {
                               (--quick: 1) */
     uint32_t width;        /* kernels: the image size; 0: 4000 x 3000 */
     uint32_t height;
+    const char *folder;    /* pipeline: the inputs; NULL: derived */
+    const char *device;    /* pipeline: the selector; NULL: auto */
     FILE *out;             /* tables (stdout) */
     FILE *err;             /* warnings (stderr) */
 };
@@ -45,5 +47,12 @@ enum cld_status cld_bench_placement(const struct cld_bench_opts *o);
 /* Per job and target: the first (cold) run, the median of `runs` runs
  * after a warm-up, and millions of elements (pixels) per second. */
 enum cld_status cld_bench_kernels(const struct cld_bench_opts *o);
+
+/* Blur PPM -> PPM on a folder (or 64 1920x1080 images derived from
+ * ./samples/images), whole batches as `cldispatch run` makes them, best of
+ * `runs` interleaved rounds of: --inflight 1 and pipelined, in zero-copy
+ * and copy-path modes; prints wall time, images/s, the ratio to
+ * --inflight 1 and the overlap efficiency of each. */
+enum cld_status cld_bench_pipeline(const struct cld_bench_opts *o);
 
 #endif

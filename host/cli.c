@@ -613,6 +613,7 @@ static const char usage_bench[] =
     "                                  [--passes N] [--no-calibrate]\n"
     "                                  [--explain]\n"
     "       cldispatch bench kernels [--size WxH] [--runs N] [--job NAME]\n"
+    "       cldispatch bench pipeline [FOLDER] [--runs N] [--device SEL]\n"
     "\n"
     "placement: calibrate (as --calibrate), then for every job at 256x256,\n"
     "  1024x1024 and 4000x3000 (--quick: 256x256 and 1024x768) decide the\n"
@@ -626,7 +627,12 @@ static const char usage_bench[] =
     "  --explain prints the placement table of each cell it missed.\n"
     "kernels: per job and target, the cold first run, the median of N runs\n"
     "  (default 5) after a warm-up, and million elements per second, on a\n"
-    "  synthetic RGB image (default 4000x3000). I/O is never timed.\n";
+    "  synthetic RGB image (default 4000x3000). I/O is never timed.\n"
+    "pipeline: blur PPM -> PPM over FOLDER (default: 64 1920x1080 images\n"
+    "  derived from ./samples/images), whole batches timed as a user times\n"
+    "  `cldispatch run`: --inflight 1 (the sequential loop) against the\n"
+    "  pipelined default, in zero-copy and copy-path modes, best of N\n"
+    "  interleaved rounds (default 3), with each one's overlap efficiency.\n";
 
 static int cmd_bench(int argc, char **argv)
 {
@@ -638,10 +644,11 @@ static int cmd_bench(int argc, char **argv)
         {"no-calibrate", no_argument, NULL, 'N'},
         {"explain", no_argument, NULL, 'E'},
         {"passes", required_argument, NULL, 'P'},
+        {"device", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     struct cld_bench_opts o;
-    bool placement;
+    bool placement, pipeline;
     uint64_t u;
     int c;
     enum cld_status st;
@@ -650,15 +657,18 @@ static int cmd_bench(int argc, char **argv)
     o.out = stdout;
     o.err = stderr;
     if (argc < 2 || (strcmp(argv[1], "placement") != 0 &&
-                     strcmp(argv[1], "kernels") != 0)) {
+                     strcmp(argv[1], "kernels") != 0 &&
+                     strcmp(argv[1], "pipeline") != 0)) {
         if (argc >= 2 && (!strcmp(argv[1], "--help") ||
                           !strcmp(argv[1], "-h"))) {
             fputs(usage_bench, stdout);
             return CLD_EXIT_OK;
         }
-        return usage_error("%s", "bench: say 'placement' or 'kernels'");
+        return usage_error("%s", "bench: say 'placement', 'kernels' or "
+                           "'pipeline'");
     }
     placement = strcmp(argv[1], "placement") == 0;
+    pipeline = strcmp(argv[1], "pipeline") == 0;
     argc--;
     argv++;
     optind = 0; /* afresh: see parse_run */
@@ -700,8 +710,16 @@ static int cmd_bench(int argc, char **argv)
                 return usage_error("unknown job '%s' (see --jobs)", optarg);
             o.job = optarg;
             break;
+        case 'D':
+            if (!pipeline)
+                return usage_error("%s", "--device goes with bench "
+                                   "pipeline");
+            if (cld_device_selector_check(optarg) != CLD_OK)
+                return usage_error("%s", cld_error_detail());
+            o.device = optarg;
+            break;
         case 'S':
-            if (placement)
+            if (placement || pipeline)
                 return usage_error("%s", "--size goes with bench kernels");
             if (!parse_size(optarg, &o.width, &o.height))
                 return usage_error("bad --size '%s' (WxH, 1..65536)",
@@ -716,9 +734,12 @@ static int cmd_bench(int argc, char **argv)
             return usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
+    if (pipeline && optind < argc)
+        o.folder = argv[optind++];
     if (optind < argc)
         return usage_error("unexpected argument '%s'", argv[optind]);
-    st = placement ? cld_bench_placement(&o) : cld_bench_kernels(&o);
+    st = placement ? cld_bench_placement(&o)
+         : pipeline ? cld_bench_pipeline(&o) : cld_bench_kernels(&o);
     if (st != CLD_OK) {
         fprintf(stderr, "cldispatch: %s\n", cld_error_detail()[0]
                                                 ? cld_error_detail()

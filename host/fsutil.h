@@ -57,6 +57,10 @@ void cld_atomic_abort(struct cld_atomic_file *af);
  * a file behind; whoever owns the final name may remove it. */
 size_t cld_atomic_tmp_base(const char *name);
 
+/* Remove path and everything under it (symbolic links are removed, not
+ * followed); for folders the program made itself. */
+void cld_remove_tree(const char *path);
+
 /* Create dir and its missing parents (mode 0777 & ~umask). An existing
  * directory is fine; an existing non-directory is CLD_ERR_IO. */
 enum cld_status cld_mkdir_p(const char *dir);

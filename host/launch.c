@@ -435,9 +435,8 @@ struct cld_launch {
     struct run r;
     struct cld_launch_opts o;
     char item[256];
-    pthread_mutex_t lock;   /* guards status, done_s */
+    pthread_mutex_t lock;   /* guards status */
     cl_int status;          /* the final command's, from the callback */
-    double done_s;
 };
 
 /* Runs on a driver thread, or at once on the thread that set it: note the
@@ -459,7 +458,6 @@ static void CL_CALLBACK on_done(cl_event ev, cl_int status, void *user)
     }
     pthread_mutex_lock(&l->lock);
     l->status = status;
-    l->done_s = cld_trace_now();
     pthread_mutex_unlock(&l->lock);
     done(arg);
 }
@@ -467,39 +465,47 @@ static void CL_CALLBACK on_done(cl_event ev, cl_int status, void *user)
 /* Put the item's commands on the timeline, on lanes named after the
  * device and the queue: each command's device times, placed on the host
  * clock from the moment it was enqueued (its QUEUED time). */
-static void trace_notes(struct run *r, const char *item)
+static double trace_notes(struct run *r, const char *item)
 {
     static const char *const lane[CLD_ROLES] = {"upload", "compute",
                                                 "download"};
     struct cld_trace *t = cld_trace_current();
     char name[300];
+    double busy = 0;
 
     for (unsigned i = 0; i < r->nnotes; i++) {
         struct note *n = &r->notes[i];
         cl_ulong q, b, e;
         enum cld_role role = cld_devq_role(r->q, n->role);
 
-        if (t && cld_clw_event_times(n->ev, &q, &b, &e) == CLD_OK &&
-            b >= q && e >= b) {
+        if (cld_clw_event_times(n->ev, &q, &b, &e) == CLD_OK && b >= q &&
+            e >= b) {
+            busy += (double)(e - b) * 1e-9;
+            if (!t)
+                goto next;
             snprintf(name, sizeof name, "%s: %s", cld_devq_name(r->q),
                      lane[role]);
             cld_trace_span(t, cld_trace_lane(t, name), n->what, item,
                            n->host_s + (double)(b - q) * 1e-9,
                            n->host_s + (double)(e - q) * 1e-9);
         }
+next:
         cld_clw_release_event(n->ev);
     }
     r->nnotes = 0;
+    return busy;
 }
 
 /* Give back what the item holds on the device; waits first for anything
  * of it still queued when it failed (host memory the buffers wrap, and
  * the slot's buffers, must outlive it). */
-static void end_run(struct run *r, bool failed, const char *item)
+static double end_run(struct run *r, bool failed, const char *item)
 {
+    double busy;
+
     if (failed)
         settle(r);
-    trace_notes(r, item);
+    busy = trace_notes(r, item);
     for (unsigned i = 0; i < CLD_ROLES; i++) {
         cld_clw_release_event(r->last[i]);
         r->last[i] = NULL;
@@ -509,6 +515,7 @@ static void end_run(struct run *r, bool failed, const char *item)
     for (unsigned b = 0; b < r->w->nbufs && !r->copy; b++)
         cld_devq_drop(r->q, r->mem[b]);
     cld_devq_release(r->q, r->slot);
+    return busy;
 }
 
 enum cld_status cld_launch_start(struct cld_clctx *ctx, struct cld_work *w,
@@ -580,16 +587,15 @@ fail:
     return st;
 }
 
-enum cld_status cld_launch_finish(struct cld_launch *l, double *done_s)
+enum cld_status cld_launch_finish(struct cld_launch *l, double *device_s)
 {
     struct run *r = &l->r;
     enum cld_status st = CLD_OK;
     cl_int status;
+    double busy;
 
     pthread_mutex_lock(&l->lock);
     status = l->status;
-    if (done_s)
-        *done_s = l->done_s;
     pthread_mutex_unlock(&l->lock);
     if (status < 0)
         st = cld_error_set(CLD_ERR_CL, "%s: %s",
@@ -597,7 +603,9 @@ enum cld_status cld_launch_finish(struct cld_launch *l, double *done_s)
                            cld_cl_errname(status));
     if (st == CLD_OK)
         st = fetch_done(r);
-    end_run(r, st != CLD_OK, l->item);
+    busy = end_run(r, st != CLD_OK, l->item);
+    if (device_s)
+        *device_s = busy;
     pthread_mutex_destroy(&l->lock);
     free(l);
     return st;

@@ -26,7 +26,8 @@ enum cld_status cld_launch_run(struct cld_clctx *ctx, struct cld_work *w);
  * or at once on the caller's: it must only post. Then, on a host thread,
  * cld_launch_finish brings the results to w's host memory, reports a
  * device error (CLD_ERR_CL naming it), gives back what the item held and
- * frees l; *done_s (may be NULL) gets the host time of the completion.
+ * frees l; *device_s (may be NULL) gets the seconds the item's commands
+ * ran on the device (from OpenCL profiling: uploads, kernels, readbacks).
  * w must live until then. */
 struct cld_launch;
 struct cld_launch_opts {
@@ -42,7 +43,7 @@ struct cld_launch_opts {
 enum cld_status cld_launch_start(struct cld_clctx *ctx, struct cld_work *w,
                                  const struct cld_launch_opts *o,
                                  struct cld_launch **out);
-enum cld_status cld_launch_finish(struct cld_launch *l, double *done_s);
+enum cld_status cld_launch_finish(struct cld_launch *l, double *device_s);
 
 /* The ring bound, --inflight: at most n items hold device buffers on each
  * device at once (1: one item at a time, the sequential baseline). 0, the

@@ -25,6 +25,8 @@
 #include "fsutil.h"
 #include "image_io.h"
 #include "jobs.h"
+#include "placement.h"
+#include "profile.h"
 
 #define NITEMS 200
 #define NBIG 4
@@ -65,6 +67,9 @@ static int setup(void **state)
 
     assert_non_null(f);
     f->tmp = cld_test_tmpdir();
+    /* A history of this test's own runs only (see check_history). */
+    snprintf(path, sizeof path, "%s/cache", f->tmp);
+    setenv("XDG_CACHE_HOME", path, 1);
     assert_int_equal(cld_image_load(cld_test_image("astronaut.png"), NULL,
                                     &src),
                      CLD_OK);
@@ -351,12 +356,46 @@ static void whole_batch(struct fx *f, const char *device, bool copy,
     free(s);
 }
 
+/* What the batches recorded in the run history is a device time per
+ * item: well under a second for these items (a completion time taken
+ * for a duration once gave hours). */
+static void check_history(void)
+{
+    struct cld_profile_store *s;
+    struct cld_history h;
+    size_t dev = 0;
+
+    cld_history_init(&h);
+    assert_int_equal(cld_profile_store_open(NULL, &s), CLD_OK);
+    assert_int_equal(cld_profile_load_history(s, &h), CLD_OK);
+    cld_profile_store_close(s);
+    for (size_t i = 0; i < h.n; i++) {
+        const struct cld_history_entry *e = &h.entries[i];
+
+        if (strcmp(e->job, "blur") != 0 || strncmp(e->key, "host", 4) == 0)
+            continue;
+        for (size_t k = 0; k < e->n; k++) {
+            double sec = e->samples[k].seconds;
+
+            dev++;
+            if (!(sec > 0 && sec < 1.0)) {
+                print_error("%s on %s: %g s recorded\n", e->job, e->key,
+                            sec);
+                fail();
+            }
+        }
+    }
+    assert_true(dev > 0);
+    cld_history_clear(&h);
+}
+
 static void test_engine_zero_copy(void **state)
 {
     struct fx *f = *state;
 
     whole_batch(f, "pocl:pthread", false, "zc-pthread");
     whole_batch(f, "pocl:basic", false, "zc-basic");
+    check_history();
 }
 
 static void test_engine_copy_path(void **state)

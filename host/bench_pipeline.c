@@ -1,0 +1,246 @@
+/* `cldispatch bench pipeline`: whole batches as `cldispatch run` makes
+ * them (decode, placement, device, encode, files written), timed as a
+ * user times the command, in the sequential loop (--inflight 1) and
+ * pipelined, in zero-copy and copy-path modes, rounds interleaved. */
+#include "bench.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "batch.h"
+#include "fsutil.h"
+#include "image_io.h"
+#include "jobs.h"
+
+#define PIPE_ITEMS 64u
+#define PIPE_W 1920u
+#define PIPE_H 1080u
+#define PIPE_RUNS 3u
+#define SAMPLES_DIR "samples/images"
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* src scaled to cover PIPE_W x PIPE_H (the host's resize), then a window
+ * of that size at an offset that differs per index, so that no two
+ * derived images are the same. */
+static enum cld_status derive(const struct cld_image *src, unsigned index,
+                              struct cld_image *out)
+{
+    const struct cld_job *resize = cld_job_find("resize");
+    struct cld_params p;
+    struct cld_data in, res;
+    double s = (double)PIPE_W / src->width;
+    uint32_t w, h, x, y;
+    enum cld_status st;
+
+    if (s < (double)PIPE_H / src->height)
+        s = (double)PIPE_H / src->height;
+    s *= 1.0 + 0.05 * (index % 5);
+    w = (uint32_t)(src->width * s + 1);
+    h = (uint32_t)(src->height * s + 1);
+    cld_params_default(&p, resize);
+    if ((st = cld_resize_set_size(&p, w, h)) != CLD_OK)
+        return st;
+    memset(&in, 0, sizeof in);
+    in.kind = CLD_DATA_IMAGE;
+    in.img = *src;
+    if ((st = cld_job_run(resize, NULL, &p, &in, &res)) != CLD_OK)
+        return st;
+    x = (res.img.width - PIPE_W) * (index % 7) / 6;
+    y = (res.img.height - PIPE_H) * (index % 3) / 2;
+    st = cld_image_alloc(out, PIPE_W, PIPE_H, res.img.channels);
+    for (uint32_t r = 0; r < PIPE_H && st == CLD_OK; r++)
+        memcpy(out->data + (size_t)r * PIPE_W * out->channels,
+               res.img.data + ((size_t)(y + r) * res.img.width + x) *
+                                  res.img.channels,
+               (size_t)PIPE_W * out->channels);
+    cld_data_free(&res);
+    return st;
+}
+
+/* PIPE_ITEMS PPM images of PIPE_W x PIPE_H in dir, derived from the
+ * repository's sample images. */
+static enum cld_status make_inputs(const char *dir, FILE *out)
+{
+    struct cld_path_list list = {0};
+    struct cld_image *src = NULL;
+    size_t nsrc = 0;
+    char path[4400];
+    enum cld_status st;
+
+    st = cld_walk_images(SAMPLES_DIR, &list);
+    if (st != CLD_OK || list.count == 0) {
+        cld_path_list_free(&list);
+        return cld_error_set(CLD_ERR_NOT_FOUND,
+                             "bench pipeline: no FOLDER given and no "
+                             "images in ./%s to derive %ux%u inputs from "
+                             "(run it from the repository's root)",
+                             SAMPLES_DIR, PIPE_W, PIPE_H);
+    }
+    src = calloc(list.count, sizeof *src);
+    if (!src)
+        st = cld_error_set(CLD_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < list.count && st == CLD_OK; i++) {
+        snprintf(path, sizeof path, "%s/%s", SAMPLES_DIR, list.paths[i]);
+        st = cld_image_load(path, NULL, &src[i]);
+        nsrc += st == CLD_OK;
+    }
+    for (unsigned i = 0; i < PIPE_ITEMS && st == CLD_OK; i++) {
+        struct cld_image img;
+        struct cld_save_opts so = {.fmt = CLD_FMT_PPM, .overwrite = true};
+
+        memset(&img, 0, sizeof img);
+        st = derive(&src[i % nsrc], i, &img);
+        snprintf(path, sizeof path, "%s/in%02u.ppm", dir, i);
+        if (st == CLD_OK)
+            st = cld_image_save(path, &img, &so);
+        cld_image_free(&img);
+    }
+    if (st == CLD_OK)
+        fprintf(out, "inputs: %u PPM images of %ux%u derived from %zu "
+                "sample images in ./%s\n", PIPE_ITEMS, PIPE_W, PIPE_H, nsrc,
+                SAMPLES_DIR);
+    for (size_t i = 0; src && i < list.count; i++)
+        cld_image_free(&src[i]);
+    free(src);
+    cld_path_list_free(&list);
+    return st;
+}
+
+struct mode {
+    const char *name;
+    bool copy;          /* CLDISPATCH_TRANSFER=copy */
+    unsigned inflight;
+    double best_s;      /* whole-batch wall time, best run */
+    double eff;         /* its overlap efficiency */
+    unsigned lanes;
+    unsigned done;
+    char share[256];
+};
+
+static enum cld_status run_mode(const struct cld_bench_opts *o,
+                                const char *in, const char *outdir,
+                                struct mode *m)
+{
+    struct cld_batch_opts bo;
+    struct cld_batch_result res;
+    char *inputs[1] = {(char *)in};
+    double t;
+    enum cld_status st;
+
+    memset(&bo, 0, sizeof bo);
+    bo.job = cld_job_find("blur");
+    cld_params_default(&bo.params, bo.job);
+    bo.outdir = outdir;
+    bo.format = CLD_FMT_PPM;
+    bo.overwrite = true;
+    bo.device = o->device;
+    bo.inflight = m->inflight;
+    bo.out = fopen("/dev/null", "w");
+    bo.err = o->err;
+    if (!bo.out)
+        return cld_error_set(CLD_ERR_IO, "cannot open /dev/null");
+    if (m->copy)
+        setenv("CLDISPATCH_TRANSFER", "copy", 1);
+    else
+        unsetenv("CLDISPATCH_TRANSFER");
+    t = now_s();
+    st = cld_batch_run(&bo, inputs, 1, &res);
+    t = now_s() - t;
+    unsetenv("CLDISPATCH_TRANSFER");
+    fclose(bo.out);
+    if (st != CLD_OK)
+        return st;
+    if (res.failed)
+        return cld_error_set(CLD_ERR_IO, "bench pipeline: %u item%s failed "
+                             "(%s)", res.failed, res.failed == 1 ? "" : "s",
+                             m->name);
+    if (m->best_s <= 0 || t < m->best_s) {
+        m->best_s = t;
+        m->eff = res.wall_s > 0 && res.lanes
+                     ? res.busy_s / (res.wall_s * res.lanes) : 0;
+        m->lanes = res.lanes;
+        m->done = res.done;
+        snprintf(m->share, sizeof m->share, "%s", res.share);
+    }
+    return CLD_OK;
+}
+
+enum cld_status cld_bench_pipeline(const struct cld_bench_opts *o)
+{
+    struct mode modes[] = {
+        {.name = "zero-copy, --inflight 1", .inflight = 1},
+        {.name = "zero-copy, pipelined"},
+        {.name = "copy path, --inflight 1", .copy = true, .inflight = 1},
+        {.name = "copy path, pipelined", .copy = true},
+    };
+    size_t nm = sizeof modes / sizeof modes[0];
+    unsigned runs = o->runs ? o->runs : PIPE_RUNS;
+    char *tmp = NULL, in[4200], outdir[4200];
+    const char *folder = o->folder;
+    enum cld_status st = CLD_OK;
+
+    if (!folder) {
+        const char *base = getenv("TMPDIR");
+        char tmpl[4200];
+
+        snprintf(tmpl, sizeof tmpl, "%s/cldispatch-bench.XXXXXX",
+                 base && *base ? base : "/tmp");
+        if (!(tmp = mkdtemp(tmpl)) || !(tmp = strdup(tmpl)))
+            return cld_error_set(CLD_ERR_IO, "bench pipeline: cannot make "
+                                 "a temporary folder");
+        snprintf(in, sizeof in, "%s/in", tmp);
+        if ((st = cld_mkdir_p(in)) == CLD_OK)
+            st = make_inputs(in, o->out);
+        folder = in;
+        snprintf(outdir, sizeof outdir, "%s/out", tmp);
+    } else {
+        const char *base = getenv("TMPDIR");
+
+        snprintf(outdir, sizeof outdir, "%s/cldispatch-bench.XXXXXX",
+                 base && *base ? base : "/tmp");
+        if (!mkdtemp(outdir))
+            st = cld_error_set(CLD_ERR_IO, "bench pipeline: cannot make "
+                               "a temporary folder");
+        else
+            tmp = strdup(outdir);
+    }
+    if (st == CLD_OK)
+        fprintf(o->out, "blur (sigma 2) PPM -> PPM on %s, device %s; whole "
+                "batches as `cldispatch run` makes them, best of %u "
+                "interleaved rounds\n", folder, o->device ? o->device
+                                                          : "auto", runs);
+    for (unsigned r = 0; r < runs && st == CLD_OK; r++) {
+        for (size_t i = 0; i < nm && st == CLD_OK; i++)
+            st = run_mode(o, folder, outdir, &modes[i]);
+    }
+    if (st == CLD_OK) {
+        fprintf(o->out, "  %-26s %9s %9s %7s %11s  %s\n", "mode", "wall",
+                "images/s", "ratio", "overlap eff", "share");
+        for (size_t i = 0; i < nm; i++) {
+            const struct mode *m = &modes[i];
+            const struct mode *base = &modes[i & ~(size_t)1];
+
+            fprintf(o->out, "  %-26s %8.3fs %9.1f %6.2fx %6.2f (%u) "
+                    " %s\n", m->name, m->best_s, m->done / m->best_s,
+                    base->best_s / m->best_s, m->eff, m->lanes, m->share);
+        }
+        fprintf(o->out, "(ratio: the --inflight 1 run's time over this "
+                "one's, same transfer mode; overlap eff: busy time of all "
+                "lanes / (wall x lanes), lanes in brackets)\n");
+    }
+    if (tmp) {
+        /* Our own temporary folder, made above. */
+        cld_remove_tree(tmp);
+        free(tmp);
+    }
+    return st;
+}
