@@ -729,7 +729,7 @@ static enum cld_status start_device(struct item *it, struct cld_clctx *ctx,
     for (;;) {
         memset(&pd->res, 0, sizeof pd->res);
         cld_work_init(&pd->w, job->family, NULL);
-        st = job->plan(&it->params, in, cld_clctx_facts(ctx), variant,
+        st = job->plan(&it->params, in, cld_launch_facts(ctx), variant,
                        &pd->res, &pd->w);
         if (st == CLD_OK)
             st = cld_launch_start(ctx, &pd->w, &lo, &pd->l);
@@ -771,7 +771,7 @@ static enum cld_status place_and_run(struct item *it,
     for (size_t attempt = 0; attempt <= nt; attempt++) {
         struct cld_plan plan;
         struct cld_clctx *ctx = NULL;
-        struct cld_clctx_stats s0 = {0}, s1 = {0};
+        unsigned long builds = 0;
         struct group *probe = NULL;
         int target = -1;
         double t0;
@@ -805,7 +805,7 @@ static enum cld_status place_and_run(struct item *it,
             continue;
         }
         if (ctx)
-            cld_clctx_get_stats(ctx, &s0);
+            builds = cld_launch_builds(ctx);
         t0 = now_s();
         if (ctx && pd) {
             st = start_device(it, ctx, in, pd);
@@ -830,11 +830,8 @@ static enum cld_status place_and_run(struct item *it,
                 announce = target;
             continue;
         }
-        if (ctx)
-            cld_clctx_get_stats(ctx, &s1);
         /* A run that waited for a program build measures the build. */
-        timed = s1.source_builds + s1.binary_loads
-                == s0.source_builds + s0.binary_loads;
+        timed = !ctx || cld_launch_builds(ctx) == builds;
         if (st == CLD_OK && ctx && pd) {
             if (probe && !timed) {
                 /* It will measure a build: another item may probe. */

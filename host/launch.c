@@ -650,6 +650,19 @@ enum cld_status cld_launch_run(struct cld_clctx *ctx, struct cld_work *w)
     return st;
 }
 
+const struct cld_dev_facts *cld_launch_facts(const struct cld_clctx *ctx)
+{
+    return cld_clctx_facts(ctx);
+}
+
+unsigned long cld_launch_builds(struct cld_clctx *ctx)
+{
+    struct cld_clctx_stats s;
+
+    cld_clctx_get_stats(ctx, &s);
+    return (unsigned long)(s.source_builds + s.binary_loads);
+}
+
 enum cld_status cld_launch_stats(struct cld_clctx *ctx, bool reset,
                                  struct cld_ring_stats *out)
 {

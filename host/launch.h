@@ -3,9 +3,13 @@
 #ifndef CLD_LAUNCH_H
 #define CLD_LAUNCH_H
 
-#include "clw.h"
+#include <stdbool.h>
+
 #include "error.h"
 #include "work.h"
+
+/* A device context (clw.h); no OpenCL types here. */
+struct cld_clctx;
 
 /* Take a slot of the device's ring of in-flight items, create w's
  * buffers as its launches first name them (zero-copy, or the slot's device
@@ -51,6 +55,13 @@ enum cld_status cld_launch_finish(struct cld_launch *l, double *device_s);
  * hold that many items. For every device of the process, from the next
  * item on. */
 void cld_launch_set_inflight(unsigned n);
+
+/* What a job's plan may know of ctx's device (work.h). */
+const struct cld_dev_facts *cld_launch_facts(const struct cld_clctx *ctx);
+
+/* Programs built from source or loaded from the binary cache on ctx so
+ * far: a run during which it grew measured a build. */
+unsigned long cld_launch_builds(struct cld_clctx *ctx);
 
 /* The ring's counters on one device, for tests and benchmarks. */
 struct cld_ring_stats {
