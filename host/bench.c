@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "calibrate.h"
+#include "clock.h"
 #include "jobs.h"
 #include "placement.h"
 #include "profile.h"
@@ -123,13 +124,6 @@ struct tally {
     unsigned nlog;
 };
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
 /* Lower quartile of the n runs at v, interpolated (v is not changed). */
 static double lower_quartile(const double *v, unsigned n)
 {
@@ -137,7 +131,7 @@ static double lower_quartile(const double *v, unsigned n)
     unsigned i = (unsigned)pos;
 
     memcpy(c, v, n * sizeof *c);
-    qsort(c, n, sizeof *c, cmp_double);
+    cld_sort_doubles(c, n);
     if (i + 1 >= n)
         return c[n - 1];
     return c[i] + (c[i + 1] - c[i]) * (pos - i);
@@ -338,7 +332,7 @@ enum cld_status cld_bench_placement(const struct cld_bench_opts *o)
     struct env e;
     const struct cld_job *job;
     char lab[48];
-    double t0 = cld_calibrate_now();
+    double t0 = cld_now_s();
     size_t nt, nloaded, ncal = 0;
     bool any = false;
     enum cld_status st;
@@ -446,7 +440,7 @@ enum cld_status cld_bench_placement(const struct cld_bench_opts *o)
         fprintf(o->err, "cldispatch: warning: history not saved: %s\n",
                 cld_error_detail());
     fprintf(o->out, "total %.1f s; the measurements were added to the run "
-            "history%s\n", cld_calibrate_now() - t0,
+            "history%s\n", cld_now_s() - t0,
             e.s ? "" : " (not saved: no cache folder)");
 out:
     free(first);

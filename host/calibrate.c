@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
+
+#include "clock.h"
 
 #define DEFAULT_RUNS 5u   /* per sweep */
 #define BW_BYTES ((size_t)32 << 20)  /* bandwidth probe size */
@@ -17,27 +18,6 @@
 #define LARGE_RUNS 3u     /* large-size runs per sweep, after a warm-up */
 #define SWEEPS 2u         /* passes over all the jobs */
 #define LARGE_PRUNE 3.0   /* skip targets predicted this much slower */
-
-double cld_calibrate_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-static double median_of(double *v, size_t n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 const char *cld_calibrate_first_error(const char *detail, char *buf,
                                       size_t len)
@@ -116,9 +96,9 @@ enum cld_status cld_calibrate_measure(struct cld_targets *t, size_t i,
     if (!v)
         return cld_error_set(CLD_ERR_NOMEM, "out of memory");
     for (unsigned k = 0; k < total; k++) {
-        t0 = cld_calibrate_now();
+        t0 = cld_now_s();
         st = cld_job_run(job, ctx, p, in, &res);
-        t0 = cld_calibrate_now() - t0;
+        t0 = cld_now_s() - t0;
         if (st != CLD_OK)
             goto out;
         if (k == 0 && warmups > 0 && cold_s)
@@ -132,7 +112,7 @@ enum cld_status cld_calibrate_measure(struct cld_targets *t, size_t i,
     }
     if (samples)
         memcpy(samples, v, runs * sizeof *v);
-    *median_s = median_of(v, runs);
+    *median_s = cld_median(v, runs);
 out:
     free(v);
     return st;
@@ -162,7 +142,7 @@ void cld_calibrate_measure_all(struct cld_targets *t, const bool *use,
     bool live[CLD_PLAN_MAX], rewarm[CLD_PLAN_MAX];
     double v[CLD_PLAN_MAX][CLD_MEASURE_MAX_RUNS];
     struct cld_data res;
-    uint32_t seed = (uint32_t)(cld_calibrate_now() * 1e6) | 1u;
+    uint32_t seed = (uint32_t)(cld_now_s() * 1e6) | 1u;
 
     if (runs == 0)
         runs = 1;
@@ -210,9 +190,9 @@ void cld_calibrate_measure_all(struct cld_targets *t, const bool *use,
              * dropped, and the next one timed (an item of a batch runs
              * after another on the same target). */
             for (unsigned r = 0; r < reps; r++) {
-                t0 = cld_calibrate_now();
+                t0 = cld_now_s();
                 st = cld_job_run(job, ctx[i], p, in, &res);
-                t0 = cld_calibrate_now() - t0;
+                t0 = cld_now_s() - t0;
                 if (st != CLD_OK)
                     break;
                 cld_data_free(&res);
@@ -265,19 +245,19 @@ static enum cld_status bandwidth(struct cld_clctx *ctx, unsigned runs,
     st = cld_clw_buffer(cld_clctx_context(ctx), CL_MEM_READ_WRITE, BW_BYTES,
                         NULL, &buf);
     for (unsigned k = 0; k <= runs && st == CLD_OK; k++) {
-        t0 = cld_calibrate_now();
+        t0 = cld_now_s();
         st = cld_clw_write(q, buf, true, 0, BW_BYTES, host, 0, NULL, NULL);
-        w[k] = cld_calibrate_now() - t0;
+        w[k] = cld_now_s() - t0;
         if (st != CLD_OK)
             break;
-        t0 = cld_calibrate_now();
+        t0 = cld_now_s();
         st = cld_clw_read(q, buf, true, 0, BW_BYTES, host, 0, NULL, NULL);
-        r[k] = cld_calibrate_now() - t0;
+        r[k] = cld_now_s() - t0;
     }
     if (st == CLD_OK) {
         /* Index 0 is the warm-up (first touch of the pages). */
-        *h2d = (double)BW_BYTES / median_of(w + 1, runs);
-        *d2h = (double)BW_BYTES / median_of(r + 1, runs);
+        *h2d = (double)BW_BYTES / cld_median(w + 1, runs);
+        *d2h = (double)BW_BYTES / cld_median(r + 1, runs);
     }
     cld_clw_release_mem(buf);
     cld_buffer_free(host);
@@ -496,7 +476,7 @@ static unsigned fit_target(struct cld_target_profile *prof, bool device,
             fixed[nfixed++] = fixed_cost(pt) / pt->enqueues;
     }
     if (device) {
-        launch = nfixed ? median_of(fixed, nfixed) : 0;
+        launch = nfixed ? cld_median(fixed, nfixed) : 0;
         /* A launch too short to time stays unknown (the prior). */
         prof->launch_s = launch > 1e-7 ? launch : 0;
         prof->h2d_bytes_per_s = h2d;
@@ -539,7 +519,7 @@ enum cld_status cld_calibrate(struct cld_targets *t,
     bool use[CLD_PLAN_MAX];
     double h2d[CLD_PLAN_MAX] = {0}, d2h[CLD_PLAN_MAX] = {0};
     char lab[48], a[32], b[32], c[32];
-    double t0 = cld_calibrate_now();
+    double t0 = cld_now_s();
     unsigned measured = 0, saved = 0;
 
     if (runs > 15)
@@ -650,10 +630,10 @@ enum cld_status cld_calibrate(struct cld_targets *t,
         if (s)
             fprintf(o->out, "saved %u profile%s to %s/profiles (%.1f s)\n",
                     saved, saved == 1 ? "" : "s", cld_profile_store_dir(s),
-                    cld_calibrate_now() - t0);
+                    cld_now_s() - t0);
         else
             fprintf(o->out, "not saved: no cache folder (%.1f s)\n",
-                    cld_calibrate_now() - t0);
+                    cld_now_s() - t0);
     }
     free(pts);
     cld_history_clear(&fresh);

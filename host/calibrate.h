@@ -82,9 +82,6 @@ void cld_calibrate_measure_all(struct cld_targets *t, const bool *use,
                                double *samples, enum cld_status *status,
                                char (*why)[256]);
 
-/* Monotonic seconds. */
-double cld_calibrate_now(void);
-
 /* The first line of an error detail that says what went wrong: for a
  * kernel build failure, the first line of the build log that mentions an
  * error, else the detail's first line. Into buf. */

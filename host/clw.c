@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "devq.h"
 #include "fsutil.h"
 #include "kernels_embedded.h"
@@ -532,14 +532,6 @@ static void slug(char *dst, size_t size, const char *s)
     dst[n] = '\0';
 }
 
-static double mono_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Device name and driver version, once per context (under its lock). */
 static void device_names(struct cld_clctx *c)
 {
@@ -768,7 +760,7 @@ static enum cld_status build_program(struct cld_clctx *c, const char *family,
     uint64_t key;
     struct cld_seal_key seal;
     bool rejected = false;
-    double t0 = mono_s();
+    double t0 = cld_now_s();
 
     *out = NULL;
     if ((st = cld_kernel_source(family, &src)) != CLD_OK)
@@ -833,7 +825,7 @@ static enum cld_status build_program(struct cld_clctx *c, const char *family,
         }
     }
 done:
-    c->stats.build_seconds += mono_s() - t0;
+    c->stats.build_seconds += cld_now_s() - t0;
     *out = prog;
     prog = NULL;
 out:

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "clw.h"
 
 /* ocl-icd's loader query (clGetICDLoaderInfoOCLICD), where present. */
@@ -500,20 +500,18 @@ static bool write_all(int fd, const void *buf, size_t len)
     return true;
 }
 
-/* Read exactly len bytes before the deadline (ms since epoch-ish). */
+/* Read exactly len bytes before the deadline (monotonic ms, see
+ * deadline_ms). */
 static bool read_all(int fd, void *buf, size_t len, long long deadline)
 {
     char *p = buf;
 
     while (len > 0) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        struct timespec ts;
-        long long now;
+        long long now = (long long)(cld_now_s() * 1000);
         ssize_t n;
         int r;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
         if (now >= deadline)
             return false;
         r = poll(&pfd, 1, (int)(deadline - now));
@@ -646,11 +644,7 @@ static bool reap(struct child *c, bool ok, char *why, size_t len)
 
 static long long deadline_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
-           PROBE_TIMEOUT_MS;
+    return (long long)(cld_now_s() * 1000) + PROBE_TIMEOUT_MS;
 }
 
 enum cld_status cld_device_discover_isolated(struct cld_device_list *out)

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+
 /* Priors, used where discovery or calibration left a figure unknown. They
  * aim at typical hardware and err towards the host: a wrong "stay on the
  * host" is cheap, a wrong trip over the bus is not, and the history soon
@@ -190,20 +192,6 @@ enum cld_status cld_history_add(struct cld_history *h, const char *job,
     return CLD_OK;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-/* Median of v[0..n-1], n > 0; sorts v. */
-static double median(double *v, size_t n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* One measured point of entry e: its samples scaled to `work` (keeping
  * fixed_s unscaled), slow outliers dropped, the fastest of the rest. */
 static double entry_point(const struct cld_history_entry *e, double work,
@@ -221,10 +209,10 @@ static double entry_point(const struct cld_history_entry *e, double work,
         v[i] = f + (t - f) * work / (double)e->samples[i].work;
     }
     memcpy(keep, v, e->n * sizeof *v);
-    med = median(keep, e->n);
+    med = cld_median(keep, e->n);
     for (size_t i = 0; i < e->n; i++)
         dev[i] = fabs(v[i] - med);
-    mad = median(dev, e->n);
+    mad = cld_median(dev, e->n);
     if (mad < 0.01 * med)
         mad = 0.01 * med;  /* identical samples: allow 3% jitter */
     /* Only slow outliers go: other processes add time to a run, nothing

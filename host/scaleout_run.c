@@ -14,12 +14,12 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 
 #include "batch.h"
+#include "clock.h"
 #include "fsutil.h"
 
 #define SUMMARY_FORMAT "cldispatch-shard-summary"
@@ -351,14 +351,6 @@ static void on_item(void *user, size_t i, enum cld_status st,
     it->error = strdup(error && *error ? error : cld_status_str(st));
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Largest first, so that the shard's own worker threads end together. */
 static int cmp_run_order(const void *a, const void *b, void *arg)
 {
@@ -387,7 +379,7 @@ enum cld_status cld_scaleout_run_shard(const struct cld_scaleout_plan *p,
     struct hook_ctx hook;
     size_t n = 0, nrun = 0;
     char *state = NULL;
-    double t0 = now_s();
+    double t0 = cld_now_s();
     int lock = -1;
     enum cld_status st;
 
@@ -468,7 +460,7 @@ enum cld_status cld_scaleout_run_shard(const struct cld_scaleout_plan *p,
     if (st == CLD_OK)
         st = sync_dirs(dirs, n);
     if (st == CLD_OK)
-        st = write_summary(p, k, source, items, n, c, now_s() - t0);
+        st = write_summary(p, k, source, items, n, c, cld_now_s() - t0);
 out:
     if (lock >= 0)
         close(lock);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 
 struct pool_entry {
@@ -492,14 +493,6 @@ static bool self_ticks(unsigned long long *ticks)
     return true;
 }
 
-static double mono_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static unsigned online_cores(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -509,13 +502,13 @@ static unsigned online_cores(void)
 
 void cld_load_start(struct cld_load_meter *m)
 {
-    m->start_s = mono_s();
+    m->start_s = cld_now_s();
     m->ok = cpu_ticks(&m->busy, &m->total) && self_ticks(&m->self);
 }
 
 double cld_load_age(const struct cld_load_meter *m)
 {
-    return mono_s() - m->start_s;
+    return cld_now_s() - m->start_s;
 }
 
 double cld_load_read(const struct cld_load_meter *m, double min_window_s,
