@@ -23,7 +23,7 @@ typedef cl_int (*loader_info_fn)(cl_uint, size_t, void *, size_t *);
 
 #define PROBE_TIMEOUT_MS 30000
 
-const char *cld_device_type_str(cl_device_type type)
+const char *cld_device_type_str(uint64_t type)
 {
     if (type & CL_DEVICE_TYPE_GPU)
         return "GPU";

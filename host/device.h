@@ -10,9 +10,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include <CL/cl.h>
-
 #include "error.h"
+
+/* The structs that cl_platform_id and cl_device_id point to
+ * (CL/cl_platform.h), declared here so that this header, and the CLI and
+ * batch code that include it, need no OpenCL header: the handles below
+ * are opaque pointers of the very types the OpenCL calls take. */
+struct _cl_platform_id;
+struct _cl_device_id;
 
 #define CLD_STR_MAX 256
 #define CLD_EXT_MAX 8192
@@ -31,7 +36,7 @@ struct cld_device_info {
     char version[CLD_STR_MAX];
     char c_version[CLD_STR_MAX];
     char driver_version[CLD_STR_MAX];
-    cl_device_type type;
+    uint64_t type;      /* CL_DEVICE_TYPE_* bits (a cl_device_type) */
     uint32_t compute_units;
     uint32_t max_clock_mhz;
     uint64_t global_mem;
@@ -51,8 +56,8 @@ struct cld_device_info {
     char extensions[CLD_EXT_MAX];
     /* Handles: valid only for in-process discovery (zero when probed in a
      * child). Root devices and platforms are not reference counted. */
-    cl_platform_id platform;
-    cl_device_id device;
+    struct _cl_platform_id *platform;
+    struct _cl_device_id *device;
 };
 
 struct cld_platform_info {
@@ -95,8 +100,9 @@ void cld_device_list_warn(const struct cld_device_list *list, FILE *f);
 
 void cld_device_list_free(struct cld_device_list *list);
 
-/* "CPU", "GPU", "accelerator", "custom" or "other". */
-const char *cld_device_type_str(cl_device_type type);
+/* "CPU", "GPU", "accelerator", "custom" or "other", for CL_DEVICE_TYPE_*
+ * bits. */
+const char *cld_device_type_str(uint64_t type);
 
 /* Device selection: auto | host | cpu | gpu | N | PLATFORM:NAME-SUBSTRING.
  * Matching is case-insensitive; PLATFORM matches a substring of the
