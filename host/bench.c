@@ -13,6 +13,11 @@
 #include "profile.h"
 #include "targets.h"
 
+/* The benchmarks reach devices only through the targets layer. */
+#ifdef __OPENCL_CL_H
+#error "bench.c should not see CL/cl.h"
+#endif
+
 #define PLACEMENT_RUNS 13u       /* cells of up to LARGE_CELL elements */
 #define PLACEMENT_RUNS_LARGE 7u  /* larger cells: each run costs more */
 #define PLACEMENT_RUNS_QUICK 3u
@@ -496,8 +501,7 @@ enum cld_status cld_bench_kernels(const struct cld_bench_opts *o)
         for (size_t i = 0; i < nt; i++) {
             const struct cld_target_profile *prof =
                 &cld_targets_profiles(e.t)[i];
-            struct cld_clctx_stats s0 = {0}, s1 = {0};
-            struct cld_clctx *ctx = NULL;
+            struct cld_target_programs p0, p1;
             struct cld_workload w;
             double cold = NAN, med = NAN;
             char name[160], sz[32];
@@ -513,8 +517,9 @@ enum cld_status cld_bench_kernels(const struct cld_bench_opts *o)
                         job->name, name, sz, plan.cand[i].reason);
                 continue;
             }
-            if (cld_targets_context(e.t, i, &ctx) == CLD_OK && ctx)
-                cld_clctx_get_stats(ctx, &s0);
+            /* Zeros while the device's context is not open: the
+             * measurement opens it. */
+            cld_targets_programs(e.t, i, &p0);
             st = cld_calibrate_measure(e.t, i, job, &p, &in, 1, runs, &cold,
                                        &med, NULL, NULL);
             if (st != CLD_OK) {
@@ -525,12 +530,10 @@ enum cld_status cld_bench_kernels(const struct cld_bench_opts *o)
                 st = CLD_OK;
                 continue;
             }
-            if (ctx) {
-                cld_clctx_get_stats(ctx, &s1);
-                prog = s1.source_builds > s0.source_builds ? "source build"
-                       : s1.binary_loads > s0.binary_loads ? "binary cache"
+            if (cld_targets_programs(e.t, i, &p1))
+                prog = p1.source_builds > p0.source_builds ? "source build"
+                       : p1.binary_loads > p0.binary_loads ? "binary cache"
                                                            : "built before";
-            }
             cld_targets_workload(job, &p, &in, &w);
             fprintf(o->out, "%-12s %-44.44s %-10s %10s %10s %10.1f  %s\n",
                     job->name, name, sz, time_text(cold, a, sizeof a),

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "clw.h"
 
 #define DEFAULT_RUNS 5u   /* per sweep */
 #define BW_BYTES ((size_t)32 << 20)  /* bandwidth probe size */

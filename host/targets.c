@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "clw.h"
 #include "config.h"
 
 struct pool_entry {
@@ -338,6 +339,21 @@ struct cld_clctx *cld_targets_context_if_any(struct cld_targets *t,
     c = t->pool[i].ctx;
     pthread_mutex_unlock(&t->lock);
     return c;
+}
+
+bool cld_targets_programs(struct cld_targets *t, size_t i,
+                          struct cld_target_programs *out)
+{
+    struct cld_clctx *c = cld_targets_context_if_any(t, i);
+    struct cld_clctx_stats s;
+
+    memset(out, 0, sizeof *out);
+    if (!c)
+        return false;
+    cld_clctx_get_stats(c, &s);
+    out->source_builds = s.source_builds;
+    out->binary_loads = s.binary_loads;
+    return true;
 }
 
 static void add_warning(char *warn, size_t len, const char *w)

@@ -12,7 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "clw.h"
 #include "device.h"
 #include "error.h"
 #include "jobs.h"
@@ -37,6 +36,7 @@
 #define CLD_PREFERRED_HEIGHT 3000u
 
 struct cld_targets;
+struct cld_clctx;   /* a device context (clw.h), opaque here */
 
 /* Targets for the devices of list (copied; NULL or empty: the host only).
  * Target 0 is always the host, then one target per device in list order.
@@ -95,6 +95,17 @@ enum cld_status cld_targets_context(struct cld_targets *t, size_t i,
 /* The context of target i if it exists already, else NULL. */
 struct cld_clctx *cld_targets_context_if_any(struct cld_targets *t,
                                              size_t i);
+
+/* Programs a target's device context has got ready so far. */
+struct cld_target_programs {
+    unsigned source_builds;   /* compiled from source */
+    unsigned binary_loads;    /* loaded from the binary cache */
+};
+
+/* The program counters of target i's context: false, with zeros in *out,
+ * for the host and for a device whose context is not open (yet). */
+bool cld_targets_programs(struct cld_targets *t, size_t i,
+                          struct cld_target_programs *out);
 
 /* Fill the measured fields of every target from the store, and append the
  * run history to *hist when hist is non-NULL (initialised by the caller).

@@ -630,6 +630,43 @@ static void test_placement_pocl_binary_cache(void **state)
     cld_data_free(&in);
 }
 
+/* The program counters the benchmarks read through the targets layer:
+ * none for the host or a device not opened yet; after a measurement one
+ * program built from source, and in a second set of targets (same cache)
+ * the same program loaded from the binary cache instead. */
+static void test_placement_pocl_program_counts(void **state)
+{
+    const struct cld_job *job = probe_job();
+    struct cld_target_programs pc;
+    struct cld_params p;
+    struct cld_data in;
+    double cold = 0, med = 0;
+
+    (void)state;
+    cld_params_default(&p, job);
+    assert_int_equal(cld_targets_synth_input(job, 320, 240, true, &p, &in),
+                     CLD_OK);
+    for (unsigned round = 0; round < 2; round++) {
+        struct cld_targets *t = NULL;
+
+        assert_int_equal(cld_targets_discover(false, &t), CLD_OK);
+        assert_true(cld_targets_count(t) > 1);
+        pc.source_builds = pc.binary_loads = 99;
+        assert_false(cld_targets_programs(t, 0, &pc));
+        assert_int_equal(pc.source_builds + pc.binary_loads, 0);
+        assert_false(cld_targets_programs(t, 1, &pc));
+        assert_int_equal(cld_calibrate_measure(t, 1, job, &p, &in, 1, 2,
+                                               &cold, &med, NULL, NULL),
+                         CLD_OK);
+        assert_true(cld_targets_programs(t, 1, &pc));
+        assert_int_equal(pc.source_builds, round == 0 ? 1 : 0);
+        assert_int_equal(pc.binary_loads, round == 0 ? 0 : 1);
+        assert_false(cld_targets_programs(t, 0, &pc));
+        cld_targets_destroy(t);
+    }
+    cld_data_free(&in);
+}
+
 /* Cut the payload of cache file path to half its length and rewrite the
  * header's size and SHA-256 to match, as a tool that knows the format
  * (but not the cache's key) would: the file that crashed PoCL inside
@@ -899,6 +936,8 @@ int main(void)
         cmocka_unit_test_setup(test_placement_pocl_corrupt_profiles,
                                test_setup),
         cmocka_unit_test_setup(test_placement_pocl_binary_cache, test_setup),
+        cmocka_unit_test_setup(test_placement_pocl_program_counts,
+                               test_setup),
         cmocka_unit_test_setup(test_placement_pocl_binary_cache_corrupt,
                                test_setup),
         cmocka_unit_test_setup(test_placement_pocl_build_failure_fallback,
