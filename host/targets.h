@@ -123,7 +123,14 @@ void cld_targets_device_key(const struct cld_device_info *d, char *buf,
                             size_t len);
 void cld_targets_host_key(char *buf, size_t len);
 
-/* --- the load of the machine ----------------------------------------- */
+/* Record the load now (busy of cores busy, see cld_targets_busy_cores) in
+ * the profiles of the targets that share the host's cores (the host and
+ * CPU devices), so that decisions account for it; busy < 0 or cores 0
+ * clears it (calibrated figures as they are). */
+void cld_targets_set_load(struct cld_targets *t, double busy,
+                          unsigned cores);
+
+/* --- the load of the machine (targets_meter.c) ------------------------ */
 
 /* A window over which to measure the load other processes put on the
  * machine, without waiting: start it, do other work, read it. */
@@ -152,13 +159,6 @@ double cld_load_age(const struct cld_load_meter *m);
  * cores. Sleeps for window_s. Negative when it cannot be told (no /proc):
  * then the load is unknown. */
 double cld_targets_busy_cores(double window_s, unsigned *cores);
-
-/* Record the load now (busy of cores busy, see cld_targets_busy_cores) in
- * the profiles of the targets that share the host's cores (the host and
- * CPU devices), so that decisions account for it; busy < 0 or cores 0
- * clears it (calibrated figures as they are). */
-void cld_targets_set_load(struct cld_targets *t, double busy,
-                          unsigned cores);
 
 /* --- jobs and workloads ------------------------------------------------ */
 
