@@ -182,6 +182,8 @@ enum cld_status cld_targets_decide(const struct cld_targets *t,
                                    const struct cld_history *hist,
                                    struct cld_plan *plan);
 
+/* --- synthetic inputs (targets_synth.c) ------------------------------- */
+
 /* A synthetic input of about width x height elements for job, with *p
  * (defaults, or the caller's) adjusted to fit: generators get --size,
  * matrix jobs square float matrices of side ~ sqrt(width*height)/4,
