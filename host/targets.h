@@ -160,7 +160,7 @@ double cld_load_age(const struct cld_load_meter *m);
  * then the load is unknown. */
 double cld_targets_busy_cores(double window_s, unsigned *cores);
 
-/* --- jobs and workloads ------------------------------------------------ */
+/* --- jobs and workloads (targets_decide.c) --------------------------- */
 
 /* The workload of one item of job on in (NULL or empty for generators),
  * batch 1. Where the job's traits leave the parameter text empty it is
@@ -199,7 +199,7 @@ enum cld_status cld_targets_synth_input(const struct cld_job *job,
 /* Side of the square matrices cld_targets_synth_input makes. */
 uint32_t cld_targets_matrix_side(uint32_t width, uint32_t height);
 
-/* --- the device report ------------------------------------------------- */
+/* --- the device report (targets_decide.c) ---------------------------- */
 
 struct cld_preferred_ctx {
     const struct cld_targets *targets;
