@@ -1,31 +1,27 @@
-/* Targets from discovery, their lazily created contexts, and the glue
- * between jobs and placement. */
+/* The target set: the host and every discovered OpenCL device as placement
+ * profiles, their keys in the profile store, --device selection, loading
+ * the measured figures, and the pool of their device contexts. The rest
+ * of targets.h lives in targets_decide.c, targets_meter.c and
+ * targets_synth.c. */
 #include "targets.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
-#include "clw.h"
-#include "config.h"
+#include <CL/cl.h>
 
-struct pool_entry {
-    bool tried;
-    struct cld_clctx *ctx;
-    enum cld_status st;
-    char detail[512];
-};
+#include "config.h"
+#include "ctxpool.h"
 
 struct cld_targets {
     struct cld_device_list list;   /* deep copy; handles as discovered */
     size_t n;
     struct cld_target_profile prof[CLD_PLAN_MAX];
     int device[CLD_PLAN_MAX];      /* index into list.devices, -1: host */
-    pthread_mutex_t lock;          /* guards pool */
-    struct pool_entry pool[CLD_PLAN_MAX];
+    struct cld_ctxpool *pool;      /* slot i: the context of target i */
 };
 
 void cld_targets_device_key(const struct cld_device_info *d, char *buf,
@@ -149,7 +145,6 @@ enum cld_status cld_targets_create(const struct cld_device_list *list,
     *out = NULL;
     if (!t)
         return cld_error_set(CLD_ERR_NOMEM, "out of memory");
-    pthread_mutex_init(&t->lock, NULL);
     if ((st = copy_list(&t->list, list)) != CLD_OK) {
         cld_targets_destroy(t);
         return st;
@@ -161,6 +156,10 @@ enum cld_status cld_targets_create(const struct cld_device_list *list,
         device_profile(&t->list.devices[i], &t->prof[t->n]);
         t->device[t->n] = i;
         t->n++;
+    }
+    if ((st = cld_ctxpool_create(t->n, &t->pool)) != CLD_OK) {
+        cld_targets_destroy(t);
+        return st;
     }
     *out = t;
     return CLD_OK;
@@ -184,26 +183,7 @@ enum cld_status cld_targets_discover(bool host_only, struct cld_targets **out)
 
 bool cld_targets_load_seconds(struct cld_targets *t, double *seconds)
 {
-    bool any = false;
-
-    *seconds = 0;
-    pthread_mutex_lock(&t->lock);
-    for (size_t i = 0; i < t->n; i++) {
-        struct cld_clctx_stats s;
-
-        if (!t->pool[i].ctx)
-            continue;
-        cld_clctx_get_stats(t->pool[i].ctx, &s);
-        /* A compile from source is a one-off (its result is cached);
-         * only contexts that loaded every program they needed count. */
-        if (s.binary_loads == 0 || s.source_builds != 0)
-            continue;
-        if (s.build_seconds / s.binary_loads > *seconds)
-            *seconds = s.build_seconds / s.binary_loads;
-        any = true;
-    }
-    pthread_mutex_unlock(&t->lock);
-    return any;
+    return cld_ctxpool_load_seconds(t->pool, seconds);
 }
 
 const struct cld_device_list *cld_targets_list(const struct cld_targets *t)
@@ -221,11 +201,9 @@ void cld_targets_destroy(struct cld_targets *t)
 {
     if (!t)
         return;
-    for (size_t i = t->n; i-- > 0;)
-        cld_clctx_destroy(t->pool[i].ctx);
+    cld_ctxpool_destroy(t->pool);
     free(t->list.platforms);
     free(t->list.devices);
-    pthread_mutex_destroy(&t->lock);
     free(t);
 }
 
@@ -292,65 +270,25 @@ enum cld_status cld_targets_select(const struct cld_targets *t,
 enum cld_status cld_targets_context(struct cld_targets *t, size_t i,
                                     struct cld_clctx **out)
 {
-    struct pool_entry *e;
-    const struct cld_device_info *d;
-    enum cld_status st;
-
     *out = NULL;
     if (i >= t->n)
         return cld_error_set(CLD_ERR_INVALID, "no target %zu", i);
     if (t->device[i] < 0)
         return CLD_OK;
-    d = &t->list.devices[t->device[i]];
-    e = &t->pool[i];
-    pthread_mutex_lock(&t->lock);
-    if (!e->tried) {
-        e->tried = true;
-        if (!d->device)
-            e->st = cld_error_set(CLD_ERR_NO_DEVICE,
-                                  "no handle (probed out of process)");
-        else
-            e->st = cld_clctx_create(d->device, &e->ctx);
-        if (e->st != CLD_OK) {
-            cld_error_prefix("device %d (%s)", d->index, d->name);
-            snprintf(e->detail, sizeof e->detail, "%s", cld_error_detail());
-        }
-    }
-    st = e->st;
-    if (st == CLD_OK)
-        *out = e->ctx;
-    else
-        cld_error_set(st, "%s", e->detail);
-    pthread_mutex_unlock(&t->lock);
-    return st;
+    return cld_ctxpool_get(t->pool, i, &t->list.devices[t->device[i]], out);
 }
 
 struct cld_clctx *cld_targets_context_if_any(struct cld_targets *t,
                                              size_t i)
 {
-    struct cld_clctx *c = NULL;
-
-    if (i >= t->n)
-        return NULL;
-    pthread_mutex_lock(&t->lock);
-    c = t->pool[i].ctx;
-    pthread_mutex_unlock(&t->lock);
-    return c;
+    return i < t->n ? cld_ctxpool_peek(t->pool, i) : NULL;
 }
 
 bool cld_targets_programs(struct cld_targets *t, size_t i,
                           struct cld_target_programs *out)
 {
-    struct cld_clctx *c = cld_targets_context_if_any(t, i);
-    struct cld_clctx_stats s;
-
-    memset(out, 0, sizeof *out);
-    if (!c)
-        return false;
-    cld_clctx_get_stats(c, &s);
-    out->source_builds = s.source_builds;
-    out->binary_loads = s.binary_loads;
-    return true;
+    return cld_ctxpool_programs(t->pool, i, &out->source_builds,
+                                &out->binary_loads);
 }
 
 static void add_warning(char *warn, size_t len, const char *w)

@@ -1,10 +1,12 @@
 /* The targets of a run: the host plus every discovered OpenCL device, as
  * placement profiles (static properties from discovery, measured figures
  * from the profile store), with a pool of device contexts created on first
- * use. Also the bridge from a job and its input to a placement decision:
- * the workload descriptor, calibrated rates scaled to the job's parameters,
- * synthetic inputs for calibration and benchmarks, and the "Preferred for"
- * line of the device report. */
+ * use (targets.c, ctxpool.c). Also the bridge from a job and its input to
+ * a placement decision: the workload descriptor, calibrated rates scaled
+ * to the job's parameters and the "Preferred for" line of the device report
+ * (targets_decide.c); the load of the machine (targets_meter.c); synthetic
+ * inputs for calibration and benchmarks (targets_synth.c). No OpenCL types
+ * here: a device context is an opaque struct cld_clctx. */
 #ifndef CLD_TARGETS_H
 #define CLD_TARGETS_H
 
