@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "batch.h"
+#include "clock.h"
 #include "fsutil.h"
 #include "image_io.h"
 #include "jobs.h"
@@ -19,14 +19,6 @@
 #define PIPE_H 1080u
 #define PIPE_RUNS 3u
 #define SAMPLES_DIR "samples/images"
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* src scaled to cover PIPE_W x PIPE_H (the host's resize), then a window
  * of that size at an offset that differs per index, so that no two
@@ -152,9 +144,9 @@ static enum cld_status run_mode(const struct cld_bench_opts *o,
         setenv("CLDISPATCH_TRANSFER", "copy", 1);
     else
         unsetenv("CLDISPATCH_TRANSFER");
-    t = now_s();
+    t = cld_now_s();
     st = cld_batch_run(&bo, inputs, 1, &res);
-    t = now_s() - t;
+    t = cld_now_s() - t;
     unsetenv("CLDISPATCH_TRANSFER");
     fclose(bo.out);
     if (st != CLD_OK)

@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <json-c/json.h>
 
+#include "clock.h"
 #include "fsutil.h"
 
 #define MAX_LANES 64
@@ -37,10 +37,7 @@ static struct cld_trace *current;
 
 double cld_trace_now(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return cld_now_s();
 }
 
 enum cld_status cld_trace_create(bool record, struct cld_trace **out)

@@ -46,7 +46,8 @@ double cld_trace_busy_prefix(struct cld_trace *t, const char *prefix);
 enum cld_status cld_trace_write(struct cld_trace *t, const char *path,
                                 double origin);
 
-/* Seconds on the monotonic clock the timeline uses. */
+/* Seconds on the monotonic clock the timeline uses: cld_now_s (clock.h),
+ * so that times taken elsewhere in the project line up with the trace. */
 double cld_trace_now(void);
 
 #endif
