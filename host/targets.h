@@ -53,7 +53,6 @@ enum cld_status cld_targets_create(const struct cld_device_list *list,
 enum cld_status cld_targets_discover(bool host_only,
                                      struct cld_targets **out);
 
-/* Release the contexts and the targets; NULL is fine. */
 /* The longest time any opened device context took to load one program from
  * the binary cache (contexts that compiled from source are left out): the
  * part of a device's start-up that discovery does not include. False when
@@ -68,6 +67,7 @@ const struct cld_device_list *cld_targets_list(const struct cld_targets *t);
  * dropped and why (see cld_device_list_warn); silent when none was. */
 void cld_targets_warn_dropped(const struct cld_targets *t, FILE *err);
 
+/* Release the contexts and the targets; NULL is fine. */
 void cld_targets_destroy(struct cld_targets *t);
 
 size_t cld_targets_count(const struct cld_targets *t);
