@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "calibrate.h"
+#include "clock.h"
 #include "device.h"
 #include "executor.h"
 #include "fsutil.h"
@@ -105,14 +105,6 @@ struct batch {
     unsigned nrun;             /* items submitted */
     double progress_s;         /* when it was drawn */
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static enum cld_status add_item(struct batch *b, const char *src0,
                                 const char *src1, const char *out)
@@ -660,7 +652,7 @@ static void span(struct item *it, const char *what, double t0)
     struct batch *b = it->b;
 
     cld_trace_span(b->trace, host_lane(b), what, item_name(it), t0,
-                   now_s());
+                   cld_now_s());
 }
 
 /* The progress line on o->err (with --progress): items done, rate, MPix/s
@@ -668,7 +660,7 @@ static void span(struct item *it, const char *what, double t0)
  * Caller holds b->lock. */
 static void progress(struct batch *b, bool force)
 {
-    double t = now_s(), el = t - b->t_start, rate;
+    double t = cld_now_s(), el = t - b->t_start, rate;
     unsigned n = b->done + b->failed;
     char eta[32];
 
@@ -806,7 +798,7 @@ static enum cld_status place_and_run(struct item *it,
         }
         if (ctx)
             builds = cld_launch_builds(ctx);
-        t0 = now_s();
+        t0 = cld_now_s();
         if (ctx && pd) {
             st = start_device(it, ctx, in, pd);
         } else {
@@ -814,7 +806,7 @@ static enum cld_status place_and_run(struct item *it,
             if (!ctx)
                 span(it, "compute (host)", t0);
         }
-        t0 = now_s() - t0;
+        t0 = cld_now_s() - t0;
         if (st == CLD_ERR_BUILD) {
             bool first;
 
@@ -927,7 +919,7 @@ static enum cld_status save_item(struct item *it, const struct cld_data *in,
                                  const struct cld_data *res, double t0)
 {
     struct batch *b = it->b;
-    double e0 = now_s();
+    double e0 = cld_now_s();
     enum cld_status st = save_output(it, res);
     const struct cld_data *px = in->kind == CLD_DATA_IMAGE ? in : res;
 
@@ -937,7 +929,7 @@ static enum cld_status save_item(struct item *it, const struct cld_data *in,
         b->pixels += (double)px->img.width * px->img.height;
         pthread_mutex_unlock(&b->lock);
     }
-    it->seconds = now_s() - t0;
+    it->seconds = cld_now_s() - t0;
     return st;
 }
 
@@ -976,7 +968,7 @@ static enum cld_status run_item(void *arg)
     struct item *it = arg;
     struct pending *pd = NULL;
     struct cld_data in, res;
-    double t0 = now_s();
+    double t0 = cld_now_s();
     bool started = false;
     enum cld_status st;
 
@@ -1252,9 +1244,9 @@ static enum cld_status setup_targets(struct batch *b)
     host_only = strcasecmp(spec, "host") == 0;
     if (strcasecmp(spec, "auto") == 0 && defer_opencl(b))
         return CLD_OK;
-    startup_s = now_s();
+    startup_s = cld_now_s();
     st = cld_targets_discover(host_only, &b->targets);
-    startup_s = now_s() - startup_s;
+    startup_s = cld_now_s() - startup_s;
     if (st != CLD_OK) {
         if (strcasecmp(spec, "auto") != 0)
             return st;
@@ -1336,7 +1328,7 @@ static void summarize(struct batch *b, struct cld_batch_result *res)
         b->progress_shown = false;
     }
     pthread_mutex_unlock(&b->lock);
-    res->wall_s = now_s() - b->t_start;
+    res->wall_s = cld_now_s() - b->t_start;
     res->mpix = b->pixels / 1e6;
     res->busy_s = cld_trace_busy(b->trace, &res->lanes);
     res->retried = b->retried;
@@ -1440,7 +1432,7 @@ enum cld_status cld_batch_run(const struct cld_batch_opts *o,
     memset(&b, 0, sizeof b);
     b.o = o;
     b.forced = -1;
-    b.t_start = now_s();
+    b.t_start = cld_now_s();
     cld_history_init(&b.hist);
     cld_history_init(&b.fresh);
     pthread_mutex_init(&b.lock, NULL);
