@@ -24,6 +24,9 @@ struct cld_devq {
     unsigned live_bufs, peak_bufs;
     unsigned ring;              /* the last bound applied */
     char name[128];             /* the device's */
+    /* Transfers enqueued since creation or reset (see cld_ring_stats). */
+    unsigned long uploads, readbacks;
+    unsigned long long upload_bytes, readback_bytes;
 };
 
 static enum cld_role role(const struct cld_devq *q, enum cld_role r);
@@ -241,6 +244,19 @@ static void count_buffer(struct cld_devq *q, int delta)
     pthread_mutex_unlock(&q->lock);
 }
 
+void cld_devq_count(struct cld_devq *q, enum cld_role r, size_t bytes)
+{
+    pthread_mutex_lock(&q->lock);
+    if (r == CLD_ROLE_UPLOAD) {
+        q->uploads++;
+        q->upload_bytes += bytes;
+    } else {
+        q->readbacks++;
+        q->readback_bytes += bytes;
+    }
+    pthread_mutex_unlock(&q->lock);
+}
+
 enum cld_status cld_devq_wrap(struct cld_devq *q, cl_mem_flags fl,
                               size_t size, void *host, cl_mem *out)
 {
@@ -381,6 +397,10 @@ void cld_devq_stats(struct cld_devq *q, struct cld_ring_stats *out)
     out->live_bufs = q->live_bufs;
     out->peak_bufs = q->peak_bufs;
     out->copy = q->copy;
+    out->uploads = q->uploads;
+    out->readbacks = q->readbacks;
+    out->upload_bytes = q->upload_bytes;
+    out->readback_bytes = q->readback_bytes;
     pthread_mutex_unlock(&q->lock);
 }
 
@@ -389,5 +409,7 @@ void cld_devq_stats_reset(struct cld_devq *q)
     pthread_mutex_lock(&q->lock);
     q->peak_in_use = q->in_use;
     q->peak_bufs = q->live_bufs;
+    q->uploads = q->readbacks = 0;
+    q->upload_bytes = q->readback_bytes = 0;
     pthread_mutex_unlock(&q->lock);
 }

@@ -81,6 +81,10 @@ enum cld_status cld_devq_wrap(struct cld_devq *q, cl_mem_flags fl,
                               size_t size, void *host, cl_mem *out);
 void cld_devq_drop(struct cld_devq *q, cl_mem m);
 
+/* Count one transfer of bytes enqueued on role r's queue: an upload, or a
+ * readback (a read on the copy path, a map on the zero-copy path). */
+void cld_devq_count(struct cld_devq *q, enum cld_role r, size_t bytes);
+
 /* Wait on the calling thread until ev completes: an event callback posts
  * the completion (it takes one short lock and signals, nothing more).
  * CLD_ERR_CL naming what when the command failed on the device. */

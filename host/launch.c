@@ -186,6 +186,7 @@ static enum cld_status make_buffers(struct run *r, unsigned g)
         if (st == CLD_OK) {
             r->up[r->nup++] = ev;
             note(r, ev, CLD_ROLE_UPLOAD, "upload", h);
+            cld_devq_count(r->q, CLD_ROLE_UPLOAD, w->bufs[n].size);
         }
     }
     if (st == CLD_OK)
@@ -229,7 +230,8 @@ static enum cld_status set_args(cl_kernel k, const struct cld_work_launch *l,
     return st;
 }
 
-/* A kernel for launch l with its arguments set, and its sizes. */
+/* A kernel for launch l with its arguments set, and its sizes. prog is
+ * the work's program, used unless the launch names its own family. */
 static enum cld_status prepare(struct run *r, cl_program prog,
                                const struct cld_work_launch *l, cl_kernel *k,
                                size_t global[3], size_t local[3],
@@ -237,6 +239,10 @@ static enum cld_status prepare(struct run *r, cl_program prog,
 {
     enum cld_status st;
 
+    if (l->family &&
+        (st = cld_clctx_program(r->ctx, l->family, l->options, &prog)) !=
+            CLD_OK)
+        return st;
     if ((st = cld_clw_kernel(prog, l->kernel, k)) != CLD_OK ||
         (st = sizes(r->ctx, *k, l, global, local, any_local)) != CLD_OK ||
         (st = set_args(*k, l, r->mem, local)) != CLD_OK)
@@ -332,6 +338,7 @@ static enum cld_status fetch_enqueue(struct run *r, unsigned flag)
         if (st == CLD_OK) {
             set_last(r, CLD_ROLE_DOWNLOAD, ev);
             note(r, ev, CLD_ROLE_DOWNLOAD, r->copy ? "readback" : "map", h);
+            cld_devq_count(r->q, CLD_ROLE_DOWNLOAD, w->bufs[n].size);
             same = same && (r->copy || r->ptr[n] == w->bufs[n].host);
         }
     }

@@ -72,8 +72,14 @@ struct cld_ring_stats {
                               kept by the ring's slots for reuse) */
     unsigned peak_bufs;    /* most at once */
     bool copy;             /* the copy path (see CLDISPATCH_TRANSFER) */
+    /* Transfers since creation or reset: uploads from host memory, and
+     * readbacks to it (reads on the copy path, maps on the zero-copy
+     * path), with their bytes. A chain's intermediates count in neither. */
+    unsigned long uploads, readbacks;
+    unsigned long long upload_bytes, readback_bytes;
 };
-/* Read (and with reset, restart the peaks of) ctx's counters. */
+/* Read (and with reset, restart the peaks and transfer counts of) ctx's
+ * counters. */
 enum cld_status cld_launch_stats(struct cld_clctx *ctx, bool reset,
                                  struct cld_ring_stats *out);
 

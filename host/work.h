@@ -71,10 +71,13 @@ struct cld_work_arg {
                                        smaller work-group than asked */
 #define CLD_LAUNCH_GROUPS 0x2u      /* global[] counts work-groups */
 
-#define CLD_WORK_MAX_BUFS 8
-#define CLD_WORK_MAX_LAUNCHES 4
+/* Sized for a chain of up to CLD_CHAIN_MAX_STEPS jobs merged into one
+ * work (chain.h): about three buffers, two launches and three host blocks
+ * a step. */
+#define CLD_WORK_MAX_BUFS 24
+#define CLD_WORK_MAX_LAUNCHES 16
 #define CLD_WORK_MAX_ARGS 14
-#define CLD_WORK_MAX_OWNED 6
+#define CLD_WORK_MAX_OWNED 24
 
 /* One kernel launch. global[d] is the work-items needed along d; the
  * launcher rounds it up to whole work-groups. local[d] is the work-group
@@ -84,6 +87,11 @@ struct cld_work_arg {
  * EXACT_LOCAL). */
 struct cld_work_launch {
     const char *kernel;
+    /* The kernel's program when it is not the work's own (a merged chain
+     * runs kernels of several families): cl/<family>.cl built with
+     * options; NULL family: the work's. */
+    const char *family;
+    const char *options;
     unsigned group;     /* launch group; the host step runs between */
     unsigned dims;      /* 1..3 */
     size_t global[3];
