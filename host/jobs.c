@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "chain.h"
+
 /* The job table, one line per job: X(name) is the declaration
  * cld_job_<name> in its host/job_*.c file, listed in this order by
  * --jobs. */
@@ -50,8 +52,11 @@ void cld_params_default(struct cld_params *p, const struct cld_job *job)
 enum cld_status cld_job_validate(const struct cld_job *job,
                                  const struct cld_params *p)
 {
-    enum cld_status st = cld_params_check(p);
+    enum cld_status st;
 
+    if (job->chain)
+        return cld_chain_validate(job->chain);
+    st = cld_params_check(p);
     if (st == CLD_OK && job->validate)
         st = job->validate(p);
     return st;

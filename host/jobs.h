@@ -34,6 +34,9 @@ struct cld_data {
 
 void cld_data_free(struct cld_data *d);
 
+/* A chain of jobs run as one (chain.h). */
+struct cld_chain;
+
 struct cld_job {
     const char *name;
     const char *summary;
@@ -64,6 +67,12 @@ struct cld_job {
                             const struct cld_data *in,
                             const struct cld_dev_facts *dev, int variant,
                             struct cld_data *out, struct cld_work *w);
+    /* Set on the job that stands for a chain of jobs (chain.h), whose
+     * steps carry their own parameters: validation, traits, the C
+     * reference and the device run then go to the chain, and the
+     * function pointers above are NULL. NULL for every job of the
+     * table. */
+    const struct cld_chain *chain;
 };
 
 /* A declaration's array and its length, for struct cld_job. */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chain.h"
 #include "devq.h"
 #include "jobs.h"
 #include "trace.h"
@@ -694,6 +695,8 @@ enum cld_status cld_job_run_variant(const struct cld_job *job,
     struct cld_work w;
     enum cld_status st;
 
+    if (job->chain)
+        return cld_chain_run(job->chain, ctx, in, out);
     memset(out, 0, sizeof *out);
     if (!ctx) {
         st = job->run_host(p, in, out);

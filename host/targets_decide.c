@@ -8,12 +8,18 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "chain.h"
+
 void cld_targets_workload(const struct cld_job *job,
                           const struct cld_params *p,
                           const struct cld_data *in, struct cld_workload *w)
 {
     static const struct cld_data none;
 
+    if (job->chain) {
+        cld_chain_workload(job->chain, in, w);
+        return;
+    }
     memset(w, 0, sizeof *w);
     job->traits(p, in ? in : &none, w);
     w->job = job->name;
@@ -53,6 +59,38 @@ static double calibration_scale(const struct cld_job *job,
     return s;
 }
 
+/* A chain's calibrated rate on t, in elements of its input per second:
+ * the times of its steps at their calibrated rates (each scaled as for
+ * the job alone) added up; 0 when a step has no rate on t. */
+static double chain_rate(const struct cld_target_profile *t,
+                         const struct cld_chain *c, const struct cld_data *in)
+{
+    struct cld_image shape[CLD_CHAIN_MAX_STEPS + 1];
+    double secs = 0, first = 0;
+
+    cld_chain_shapes(c, &in->img, shape);
+    for (unsigned k = 0; k < c->nsteps; k++) {
+        const struct cld_job *job = c->steps[k].job;
+        struct cld_data d;
+        struct cld_workload ws;
+        double r = cld_target_rate(t, job->name), scale;
+
+        if (r <= 0)
+            return 0;
+        memset(&d, 0, sizeof d);
+        d.kind = CLD_DATA_IMAGE;
+        d.img = shape[k];
+        cld_targets_workload(job, &c->steps[k].params, &d, &ws);
+        scale = calibration_scale(job, &ws);
+        if (scale != 1 && isfinite(scale) && scale > 0)
+            r *= scale;
+        secs += (double)ws.elements / r;
+        if (k == 0)
+            first = (double)ws.elements;
+    }
+    return secs > 0 ? first / secs : 0;
+}
+
 enum cld_status cld_targets_decide(const struct cld_targets *t,
                                    const struct cld_job *job,
                                    const struct cld_params *p,
@@ -68,8 +106,18 @@ enum cld_status cld_targets_decide(const struct cld_targets *t,
     cld_targets_workload(job, p, in, &w);
     if (w.elements == 0)
         return cld_error_set(CLD_ERR_INVALID, "%s: empty input", job->name);
-    scale = calibration_scale(job, &w);
     memcpy(prof, cld_targets_profiles(t), n * sizeof *prof);
+    if (job->chain) {
+        /* Placement reads the rate of the chain's name: its steps'. */
+        for (size_t i = 0; i < n && in; i++) {
+            double r = chain_rate(&prof[i], job->chain, in);
+
+            if (r > 0 && isfinite(r))
+                cld_target_set_rate(&prof[i], job->name, r);
+        }
+        return cld_placement_decide(&w, prof, n, hist, plan);
+    }
+    scale = calibration_scale(job, &w);
     for (size_t i = 0; i < n; i++) {
         double r = cld_target_rate(&prof[i], job->name);
 

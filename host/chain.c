@@ -1,0 +1,453 @@
+/* Job chains (chain.h): building one, its workload for placement, its C
+ * reference, its merged device work, and running it. */
+#include "chain.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "image.h"
+#include "launch.h"
+#include "placement.h"
+
+/* An index that names no buffer. */
+#define NO_BUF CLD_WORK_MAX_BUFS
+
+enum cld_status cld_chain_create(struct cld_chain **out)
+{
+    struct cld_chain *c = calloc(1, sizeof *c);
+
+    *out = c;
+    if (!c)
+        return cld_error_set(CLD_ERR_NOMEM, "chain: out of memory");
+    return CLD_OK;
+}
+
+void cld_chain_destroy(struct cld_chain *c)
+{
+    free(c);
+}
+
+void cld_chain_job_destroy(const struct cld_job *job)
+{
+    /* The job of a chain is the first member of the chain it points
+     * back at, which was made by cld_chain_create. */
+    if (job && job->chain)
+        cld_chain_destroy((struct cld_chain *)job->chain);
+}
+
+/* CLD_ERR_USAGE: the detail line of step k (1-based), job, prefixed with
+ * the step. */
+static enum cld_status step_error(const struct cld_job *job, unsigned k)
+{
+    char why[256];
+
+    /* The detail buffer is the one being written: copy it first. */
+    snprintf(why, sizeof why, "%s", cld_error_detail());
+    return cld_error_set(CLD_ERR_USAGE, "%s (step %u): %s", job->name, k,
+                         why);
+}
+
+enum cld_status cld_chain_add(struct cld_chain *c, const struct cld_job *job,
+                              const struct cld_params *p)
+{
+    unsigned k = c->nsteps + 1;
+
+    if (c->nsteps == CLD_CHAIN_MAX_STEPS)
+        return cld_error_set(CLD_ERR_USAGE, "a chain has at most %d steps",
+                             CLD_CHAIN_MAX_STEPS);
+    if (job->chain || job->input != CLD_DATA_IMAGE ||
+        job->output != CLD_DATA_IMAGE)
+        return cld_error_set(CLD_ERR_USAGE, "%s cannot be a step of a "
+                             "chain (step %u): only jobs that take and give "
+                             "an image chain", job->name, k);
+    if (cld_job_validate(job, p) != CLD_OK)
+        return step_error(job, k);
+    c->steps[c->nsteps].job = job;
+    c->steps[c->nsteps].params = *p;
+    c->nsteps++;
+    return CLD_OK;
+}
+
+enum cld_status cld_chain_finish(struct cld_chain *c)
+{
+    size_t nlen = 0, klen = 0;
+    unsigned flags = 0;
+    enum cld_workload_class cls = CLD_CLASS_IMAGE;
+
+    if (c->nsteps < 2)
+        return cld_error_set(CLD_ERR_USAGE, "a chain needs two steps or "
+                             "more");
+    c->name[0] = c->key[0] = '\0';
+    for (unsigned k = 0; k < c->nsteps; k++) {
+        const struct cld_chain_step *s = &c->steps[k];
+        char key[CLD_CHAIN_KEY_MAX];
+        int n;
+
+        n = snprintf(c->name + nlen, sizeof c->name - nlen, "%s%s",
+                     k ? "+" : "", s->job->name);
+        if (n < 0 || (size_t)n >= sizeof c->name - nlen ||
+            nlen + (size_t)n >= CLD_JOB_MAX)
+            return cld_error_set(CLD_ERR_USAGE, "the chain's name is "
+                                 "longer than the run history keeps (%d "
+                                 "characters)", CLD_JOB_MAX - 1);
+        nlen += (size_t)n;
+        /* One field per step, even when empty, so that the text tells
+         * apart parameters of different steps. */
+        cld_params_key(&s->params, key, sizeof key);
+        n = snprintf(c->key + klen, sizeof c->key - klen, "%s%s",
+                     k ? "; " : "", key);
+        if (n < 0 || (size_t)n >= sizeof c->key - klen ||
+            klen + (size_t)n >= CLD_PARAMS_MAX)
+            return cld_error_set(CLD_ERR_USAGE, "the chain's parameters are "
+                                 "longer than the run history keeps (%d "
+                                 "characters)", CLD_PARAMS_MAX - 1);
+        klen += (size_t)n;
+        flags |= s->job->flags;
+        if (s->job->cls != CLD_CLASS_IMAGE)
+            cls = s->job->cls;
+    }
+    memset(&c->job, 0, sizeof c->job);
+    c->job.name = c->name;
+    c->job.summary = "a chain of jobs";
+    c->job.cls = cls;
+    c->job.flags = flags;
+    c->job.input = CLD_DATA_IMAGE;
+    c->job.output = CLD_DATA_IMAGE;
+    c->job.family = c->steps[0].job->family;
+    c->job.chain = c;
+    return CLD_OK;
+}
+
+enum cld_status cld_chain_validate(const struct cld_chain *c)
+{
+    for (unsigned k = 0; k < c->nsteps; k++) {
+        if (cld_job_validate(c->steps[k].job, &c->steps[k].params) != CLD_OK)
+            return step_error(c->steps[k].job, k + 1);
+    }
+    return CLD_OK;
+}
+
+/* The traits of step s on an input of shape in. */
+static void step_traits(const struct cld_chain_step *s,
+                        const struct cld_image *in, struct cld_workload *w)
+{
+    struct cld_data d;
+
+    memset(&d, 0, sizeof d);
+    d.kind = CLD_DATA_IMAGE;
+    d.img.width = in->width;
+    d.img.height = in->height;
+    d.img.channels = in->channels;
+    memset(w, 0, sizeof *w);
+    s->job->traits(&s->params, &d, w);
+}
+
+void cld_chain_shapes(const struct cld_chain *c, const struct cld_image *in,
+                      struct cld_image shape[CLD_CHAIN_MAX_STEPS + 1])
+{
+    memset(shape, 0, (CLD_CHAIN_MAX_STEPS + 1) * sizeof *shape);
+    shape[0].width = in->width;
+    shape[0].height = in->height;
+    shape[0].channels = in->channels;
+    for (unsigned k = 0; k < c->nsteps; k++) {
+        const struct cld_image *a = &shape[k];
+        struct cld_image *b = &shape[k + 1];
+        struct cld_workload w;
+        uint64_t npix;
+
+        *b = *a;
+        /* Only resize changes the size; every step may change the
+         * channels (sobel gives gray), which its traits declare. */
+        if (c->steps[k].job == &cld_job_resize &&
+            cld_resize_output_size(&c->steps[k].params, a->width, a->height,
+                                   &b->width, &b->height) != CLD_OK)
+            b->width = b->height = 0;
+        npix = (uint64_t)b->width * b->height;
+        step_traits(&c->steps[k], a, &w);
+        if (npix && w.bytes_out && w.bytes_out % npix == 0 &&
+            w.bytes_out / npix >= 1 && w.bytes_out / npix <= 4)
+            b->channels = (uint32_t)(w.bytes_out / npix);
+    }
+}
+
+void cld_chain_workload(const struct cld_chain *c, const struct cld_data *in,
+                        struct cld_workload *w)
+{
+    struct cld_image shape[CLD_CHAIN_MAX_STEPS + 1];
+    struct cld_image none;
+    double ops = 0;
+
+    memset(&none, 0, sizeof none);
+    cld_chain_shapes(c, in && in->kind == CLD_DATA_IMAGE ? &in->img : &none,
+                     shape);
+    memset(w, 0, sizeof *w);
+    for (unsigned k = 0; k < c->nsteps; k++) {
+        struct cld_workload s;
+
+        step_traits(&c->steps[k], &shape[k], &s);
+        if (k == 0) {
+            w->elements = s.elements;
+            w->bytes_in = s.bytes_in;
+        }
+        if (k == c->nsteps - 1)
+            w->bytes_out = s.bytes_out;
+        if (s.max_buffer > w->max_buffer)
+            w->max_buffer = s.max_buffer;
+        /* Work of every step, per element of the chain's input. */
+        ops += s.ops_per_element * (double)s.elements;
+        w->kernel_launches += s.kernel_launches;
+        w->needs_fp64 = w->needs_fp64 || s.needs_fp64;
+        w->flags |= s.flags;
+    }
+    w->ops_per_element = w->elements ? ops / (double)w->elements : 0;
+    w->job = c->job.name;
+    w->cls = c->job.cls;
+    w->flags |= c->job.flags;
+    w->batch = 1;
+    snprintf(w->params, sizeof w->params, "%s", c->key);
+}
+
+enum cld_status cld_chain_run_host(const struct cld_chain *c,
+                                   const struct cld_data *in,
+                                   struct cld_data *out)
+{
+    return cld_chain_run(c, NULL, in, out);
+}
+
+/* Append the buffers, launches and host blocks of sw, step k's work, to
+ * w. in_buf is the buffer of sw that receives the step's input (NO_BUF
+ * for the first step) and becomes w's buffer *prev; out_buf (NO_BUF for
+ * the last step) is the intermediate it writes, made device-only, whose
+ * index in w goes to *prev. *group is the first launch group free in w.
+ * The host blocks move to w even on failure. */
+static enum cld_status append(struct cld_work *w, struct cld_work *sw,
+                              unsigned in_buf, unsigned out_buf,
+                              unsigned *prev, unsigned *group)
+{
+    unsigned map[CLD_WORK_MAX_BUFS], last = 0;
+    enum cld_status st = CLD_OK;
+
+    for (unsigned i = 0; i < sw->nowned; i++) {
+        if (st == CLD_OK)
+            st = cld_work_own(w, sw->owned[i]);
+        else
+            cld_buffer_free(sw->owned[i]);
+    }
+    sw->nowned = 0;
+    if (st != CLD_OK)
+        return st;
+    for (unsigned b = 0; b < sw->nbufs; b++) {
+        struct cld_work_buf nb = sw->bufs[b];
+
+        if (b == in_buf) {
+            if (nb.size > w->bufs[*prev].size)
+                return cld_error_set(CLD_ERR_INTERNAL, "chain: %s reads "
+                                     "%zu bytes of a %zu-byte "
+                                     "intermediate", sw->family, nb.size,
+                                     w->bufs[*prev].size);
+            w->bufs[*prev].flags |= nb.flags & (CLD_WBUF_READ |
+                                                CLD_WBUF_WRITE);
+            map[b] = *prev;
+            continue;
+        }
+        if (b == out_buf) {
+            nb.host = NULL;
+            nb.flags &= ~(CLD_WBUF_FETCH | CLD_WBUF_STEP | CLD_WBUF_UPLOAD);
+        }
+        map[b] = cld_work_buffer(w, nb.host, nb.size, nb.flags);
+        if (map[b] == CLD_WORK_MAX_BUFS)
+            return cld_error_set(CLD_ERR_INTERNAL, "chain: more than %d "
+                                 "buffers", CLD_WORK_MAX_BUFS);
+    }
+    for (unsigned i = 0; i < sw->nlaunches; i++) {
+        struct cld_work_launch *l;
+
+        if (w->nlaunches == CLD_WORK_MAX_LAUNCHES)
+            return cld_error_set(CLD_ERR_INTERNAL, "chain: more than %d "
+                                 "launches", CLD_WORK_MAX_LAUNCHES);
+        l = &w->launches[w->nlaunches++];
+        *l = sw->launches[i];
+        if (!l->family) {
+            l->family = sw->family;
+            l->options = sw->options;
+        }
+        last = l->group > last ? l->group : last;
+        l->group += *group;
+        for (unsigned a = 0; a < l->nargs; a++) {
+            if (l->args[a].kind == CLD_ARG_BUF)
+                l->args[a].v.buf = map[l->args[a].v.buf];
+        }
+    }
+    *group += last + 1;
+    if (out_buf != NO_BUF)
+        *prev = map[out_buf];
+    return CLD_OK;
+}
+
+/* The buffer of sw wrapping host memory `host` with flag `flag`, or
+ * NO_BUF. */
+static unsigned find_buf(const struct cld_work *sw, const void *host,
+                         unsigned flag)
+{
+    for (unsigned b = 0; b < sw->nbufs; b++) {
+        if (host && sw->bufs[b].host == host && (sw->bufs[b].flags & flag))
+            return b;
+    }
+    return NO_BUF;
+}
+
+enum cld_status cld_chain_plan(const struct cld_chain *c,
+                               const struct cld_data *in,
+                               const struct cld_dev_facts *dev,
+                               struct cld_data *out, struct cld_work *w)
+{
+    struct cld_data cur, next;
+    struct cld_work sw;
+    unsigned prev = NO_BUF, group = 0;
+    enum cld_status st = CLD_OK;
+
+    memset(out, 0, sizeof *out);
+    memset(&cur, 0, sizeof cur);
+    cld_work_init(w, c->steps[0].job->family, NULL);
+    for (unsigned k = 0; k < c->nsteps && st == CLD_OK; k++) {
+        const struct cld_chain_step *s = &c->steps[k];
+        const struct cld_data *sin = k == 0 ? in : &cur;
+        bool last = k + 1 == c->nsteps;
+        unsigned in_buf = NO_BUF, out_buf = NO_BUF;
+
+        memset(&next, 0, sizeof next);
+        cld_work_init(&sw, s->job->family, NULL);
+        st = s->job->plan(&s->params, sin, dev, CLD_VARIANT_AUTO, &next,
+                          &sw);
+        if (st == CLD_OK)
+            st = cld_work_check(&sw);
+        if (st == CLD_OK && sw.step)
+            st = cld_error_set(CLD_ERR_UNSUPPORTED, "%s runs a host step "
+                               "between its kernels", s->job->name);
+        if (st == CLD_OK && k > 0 &&
+            (in_buf = find_buf(&sw, cur.img.data, CLD_WBUF_UPLOAD)) ==
+                NO_BUF)
+            st = cld_error_set(CLD_ERR_UNSUPPORTED, "%s does not take its "
+                               "input image as a buffer", s->job->name);
+        if (st == CLD_OK && !last &&
+            (out_buf = find_buf(&sw, next.img.data, CLD_WBUF_FETCH)) ==
+                NO_BUF)
+            st = cld_error_set(CLD_ERR_UNSUPPORTED, "%s does not write its "
+                               "output image to a buffer", s->job->name);
+        if (st == CLD_OK)
+            st = append(w, &sw, in_buf, out_buf, &prev, &group);
+        cld_work_free(&sw);
+        /* The previous intermediate's host memory only identified its
+         * buffer in this step's work: the device holds it. */
+        cld_data_free(&cur);
+        if (last && st == CLD_OK)
+            *out = next;
+        else
+            cur = next;
+    }
+    cld_data_free(&cur);
+    if (st == CLD_OK)
+        st = cld_work_check(w);
+    if (st != CLD_OK) {
+        cld_data_free(out);
+        cld_work_free(w);
+    }
+    return st;
+}
+
+/* The steps one by one on the host (ctx NULL) or on the device, each on
+ * the previous step's output in host memory. */
+static enum cld_status run_steps(const struct cld_chain *c,
+                                 struct cld_clctx *ctx,
+                                 const struct cld_data *in,
+                                 struct cld_data *out)
+{
+    struct cld_data cur, next;
+    enum cld_status st = CLD_OK;
+
+    memset(&cur, 0, sizeof cur);
+    memset(out, 0, sizeof *out);
+    for (unsigned k = 0; k < c->nsteps && st == CLD_OK; k++) {
+        const struct cld_chain_step *s = &c->steps[k];
+
+        st = cld_job_run(s->job, ctx, &s->params, k ? &cur : in, &next);
+        cld_data_free(&cur);
+        if (st == CLD_OK)
+            cur = next;
+    }
+    if (st == CLD_OK)
+        *out = cur;
+    else
+        cld_data_free(&cur);
+    return st;
+}
+
+enum cld_status cld_chain_run(const struct cld_chain *c,
+                              struct cld_clctx *ctx,
+                              const struct cld_data *in,
+                              struct cld_data *out)
+{
+    struct cld_work w;
+    enum cld_status st;
+
+    if (!ctx)
+        return run_steps(c, NULL, in, out);
+    st = cld_chain_plan(c, in, cld_launch_facts(ctx), out, &w);
+    if (st == CLD_OK) {
+        st = cld_launch_run(ctx, &w);
+        cld_work_free(&w);
+        if (st != CLD_OK)
+            cld_data_free(out);
+    }
+    if (st != CLD_ERR_UNSUPPORTED)
+        return st;
+    /* Not mergeable here, or a launch of the merged work cannot get its
+     * work-group: each step's own plan (and fallback) through host
+     * memory. */
+    return run_steps(c, ctx, in, out);
+}
+
+void cld_chain_explain(FILE *f, const struct cld_chain *c)
+{
+    /* A CPU device as PoCL reports one: whether the steps merge does not
+     * depend on the device for the jobs there are. */
+    static const struct cld_dev_facts facts = {
+        .cpu = true, .host_unified = true, .local_mem = 512 * 1024,
+        .global_mem = 1ull << 32, .compute_units = 2, .max_group = 4096,
+        .native_float = 8,
+    };
+    struct cld_data in, out;
+    struct cld_work w;
+    enum cld_status st;
+
+    fprintf(f, "chain %s, %u steps on one target per item:\n", c->name,
+            c->nsteps);
+    for (unsigned k = 0; k < c->nsteps; k++) {
+        char key[CLD_CHAIN_KEY_MAX];
+
+        cld_params_key(&c->steps[k].params, key, sizeof key);
+        fprintf(f, "  %u. %s%s%s%s\n", k + 1, c->steps[k].job->name,
+                key[0] ? " (" : "", key, key[0] ? ")" : "");
+    }
+    /* Plan a small synthetic image: the merge is a matter of the steps'
+     * work descriptions, not of the pixels. */
+    memset(&in, 0, sizeof in);
+    in.kind = CLD_DATA_IMAGE;
+    st = cld_image_alloc(&in.img, 64, 64, 3);
+    if (st == CLD_OK)
+        st = cld_chain_plan(c, &in, &facts, &out, &w);
+    if (st == CLD_OK) {
+        fprintf(f, "  on an OpenCL device: one device work of %u launches; "
+                "the input is uploaded once, the output read back once, "
+                "intermediates stay in device memory\n", w.nlaunches);
+        cld_work_free(&w);
+        cld_data_free(&out);
+    } else {
+        fprintf(f, "  on an OpenCL device: step by step, intermediates "
+                "through host memory (%s)\n", cld_error_detail());
+    }
+    cld_data_free(&in);
+    fprintf(f, "  on the host: each step's C reference in turn\n"
+            "  placement prices the chain as one workload: transfer of "
+            "the first input and the last output, compute of every step\n");
+}

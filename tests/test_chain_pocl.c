@@ -1,0 +1,335 @@
+/* Job chains on every OpenCL device, in both transfer modes (zero-copy,
+ * and the copy path that CLDISPATCH_TRANSFER=copy forces): a chain's
+ * output equals the composition of its steps' C references on real
+ * images; its steps merge into one device work whose intermediates are
+ * neither uploaded nor read back (the ring's transfer counters show one
+ * readback of the output per item, and uploads of the input and the
+ * steps' small tables only); a chain whose step has a host step runs step
+ * by step and still equals the composition.
+ *
+ * Tolerance: blur, sharpen and sobel give the same bytes on every target,
+ * so chains of them are compared byte for byte. Resize may differ from
+ * its reference by one level on a device today; a chain that starts with
+ * it is compared byte for byte with the same steps run one by one on the
+ * same device (the merge changes nothing), and within RESIZE_CHAIN_DIFF
+ * with the composition of the references. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chain.h"
+#include "fixtures.h"
+#include "jobs.h"
+#include "launch.h"
+
+/* Resize one level off, then blur (an average: still one level) and
+ * sharpen (in + (in - blur): up to three levels). */
+#define RESIZE_CHAIN_DIFF 3
+
+static const char *const images[] = {"chelsea.png", "camera.png",
+                                     "astronaut.png"};
+#define NIMAGES (sizeof images / sizeof images[0])
+
+struct fix {
+    struct cld_device_list list;
+    struct cld_data in[NIMAGES];
+    struct cld_chain *resize_chain;  /* resize 0.5, blur 2, sharpen */
+    struct cld_chain *exact_chain;   /* blur 1.5, sobel, sharpen 1 1.5 */
+    struct cld_chain *host_step;     /* equalize, blur 1 */
+};
+
+/* A chain of n steps; sets[k] "name=value" or NULL for the defaults. */
+static struct cld_chain *make_chain(const char *const *names,
+                                    const char *const *sets, int n)
+{
+    struct cld_chain *c;
+
+    assert_int_equal(cld_chain_create(&c), CLD_OK);
+    for (int k = 0; k < n; k++) {
+        const struct cld_job *job = cld_job_find(names[k]);
+        struct cld_params p;
+
+        assert_non_null(job);
+        cld_params_default(&p, job);
+        for (const char *s = sets[k]; s && *s;) {
+            char name[32];
+            size_t len = strcspn(s, "=");
+            int i;
+
+            assert_true(len < sizeof name);
+            memcpy(name, s, len);
+            name[len] = '\0';
+            i = cld_params_find(&p, name);
+            assert_true(i >= 0);
+            s += len + 1;
+            assert_int_equal(cld_params_parse(&p, (size_t)i, s), CLD_OK);
+            s += strlen(s);
+        }
+        assert_int_equal(cld_chain_add(c, job, &p), CLD_OK);
+    }
+    assert_int_equal(cld_chain_finish(c), CLD_OK);
+    return c;
+}
+
+static int setup(void **state)
+{
+    struct fix *f = calloc(1, sizeof *f);
+    static const char *const rs[] = {"resize", "blur", "sharpen"};
+    static const char *const rs_set[] = {"scale=0.5", "sigma=2", NULL};
+    static const char *const ex[] = {"blur", "sobel", "sharpen"};
+    static const char *const ex_set[] = {"sigma=1.5", NULL, "amount=1.5"};
+    static const char *const hs[] = {"equalize", "blur"};
+    static const char *const hs_set[] = {NULL, "sigma=1"};
+
+    assert_non_null(f);
+    assert_int_equal(cld_device_discover(&f->list), CLD_OK);
+    for (size_t i = 0; i < NIMAGES; i++)
+        cld_test_load(images[i], &f->in[i]);
+    f->resize_chain = make_chain(rs, rs_set, 3);
+    f->exact_chain = make_chain(ex, ex_set, 3);
+    f->host_step = make_chain(hs, hs_set, 2);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fix *f = *state;
+
+    for (size_t i = 0; i < NIMAGES; i++)
+        cld_data_free(&f->in[i]);
+    cld_chain_destroy(f->resize_chain);
+    cld_chain_destroy(f->exact_chain);
+    cld_chain_destroy(f->host_step);
+    cld_device_list_free(&f->list);
+    free(f);
+    return 0;
+}
+
+/* The composition of the steps' C references, step by step here (not
+ * through cld_chain_run_host, which the test also checks). */
+static void reference(const struct cld_chain *c, const struct cld_data *in,
+                      struct cld_data *out)
+{
+    struct cld_data cur, next;
+
+    memset(&cur, 0, sizeof cur);
+    for (unsigned k = 0; k < c->nsteps; k++) {
+        const struct cld_job *job = c->steps[k].job;
+
+        memset(&next, 0, sizeof next);
+        assert_int_equal(job->run_host(&c->steps[k].params, k ? &cur : in,
+                                       &next), CLD_OK);
+        cld_data_free(&cur);
+        cur = next;
+    }
+    *out = cur;
+}
+
+/* The steps one by one on ctx, through host memory. */
+static void stepwise(const struct cld_chain *c, struct cld_clctx *ctx,
+                     const struct cld_data *in, struct cld_data *out)
+{
+    struct cld_data cur, next;
+
+    memset(&cur, 0, sizeof cur);
+    for (unsigned k = 0; k < c->nsteps; k++) {
+        assert_int_equal(cld_job_run(c->steps[k].job, ctx,
+                                     &c->steps[k].params, k ? &cur : in,
+                                     &next), CLD_OK);
+        cld_data_free(&cur);
+        cur = next;
+    }
+    *out = cur;
+}
+
+/* Run the merged chain c on ctx and check the transfers it made: no
+ * upload on the zero-copy path, on the copy path one per UPLOAD buffer of
+ * its merged work (the input and the small tables: less than the smallest
+ * intermediate beyond the input), and one readback of exactly the output.
+ * Returns the output. */
+static void run_merged(const struct cld_chain *c, struct cld_clctx *ctx,
+                       const struct cld_data *in, bool copy,
+                       struct cld_data *out)
+{
+    struct cld_image shape[CLD_CHAIN_MAX_STEPS + 1];
+    struct cld_data planned;
+    struct cld_work w;
+    struct cld_ring_stats rs;
+    unsigned long uploads = 0, inputs = 0;
+    unsigned long long up_bytes = 0, smallest = ~0ull;
+
+    assert_int_equal(cld_chain_plan(c, in, cld_clctx_facts(ctx), &planned,
+                                    &w), CLD_OK);
+    for (unsigned b = 0; b < w.nbufs; b++) {
+        const struct cld_work_buf *wb = &w.bufs[b];
+
+        if ((wb->flags & CLD_WBUF_UPLOAD) && wb->host) {
+            uploads++;
+            up_bytes += wb->size;
+        }
+        inputs += wb->host == in->img.data;
+        /* The output alone comes back. */
+        if (wb->flags & CLD_WBUF_FETCH)
+            assert_ptr_equal(wb->host, planned.img.data);
+    }
+    assert_int_equal(inputs, 1);
+    cld_work_free(&w);
+    cld_data_free(&planned);
+    cld_chain_shapes(c, &in->img, shape);
+    for (unsigned k = 1; k < c->nsteps; k++) {
+        unsigned long long n = (unsigned long long)shape[k].width *
+                               shape[k].height * shape[k].channels;
+
+        smallest = n < smallest ? n : smallest;
+    }
+    assert_int_equal(cld_launch_stats(ctx, true, &rs), CLD_OK);
+    assert_int_equal(cld_chain_run(c, ctx, in, out), CLD_OK);
+    assert_int_equal(cld_launch_stats(ctx, false, &rs), CLD_OK);
+    assert_int_equal(rs.copy, copy);
+    assert_int_equal(rs.readbacks, 1);
+    assert_int_equal(rs.readback_bytes,
+                     (unsigned long long)out->img.width * out->img.height *
+                         out->img.channels);
+    if (copy) {
+        size_t in_bytes = (size_t)in->img.width * in->img.height *
+                          in->img.channels;
+
+        assert_int_equal(rs.uploads, uploads);
+        assert_int_equal(rs.upload_bytes, up_bytes);
+        assert_true(rs.upload_bytes - in_bytes < smallest);
+    } else {
+        assert_int_equal(rs.uploads, 0);
+    }
+}
+
+static void each_mode_and_device(void **state,
+                                 void (*body)(const struct fix *f,
+                                              struct cld_clctx *ctx,
+                                              bool copy))
+{
+    const struct fix *f = *state;
+
+    assert_true(f->list.ndevices > 0);
+    for (int copy = 0; copy < 2; copy++) {
+        if (copy)
+            setenv("CLDISPATCH_TRANSFER", "copy", 1);
+        else
+            unsetenv("CLDISPATCH_TRANSFER");
+        for (int d = 0; d < f->list.ndevices; d++) {
+            struct cld_clctx *ctx;
+
+            /* A fresh context reads CLDISPATCH_TRANSFER anew. */
+            assert_int_equal(cld_clctx_create(f->list.devices[d].device,
+                                              &ctx), CLD_OK);
+            body(f, ctx, copy);
+            cld_clctx_destroy(ctx);
+        }
+    }
+    unsetenv("CLDISPATCH_TRANSFER");
+}
+
+static void exact_body(const struct fix *f, struct cld_clctx *ctx, bool copy)
+{
+    for (size_t i = 0; i < NIMAGES; i++) {
+        struct cld_data ref, host, out;
+
+        reference(f->exact_chain, &f->in[i], &ref);
+        assert_int_equal(cld_chain_run_host(f->exact_chain, &f->in[i],
+                                            &host), CLD_OK);
+        cld_test_assert_same_image(&host.img, &ref.img);
+        run_merged(f->exact_chain, ctx, &f->in[i], copy, &out);
+        cld_test_assert_same_image(&out.img, &ref.img);
+        assert_int_equal(out.img.channels, 1);
+        cld_data_free(&out);
+        cld_data_free(&host);
+        cld_data_free(&ref);
+    }
+}
+
+static void test_chain_exact_equals_references(void **state)
+{
+    each_mode_and_device(state, exact_body);
+}
+
+static void resize_body(const struct fix *f, struct cld_clctx *ctx,
+                        bool copy)
+{
+    for (size_t i = 0; i < NIMAGES; i++) {
+        struct cld_data ref, steps, out;
+        int maxdiff;
+        double psnr;
+
+        reference(f->resize_chain, &f->in[i], &ref);
+        stepwise(f->resize_chain, ctx, &f->in[i], &steps);
+        run_merged(f->resize_chain, ctx, &f->in[i], copy, &out);
+        cld_test_assert_same_image(&out.img, &steps.img);
+        assert_true(cld_test_image_diff(&out.img, &ref.img, &maxdiff,
+                                        &psnr));
+        if (maxdiff > RESIZE_CHAIN_DIFF)
+            fail_msg("%s: the chain differs from the references by %d "
+                     "levels", images[i], maxdiff);
+        cld_data_free(&out);
+        cld_data_free(&steps);
+        cld_data_free(&ref);
+    }
+}
+
+static void test_chain_resize_equals_references(void **state)
+{
+    each_mode_and_device(state, resize_body);
+}
+
+static void host_step_body(const struct fix *f, struct cld_clctx *ctx,
+                           bool copy)
+{
+    struct cld_data ref, out;
+    struct cld_work w;
+    struct cld_ring_stats rs;
+
+    (void)copy;
+    /* equalize's cumulative sum runs on the host between its kernels: no
+     * merged work, and the chain runs step by step. */
+    assert_int_equal(cld_chain_plan(f->host_step, &f->in[0],
+                                    cld_clctx_facts(ctx), &out, &w),
+                     CLD_ERR_UNSUPPORTED);
+    assert_non_null(strstr(cld_error_detail(), "equalize"));
+    assert_null(out.img.data);
+    for (size_t i = 0; i < NIMAGES; i++) {
+        reference(f->host_step, &f->in[i], &ref);
+        assert_int_equal(cld_launch_stats(ctx, true, &rs), CLD_OK);
+        assert_int_equal(cld_chain_run(f->host_step, ctx, &f->in[i], &out),
+                         CLD_OK);
+        assert_int_equal(cld_launch_stats(ctx, false, &rs), CLD_OK);
+        /* Each step's output came back to host memory. */
+        assert_true(rs.readbacks >= f->host_step->nsteps);
+        cld_test_assert_same_image(&out.img, &ref.img);
+        cld_data_free(&out);
+        cld_data_free(&ref);
+    }
+}
+
+static void test_chain_host_step_runs_stepwise(void **state)
+{
+    each_mode_and_device(state, host_step_body);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_chain_exact_equals_references),
+        cmocka_unit_test(test_chain_resize_equals_references),
+        cmocka_unit_test(test_chain_host_step_runs_stepwise),
+    };
+
+    if (!cld_test_have_device())
+        return cld_test_no_device("chain");
+    return cmocka_run_group_tests_name("chain_pocl", tests, setup,
+                                       teardown);
+}
