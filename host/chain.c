@@ -68,6 +68,44 @@ enum cld_status cld_chain_add(struct cld_chain *c, const struct cld_job *job,
     return CLD_OK;
 }
 
+/* A CPU device as PoCL reports one, and a GPU: whether steps merge
+ * depends on the kind of device (a plan chooses its variant by it), not
+ * on its sizes, for the jobs there are. */
+static const struct cld_dev_facts probe_facts[2] = {
+    {.cpu = true, .host_unified = true, .local_mem = 512 * 1024,
+     .global_mem = 1ull << 32, .compute_units = 2, .max_group = 4096,
+     .native_float = 8},
+    {.cpu = false, .host_unified = false, .local_mem = 48 * 1024,
+     .global_mem = 1ull << 33, .compute_units = 32, .max_group = 1024,
+     .native_float = 1},
+};
+
+/* Plan the chain on a small synthetic image for a device with facts dev:
+ * true when the steps merge; otherwise why, into why. */
+static bool probe_merge(const struct cld_chain *c,
+                        const struct cld_dev_facts *dev, char *why,
+                        size_t len)
+{
+    struct cld_data in, out;
+    struct cld_work w;
+    enum cld_status st;
+
+    memset(&in, 0, sizeof in);
+    in.kind = CLD_DATA_IMAGE;
+    why[0] = '\0';
+    st = cld_image_alloc(&in.img, 64, 64, 3);
+    if (st == CLD_OK)
+        st = cld_chain_plan(c, &in, dev, &out, &w);
+    if (st == CLD_OK) {
+        cld_work_free(&w);
+        cld_data_free(&out);
+    } else {
+        snprintf(why, len, "%s", cld_error_detail());
+    }
+    cld_data_free(&in);
+    return st == CLD_OK;
+}
+
 enum cld_status cld_chain_finish(struct cld_chain *c)
 {
     size_t nlen = 0, klen = 0;
@@ -115,7 +153,16 @@ enum cld_status cld_chain_finish(struct cld_chain *c)
     c->job.output = CLD_DATA_IMAGE;
     c->job.family = c->steps[0].job->family;
     c->job.chain = c;
+    for (int gpu = 0; gpu < 2; gpu++)
+        c->merges[gpu] = probe_merge(c, &probe_facts[gpu], c->why[gpu],
+                                     sizeof c->why[gpu]);
     return CLD_OK;
+}
+
+bool cld_chain_merges(const struct cld_chain *c,
+                      const struct cld_dev_facts *dev)
+{
+    return c->merges[dev->cpu ? 0 : 1];
 }
 
 enum cld_status cld_chain_validate(const struct cld_chain *c)
@@ -324,6 +371,12 @@ enum cld_status cld_chain_plan(const struct cld_chain *c,
         if (st == CLD_OK && sw.step)
             st = cld_error_set(CLD_ERR_UNSUPPORTED, "%s runs a host step "
                                "between its kernels", s->job->name);
+        /* A variant the launcher may have to replace (dither's wave
+         * kernel, whose work-group the device may not grant) would take
+         * the whole merged work with it: such steps run alone. */
+        if (st == CLD_OK && sw.fallback >= 0)
+            st = cld_error_set(CLD_ERR_UNSUPPORTED, "%s may need its "
+                               "fallback kernel here", s->job->name);
         if (st == CLD_OK && k > 0 &&
             (in_buf = find_buf(&sw, cur.img.data, CLD_WBUF_UPLOAD)) ==
                 NO_BUF)
@@ -409,16 +462,8 @@ enum cld_status cld_chain_run(const struct cld_chain *c,
 
 void cld_chain_explain(FILE *f, const struct cld_chain *c)
 {
-    /* A CPU device as PoCL reports one: whether the steps merge does not
-     * depend on the device for the jobs there are. */
-    static const struct cld_dev_facts facts = {
-        .cpu = true, .host_unified = true, .local_mem = 512 * 1024,
-        .global_mem = 1ull << 32, .compute_units = 2, .max_group = 4096,
-        .native_float = 8,
-    };
-    struct cld_data in, out;
-    struct cld_work w;
-    enum cld_status st;
+    static const char *const kind[2] = {"an OpenCL CPU device",
+                                        "a GPU or other device"};
 
     fprintf(f, "chain %s, %u steps on one target per item:\n", c->name,
             c->nsteps);
@@ -429,24 +474,15 @@ void cld_chain_explain(FILE *f, const struct cld_chain *c)
         fprintf(f, "  %u. %s%s%s%s\n", k + 1, c->steps[k].job->name,
                 key[0] ? " (" : "", key, key[0] ? ")" : "");
     }
-    /* Plan a small synthetic image: the merge is a matter of the steps'
-     * work descriptions, not of the pixels. */
-    memset(&in, 0, sizeof in);
-    in.kind = CLD_DATA_IMAGE;
-    st = cld_image_alloc(&in.img, 64, 64, 3);
-    if (st == CLD_OK)
-        st = cld_chain_plan(c, &in, &facts, &out, &w);
-    if (st == CLD_OK) {
-        fprintf(f, "  on an OpenCL device: one device work of %u launches; "
-                "the input is uploaded once, the output read back once, "
-                "intermediates stay in device memory\n", w.nlaunches);
-        cld_work_free(&w);
-        cld_data_free(&out);
-    } else {
-        fprintf(f, "  on an OpenCL device: step by step, intermediates "
-                "through host memory (%s)\n", cld_error_detail());
+    for (int gpu = 0; gpu < 2; gpu++) {
+        if (c->merges[gpu])
+            fprintf(f, "  on %s: one device work; the input is uploaded "
+                    "once, the output read back once, intermediates stay "
+                    "in device memory\n", kind[gpu]);
+        else
+            fprintf(f, "  on %s: step by step, intermediates through host "
+                    "memory (%s)\n", kind[gpu], c->why[gpu]);
     }
-    cld_data_free(&in);
     fprintf(f, "  on the host: each step's C reference in turn\n"
             "  placement prices the chain as one workload: transfer of "
             "the first input and the last output, compute of every step\n");

@@ -40,6 +40,11 @@ struct cld_chain {
     char key[CLD_CHAIN_KEY_MAX];/* "scale=0.5; sigma=2; sigma=2 amount=1" */
     unsigned nsteps;
     struct cld_chain_step steps[CLD_CHAIN_MAX_STEPS];
+    /* Whether the steps merge into one device work on CPU devices [0] and
+     * on other devices [1], found when the chain is finished, and if not
+     * why. */
+    bool merges[2];
+    char why[2][160];
 };
 
 /* An empty chain on the heap, and its end (accepts NULL). */
@@ -57,9 +62,11 @@ void cld_chain_job_destroy(const struct cld_job *job);
 enum cld_status cld_chain_add(struct cld_chain *c, const struct cld_job *job,
                               const struct cld_params *p);
 
-/* Close the chain after its last step: name, parameter text and the job
- * that stands for it. CLD_ERR_USAGE when it has fewer than two steps or
- * its name or parameters do not fit the run history's fields. */
+/* Close the chain after its last step: name, parameter text, the job
+ * that stands for it, and whether its steps merge on each kind of device
+ * (their plans tried on a small image). CLD_ERR_USAGE when it has fewer
+ * than two steps or its name or parameters do not fit the run history's
+ * fields. */
 enum cld_status cld_chain_finish(struct cld_chain *c);
 
 /* Every step's parameters valid (cld_job_validate). */
@@ -91,20 +98,27 @@ enum cld_status cld_chain_run_host(const struct cld_chain *c,
  * launch groups renumbered, and each intermediate made one device-only
  * buffer: neither uploaded nor read back. *out receives the last step's
  * output buffers. CLD_ERR_UNSUPPORTED with a detail line saying why when
- * the steps cannot be merged (a host step between a step's kernels, an
- * input that a step does not take straight into a buffer); the caller
- * then runs the steps one by one. On failure *out is empty and w freed. */
+ * the steps cannot be merged (a host step between a step's kernels, a
+ * plan with a fallback variant for the launcher to try, an input that a
+ * step does not take straight into a buffer); the caller then runs the
+ * steps one by one. On failure *out is empty and w freed. */
 enum cld_status cld_chain_plan(const struct cld_chain *c,
                                const struct cld_data *in,
                                const struct cld_dev_facts *dev,
                                struct cld_data *out, struct cld_work *w);
 
+/* Whether c's steps merge into one device work on a device with facts
+ * dev (cld_chain_plan then succeeds); when not, the chain runs step by
+ * step. */
+bool cld_chain_merges(const struct cld_chain *c,
+                      const struct cld_dev_facts *dev);
+
 /* A device context (clw.h); only passed on. */
 struct cld_clctx;
 
-/* Run the chain on in: on the host (ctx NULL) its C reference; on a
- * device its merged work, or its steps one by one when they cannot be
- * merged or the merged work reports CLD_ERR_UNSUPPORTED. Fills *out
+/* Run the chain on in and wait: on the host (ctx NULL) its C reference;
+ * on a device its merged work, or its steps one by one when they cannot
+ * be merged or the merged work reports CLD_ERR_UNSUPPORTED. Fills *out
  * (caller frees); errors as cld_job_run. */
 enum cld_status cld_chain_run(const struct cld_chain *c,
                               struct cld_clctx *ctx,

@@ -62,6 +62,23 @@ enum cld_status cld_job_validate(const struct cld_job *job,
     return st;
 }
 
+enum cld_status cld_job_plan(const struct cld_job *job,
+                             const struct cld_params *p,
+                             const struct cld_data *in,
+                             const struct cld_dev_facts *dev, int variant,
+                             struct cld_data *out, struct cld_work *w)
+{
+    if (job->chain)
+        return cld_chain_plan(job->chain, in, dev, out, w);
+    return job->plan(p, in, dev, variant, out, w);
+}
+
+bool cld_job_one_work(const struct cld_job *job,
+                      const struct cld_dev_facts *dev)
+{
+    return !job->chain || cld_chain_merges(job->chain, dev);
+}
+
 const struct cld_job *cld_job_find(const char *name)
 {
     for (size_t i = 0; i < NJOBS; i++) {

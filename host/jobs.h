@@ -86,6 +86,22 @@ void cld_params_default(struct cld_params *p, const struct cld_job *job);
 enum cld_status cld_job_validate(const struct cld_job *job,
                                  const struct cld_params *p);
 
+/* job's device work on a device with facts dev, as its plan function
+ * makes it (see struct cld_job), or for a chain its steps' merged work
+ * (cld_chain_plan; variant ignored). */
+enum cld_status cld_job_plan(const struct cld_job *job,
+                             const struct cld_params *p,
+                             const struct cld_data *in,
+                             const struct cld_dev_facts *dev, int variant,
+                             struct cld_data *out, struct cld_work *w);
+
+/* True when job's device work on a device with facts dev is one work
+ * (cld_job_plan) that can be started and left in flight; false for a
+ * chain whose steps do not merge there, which cld_job_run runs step by
+ * step. */
+bool cld_job_one_work(const struct cld_job *job,
+                      const struct cld_dev_facts *dev);
+
 /* The job named `name`, or NULL. */
 const struct cld_job *cld_job_find(const char *name);
 /* The nth job (0-based) or NULL past the end. */

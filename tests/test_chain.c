@@ -105,11 +105,50 @@ static void test_chain_shapes(void **state)
     cld_chain_destroy(c);
 }
 
+/* Which chains merge into one device work, by kind of device: a host
+ * step (equalize) never; a kernel with a fallback (dither's wave kernel
+ * on GPUs) only where the plan picks the kernel without one. */
+static void test_chain_merges(void **state)
+{
+    const struct cld_job *const plain[] = {
+        &cld_job_resize, &cld_job_blur, &cld_job_sharpen,
+    };
+    const struct cld_job *const host_step[] = {
+        &cld_job_blur, &cld_job_equalize,
+    };
+    const struct cld_job *const dither[] = {
+        &cld_job_blur, &cld_job_dither,
+    };
+    struct cld_dev_facts cpu = {.cpu = true}, gpu = {.cpu = false};
+    struct cld_chain *c;
+
+    (void)state;
+    c = make_chain(plain, 3);
+    assert_true(cld_chain_merges(c, &cpu));
+    assert_true(cld_chain_merges(c, &gpu));
+    assert_true(cld_job_one_work(&c->job, &gpu));
+    cld_chain_destroy(c);
+    c = make_chain(host_step, 2);
+    assert_false(cld_chain_merges(c, &cpu));
+    assert_false(cld_chain_merges(c, &gpu));
+    assert_false(cld_job_one_work(&c->job, &cpu));
+    assert_non_null(strstr(c->why[0], "equalize runs a host step"));
+    cld_chain_destroy(c);
+    c = make_chain(dither, 2);
+    assert_true(cld_chain_merges(c, &cpu));
+    assert_false(cld_chain_merges(c, &gpu));
+    assert_non_null(strstr(c->why[1], "dither"));
+    cld_chain_destroy(c);
+    /* A plain job is always one work. */
+    assert_true(cld_job_one_work(&cld_job_blur, &gpu));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chain_workload),
         cmocka_unit_test(test_chain_shapes),
+        cmocka_unit_test(test_chain_merges),
     };
 
     return cmocka_run_group_tests_name("chain", tests, NULL, NULL);
