@@ -721,8 +721,8 @@ static enum cld_status start_device(struct item *it, struct cld_clctx *ctx,
     for (;;) {
         memset(&pd->res, 0, sizeof pd->res);
         cld_work_init(&pd->w, job->family, NULL);
-        st = job->plan(&it->params, in, cld_launch_facts(ctx), variant,
-                       &pd->res, &pd->w);
+        st = cld_job_plan(job, &it->params, in, cld_launch_facts(ctx),
+                          variant, &pd->res, &pd->w);
         if (st == CLD_OK)
             st = cld_launch_start(ctx, &pd->w, &lo, &pd->l);
         if (st == CLD_OK)
@@ -767,7 +767,7 @@ static enum cld_status place_and_run(struct item *it,
         struct group *probe = NULL;
         int target = -1;
         double t0;
-        bool timed;
+        bool timed, async;
 
         pthread_mutex_lock(&b->lock);
         st = choose(b, &it->params, in, it->failed_on, &plan, &target,
@@ -799,7 +799,10 @@ static enum cld_status place_and_run(struct item *it,
         if (ctx)
             builds = cld_launch_builds(ctx);
         t0 = cld_now_s();
-        if (ctx && pd) {
+        /* A chain whose steps do not merge runs step by step, waited
+         * for. */
+        async = ctx && pd && cld_job_one_work(o->job, cld_launch_facts(ctx));
+        if (async) {
             st = start_device(it, ctx, in, pd);
         } else {
             st = cld_job_run(o->job, ctx, &it->params, in, res);
@@ -824,7 +827,7 @@ static enum cld_status place_and_run(struct item *it,
         }
         /* A run that waited for a program build measures the build. */
         timed = !ctx || cld_launch_builds(ctx) == builds;
-        if (st == CLD_OK && ctx && pd) {
+        if (st == CLD_OK && async) {
             if (probe && !timed) {
                 /* It will measure a build: another item may probe. */
                 pthread_mutex_lock(&b->lock);
