@@ -129,11 +129,11 @@ enum cld_status cld_chain_finish(struct cld_chain *c)
                                  "longer than the run history keeps (%d "
                                  "characters)", CLD_JOB_MAX - 1);
         nlen += (size_t)n;
-        /* One field per step, even when empty, so that the text tells
-         * apart parameters of different steps. */
+        /* One field per step ("-" when it has no parameters), so that
+         * the text tells apart parameters of different steps. */
         cld_params_key(&s->params, key, sizeof key);
         n = snprintf(c->key + klen, sizeof c->key - klen, "%s%s",
-                     k ? "; " : "", key);
+                     k ? "; " : "", key[0] ? key : "-");
         if (n < 0 || (size_t)n >= sizeof c->key - klen ||
             klen + (size_t)n >= CLD_PARAMS_MAX)
             return cld_error_set(CLD_ERR_USAGE, "the chain's parameters are "

@@ -37,7 +37,7 @@ struct cld_chain_step {
 struct cld_chain {
     struct cld_job job;         /* the chain as a job (job.chain = this) */
     char name[CLD_CHAIN_NAME_MAX];
-    char key[CLD_CHAIN_KEY_MAX];/* "scale=0.5; sigma=2; sigma=2 amount=1" */
+    char key[CLD_CHAIN_KEY_MAX];/* "scale=0.5; sigma=2; -" */
     unsigned nsteps;
     struct cld_chain_step steps[CLD_CHAIN_MAX_STEPS];
     /* Whether the steps merge into one device work on CPU devices [0] and

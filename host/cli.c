@@ -13,6 +13,7 @@
 #include "bench.h"
 #include "calibrate.h"
 #include "caps.h"
+#include "cli_steps.h"
 #include "config.h"
 #include "device.h"
 #include "jobs.h"
@@ -26,6 +27,8 @@ static const char usage_main[] =
     "       cldispatch --jobs\n"
     "       cldispatch --calibrate [--job NAME]\n"
     "       cldispatch run JOB [OPTIONS] INPUT... -o OUTDIR\n"
+    "       cldispatch run JOB [OPTIONS] then JOB [OPTIONS]... INPUT...\n"
+    "                      -o OUTDIR\n"
     "       cldispatch plan JOB [OPTIONS] INPUT... -o OUTDIR --shards N\n"
     "                       --plan FILE\n"
     "       cldispatch run --plan FILE [--shard K]\n"
@@ -64,7 +67,8 @@ static const char usage_main[] =
     "3 no usable device or OpenCL error.\n";
 
 static const char usage_run[] =
-    "Usage: cldispatch run JOB [OPTIONS] INPUT... -o OUTDIR\n"
+    "Usage: cldispatch run JOB [OPTIONS] [then JOB [OPTIONS]]... INPUT...\n"
+    "                      -o OUTDIR\n"
     "\n"
     "Run JOB on each input image (files, or folders walked for .png .jpg\n"
     ".jpeg .ppm .pgm .pnm) and write OUTDIR/<name>.<ext>, keeping names\n"
@@ -102,7 +106,14 @@ static const char usage_run[] =
     "                       Perfetto or chrome://tracing\n"
     "\n"
     "Each job takes its own options: `cldispatch --jobs` lists them all,\n"
-    "`cldispatch run JOB --help` those of JOB.\n";
+    "`cldispatch run JOB --help` those of JOB.\n"
+    "\n"
+    "Chains: `run resize --scale 0.5 then blur --sigma 2 then sharpen\n"
+    "IN... -o OUT` runs the jobs in turn on each input, on one target, and\n"
+    "writes the last one's output. Each job's options follow its name, up\n"
+    "to the next `then`; the options above may be anywhere. Image jobs only\n"
+    "(up to 8); on an OpenCL device the intermediates stay in device\n"
+    "memory (--explain says when a step prevents it).\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -344,6 +355,8 @@ static int parse_run(int argc, char **argv, bool plan,
     const char *plan_path = NULL;
     uint64_t shards = 0;
     const struct cld_job *job;
+    struct cld__steps steps;
+    struct cld_params sp[CLD_CHAIN_MAX_STEPS];
     uint64_t u;
     int c;
 
@@ -372,7 +385,6 @@ static int parse_run(int argc, char **argv, bool plan,
     if (!job)
         return usage_error("run: unknown job '%s' (see --jobs)", argv[1]);
     o.job = job;
-    cld_params_default(&o.params, job);
     if (!run_longopts(longopts, names, &nnames)) {
         fprintf(stderr, "cldispatch: internal error: a job parameter "
                 "clashes with a run option\n");
@@ -380,23 +392,27 @@ static int parse_run(int argc, char **argv, bool plan,
     }
     argc--;
     argv++;
-    /* 0, not 1: glibc's getopt then starts afresh. With 1 it can resume an
-     * option cluster where an earlier parse stopped ("-Xdgone") and read
-     * that call's arguments (found by the option fuzzer). */
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:d:f:q:j:vh", longopts, NULL)) !=
-           -1) {
+    /* `A ... then B ...`: a chain, each step's words parsed in turn. */
+    if ((c = cld__steps_find(&steps, argc, argv, job, ":o:d:f:q:j:vh",
+                             longopts)) != 0)
+        return c;
+    for (int k = 0; k < steps.n; k++)
+        cld_params_default(&sp[k], steps.job[k]);
+    while ((c = cld__steps_getopt(&steps)) != -1) {
+        job = steps.job[steps.k];
         if (c >= OPT_PARAM && c < OPT_PARAM + (int)nnames) {
             const char *name = names[c - OPT_PARAM];
-            int i = cld_params_find(&o.params, name);
+            int i = cld_params_find(&sp[steps.k], name);
 
             if (i < 0) {
                 fprintf(stderr, "cldispatch: --%s is not an option of "
-                        "%s\n", name, job->name);
+                        "%s", name, job->name);
+                if (steps.n > 1)
+                    fprintf(stderr, " (step %d of the chain)", steps.k + 1);
+                fputc('\n', stderr);
                 return CLD_EXIT_USAGE;
             }
-            if (cld_params_parse(&o.params, (size_t)i, optarg) != CLD_OK)
+            if (cld_params_parse(&sp[steps.k], (size_t)i, optarg) != CLD_OK)
                 return usage_error("%s", cld_error_detail());
             continue;
         }
@@ -442,7 +458,8 @@ static int parse_run(int argc, char **argv, bool plan,
             break;
         case 'h':
             fputs(usage_run, stdout);
-            print_job_options(stdout, job);
+            for (int k = 0; k < steps.n; k++)
+                print_job_options(stdout, steps.job[k]);
             return CLD_EXIT_OK;
         case OPT_OVERWRITE:
             o.overwrite = true;
@@ -486,21 +503,33 @@ static int parse_run(int argc, char **argv, bool plan,
             o.no_shrink_on_load = true;
             break;
         case ':':
-            return usage_error("option %s needs a value", argv[optind - 1]);
+            return usage_error("option %s needs a value",
+                               cld__steps_word(&steps));
         default:
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+            return usage_error("unknown option '%s'",
+                               cld__steps_word(&steps));
         }
     }
     if (!o.outdir)
         return usage_error("%s", "run: missing -o OUTDIR");
     if (o.device && cld_device_selector_check(o.device) != CLD_OK)
         return usage_error("%s", cld_error_detail());
-    if (cld_job_validate(job, &o.params) != CLD_OK)
+    if (steps.n == 1 && cld_job_validate(o.job, &sp[0]) != CLD_OK)
         return usage_error("%s", cld_error_detail());
     if (plan && (!shards || !plan_path))
         return usage_error("%s", "plan: needs --shards N and --plan FILE");
+    if (plan && steps.n > 1)
+        return usage_error("%s", "plan: chains of jobs cannot be split "
+                           "into shards yet (run them with `cldispatch "
+                           "run`)");
+    o.params = sp[0];
+    if (steps.n > 1) {
+        if (cld__steps_chain(&steps, sp, &o.job) != CLD_OK)
+            return usage_error("run: %s", cld_error_detail());
+        cld_params_default(&o.params, o.job);
+    }
     *out = o;
-    *first = optind + 1;
+    *first = cld__steps_gather(&steps) + 1;
     *plan_path_out = plan_path;
     *shards_out = shards;
     return RUN_GO;
@@ -556,7 +585,10 @@ static int cmd_run(int argc, char **argv, bool plan)
     if (plan)
         return cld_scaleout_cli_plan(&o, argv + first, argc - first,
                                      (uint32_t)shards, plan_path);
+    if (o.explain && o.job->chain)
+        cld_chain_explain(o.out, o.job->chain);
     st = cld_batch_run(&o, argv + first, argc - first, &res);
+    cld_chain_job_destroy(o.job);
     if (st != CLD_OK) {
         fprintf(stderr, "cldispatch: %s\n", cld_error_detail()[0]
                                                 ? cld_error_detail()
@@ -671,7 +703,7 @@ static int cmd_bench(int argc, char **argv)
     pipeline = strcmp(argv[1], "pipeline") == 0;
     argc--;
     argv++;
-    optind = 0; /* afresh: see parse_run */
+    optind = 0; /* afresh: see cld__steps_find */
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {

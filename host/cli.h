@@ -25,7 +25,9 @@ int cld_cli_main(int argc, char **argv);
  * -1 when the batch should run, with its inputs at
  * argv[*first_input..argc-1]; -2 for the `run --plan FILE` form, which the
  * scale-out module parses (o is then not filled); else the exit code
- * (usage error, or 0 after --help), the message printed. */
+ * (usage error, or 0 after --help), the message printed. After -1, o->job
+ * may be a chain (`run A ... then B ...`): free it with
+ * cld_chain_job_destroy(o->job) (chain.h). */
 struct cld_batch_opts;
 
 /* Internal, shared with the scale-out commands: the exit code for a

@@ -1,19 +1,191 @@
-/* Job chains without a device: the chain as one workload for placement
- * (sizes from each step's declared output, transfer of the first input
- * and last output, compute summed, one history key). */
+/* Job chains without a device: `run A ... then B ...` parsed into a chain
+ * whose steps keep their own options (and a single job parsed as before),
+ * the one-line usage errors of a bad chain, and the chain as one workload
+ * for placement (sizes from each step's declared output, transfer of the
+ * first input and last output, compute summed, one history key). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "batch.h"
 #include "chain.h"
+#include "cli.h"
 #include "fixtures.h"
 #include "jobs.h"
 #include "targets.h"
+
+/* A parsed command line: `run` then the words of line (one per line). */
+struct parsed {
+    char *text;
+    char *argv[32];
+    int argc;
+    int rc;
+    int first;
+    struct cld_batch_opts o;
+    char err[1024]; /* what the parse printed on stderr */
+};
+
+static void parse(struct parsed *p, const char *line)
+{
+    FILE *tmp = tmpfile();
+    int saved;
+    size_t n;
+
+    memset(p, 0, sizeof *p);
+    assert_non_null(tmp);
+    p->text = strdup(line);
+    assert_non_null(p->text);
+    p->argv[p->argc++] = "run";
+    for (char *s = p->text; p->argc < 31;) {
+        char *nl = strchr(s, '\n');
+
+        p->argv[p->argc++] = s;
+        if (!nl)
+            break;
+        *nl = '\0';
+        s = nl + 1;
+    }
+    p->argv[p->argc] = NULL;
+    unsetenv("CLDISPATCH_DEVICE");
+    fflush(stderr);
+    saved = dup(fileno(stderr));
+    assert_true(saved >= 0);
+    assert_true(dup2(fileno(tmp), fileno(stderr)) >= 0);
+    p->rc = cld__cli_parse_run(p->argc, p->argv, &p->o, &p->first);
+    fflush(stderr);
+    assert_true(dup2(saved, fileno(stderr)) >= 0);
+    close(saved);
+    rewind(tmp);
+    n = fread(p->err, 1, sizeof p->err - 1, tmp);
+    p->err[n] = '\0';
+    fclose(tmp);
+}
+
+static void parsed_free(struct parsed *p)
+{
+    if (p->rc == -1)
+        cld_chain_job_destroy(p->o.job);
+    free(p->text);
+}
+
+/* The parse fails with exit code 2 and a first line containing want. */
+static void expect_usage(const char *line, const char *want)
+{
+    struct parsed p;
+    char *nl;
+
+    parse(&p, line);
+    if (p.rc != CLD_EXIT_USAGE)
+        fail_msg("'%s': exit %d, not 2", line, p.rc);
+    nl = strchr(p.err, '\n');
+    if (nl)
+        *nl = '\0';
+    if (!strstr(p.err, want))
+        fail_msg("'%s': error line '%s' does not say '%s'", line, p.err,
+                 want);
+    parsed_free(&p);
+}
+
+static double real_param(const struct cld_params *p, const char *name)
+{
+    int i = cld_params_find(p, name);
+
+    assert_true(i >= 0);
+    return cld_param_real(p, (size_t)i);
+}
+
+static void test_chain_parse_steps(void **state)
+{
+    struct parsed p;
+    const struct cld_chain *c;
+
+    (void)state;
+    /* Step options after their job; batch options and inputs anywhere. */
+    parse(&p, "resize\n--scale\n0.5\na.png\nthen\nblur\n--sigma\n3\n-o\n"
+              "out\nthen\nsharpen\nb.png\n--amount\n1.5\n-d\nhost\nc.png");
+    assert_int_equal(p.rc, -1);
+    c = p.o.job->chain;
+    assert_non_null(c);
+    assert_int_equal(c->nsteps, 3);
+    assert_ptr_equal(c->steps[0].job, &cld_job_resize);
+    assert_ptr_equal(c->steps[1].job, &cld_job_blur);
+    assert_ptr_equal(c->steps[2].job, &cld_job_sharpen);
+    assert_true(real_param(&c->steps[0].params, "scale") == 0.5);
+    assert_true(real_param(&c->steps[1].params, "sigma") == 3.0);
+    /* Each step keeps its own defaults. */
+    assert_true(real_param(&c->steps[2].params, "sigma") == 2.0);
+    assert_true(real_param(&c->steps[2].params, "amount") == 1.5);
+    assert_string_equal(p.o.job->name, "resize+blur+sharpen");
+    assert_string_equal(c->key, "scale=0.5; sigma=3; sigma=2 amount=1.5");
+    assert_string_equal(p.o.outdir, "out");
+    assert_string_equal(p.o.device, "host");
+    /* Only the inputs, in order, from argv[first] on. */
+    assert_int_equal(p.argc - p.first, 3);
+    assert_string_equal(p.argv[p.first], "a.png");
+    assert_string_equal(p.argv[p.first + 1], "b.png");
+    assert_string_equal(p.argv[p.first + 2], "c.png");
+    parsed_free(&p);
+}
+
+static void test_chain_parse_single_job_unchanged(void **state)
+{
+    struct parsed p;
+
+    (void)state;
+    parse(&p, "blur\na.png\n--sigma\n3\n-o\nout\nb.png");
+    assert_int_equal(p.rc, -1);
+    assert_ptr_equal(p.o.job, &cld_job_blur);
+    assert_true(real_param(&p.o.params, "sigma") == 3.0);
+    assert_int_equal(p.argc - p.first, 2);
+    assert_string_equal(p.argv[p.first], "a.png");
+    assert_string_equal(p.argv[p.first + 1], "b.png");
+    parsed_free(&p);
+    /* A word `then` that is an option's value is not a step. */
+    parse(&p, "blur\n-o\nthen\na.png");
+    assert_int_equal(p.rc, -1);
+    assert_ptr_equal(p.o.job, &cld_job_blur);
+    assert_string_equal(p.o.outdir, "then");
+    assert_int_equal(p.argc - p.first, 1);
+    parsed_free(&p);
+    parse(&p, "blur\n--out\nthen\n--\nthen");
+    assert_int_equal(p.rc, -1);
+    assert_ptr_equal(p.o.job, &cld_job_blur);
+    assert_int_equal(p.argc - p.first, 1);
+    assert_string_equal(p.argv[p.first], "then");
+    parsed_free(&p);
+}
+
+static void test_chain_parse_errors(void **state)
+{
+    (void)state;
+    expect_usage("blur\n-o\nout\na.png\nthen", "'then' at the end");
+    expect_usage("blur\nthen\nnosuch\n-o\nout\na.png",
+                 "unknown job 'nosuch' after 'then'");
+    expect_usage("blur\nthen\n--sigma\n2\nsharpen\n-o\nout\na.png",
+                 "unknown job '--sigma' after 'then'");
+    expect_usage("resize\n--scale\n0.5\nthen\nblur\n--amount\n2\n-o\nout\n"
+                 "a.png", "--amount is not an option of blur (step 2 of "
+                 "the chain)");
+    expect_usage("resize\n--sigma\n2\nthen\nblur\n-o\nout\na.png",
+                 "--sigma is not an option of resize (step 1");
+    expect_usage("blur\nthen\nmatmul\n-o\nout\na.png",
+                 "matmul cannot be a step of a chain (step 2)");
+    expect_usage("mandelbrot\nthen\nblur\n-o\nout",
+                 "mandelbrot cannot be a step of a chain (step 1)");
+    /* A step's own check (resize needs --scale or --size). */
+    expect_usage("blur\nthen\nresize\n-o\nout\na.png",
+                 "resize (step 2): resize: give exactly one of");
+    expect_usage("blur\nthen\nblur\nthen\nblur\nthen\nblur\nthen\nblur\n"
+                 "then\nblur\nthen\nblur\nthen\nblur\nthen\nblur\n-o\nout\n"
+                 "a.png", "at most 8 steps");
+}
 
 /* A chain made from (job, sigma or scale) pairs. */
 static struct cld_chain *make_chain(const struct cld_job *const *jobs,
@@ -102,6 +274,9 @@ static void test_chain_shapes(void **state)
     assert_int_equal(shape[4].width, ow);
     assert_int_equal(shape[4].height, oh);
     assert_int_equal(shape[4].channels, 1);
+    /* One field per step in the history's text, "-" for none. */
+    assert_string_equal(c->key, "sigma=2; scale=0.5; -; sigma=2 amount=1");
+    assert_string_equal(c->job.name, "blur+resize+sobel+sharpen");
     cld_chain_destroy(c);
 }
 
@@ -146,6 +321,9 @@ static void test_chain_merges(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_chain_parse_steps),
+        cmocka_unit_test(test_chain_parse_single_job_unchanged),
+        cmocka_unit_test(test_chain_parse_errors),
         cmocka_unit_test(test_chain_workload),
         cmocka_unit_test(test_chain_shapes),
         cmocka_unit_test(test_chain_merges),

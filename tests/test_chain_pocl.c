@@ -5,7 +5,8 @@
  * neither uploaded nor read back (the ring's transfer counters show one
  * readback of the output per item, and uploads of the input and the
  * steps' small tables only); a chain whose step has a host step runs step
- * by step and still equals the composition.
+ * by step and still equals the composition; and `cldispatch run A then B`
+ * writes what the composition gives.
  *
  * Tolerance: blur, sharpen and sobel give the same bytes on every target,
  * so chains of them are compared byte for byte. Resize may differ from
@@ -22,9 +23,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "chain.h"
 #include "fixtures.h"
+#include "image_io.h"
 #include "jobs.h"
 #include "launch.h"
 
@@ -320,12 +323,86 @@ static void test_chain_host_step_runs_stepwise(void **state)
     each_mode_and_device(state, host_step_body);
 }
 
+/* One chained command line run by the binary, and what it must write. */
+struct cli_case {
+    const char *name;   /* output folder */
+    const char *env;    /* prefix of the command */
+    const char *steps;  /* the chain with its options */
+    const char *device;
+    int tolerance;      /* levels from the composition of references */
+};
+
+/* The chains through the whole engine: on the host; on a device as one
+ * merged work started and left in flight, zero-copy and on the copy
+ * path; and a chain that runs step by step on the device (equalize),
+ * waited for. Each output equals the composition of the references
+ * (within the resize tolerance on a device). */
+static void test_chain_cli_writes_composition(void **state)
+{
+    const struct fix *f = *state;
+    const char *bin = getenv("CLDISPATCH_BIN");
+    static const struct cli_case cases[] = {
+        {"host", "", "resize --scale 0.5 IN then blur --sigma 2 then "
+         "sharpen", "host", 0},
+        {"cpu", "", "resize --scale 0.5 IN then blur --sigma 2 then "
+         "sharpen", "cpu", RESIZE_CHAIN_DIFF},
+        {"copy", "CLDISPATCH_TRANSFER=copy", "resize --scale 0.5 IN then "
+         "blur --sigma 2 then sharpen", "cpu", RESIZE_CHAIN_DIFF},
+        {"stepwise", "", "equalize IN then blur --sigma 1", "cpu", 0},
+    };
+    char *dir = cld_test_tmpdir();
+
+    assert_non_null(dir);
+    assert_non_null(bin);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const struct cli_case *k = &cases[c];
+        const struct cld_chain *chain = strncmp(k->steps, "equalize", 8)
+                                            ? f->resize_chain
+                                            : f->host_step;
+        char cmd[8192], path[4400], steps[512];
+        const char *in = strstr(k->steps, "IN");
+        int st, maxdiff;
+
+        /* The inputs where IN stands: among the first step's words. */
+        snprintf(steps, sizeof steps, "%.*s%s %s%s", (int)(in - k->steps),
+                 k->steps, cld_test_image(images[0]),
+                 cld_test_image(images[1]), in + 2);
+        snprintf(cmd, sizeof cmd, "%s %s run %s -d %s -o %s/%s "
+                 ">/dev/null 2>&1", k->env, bin, steps, k->device, dir,
+                 k->name);
+        st = system(cmd);
+        assert_true(WIFEXITED(st));
+        if (WEXITSTATUS(st) != 0)
+            fail_msg("exit %d: %s", WEXITSTATUS(st), cmd);
+        for (size_t i = 0; i < 2; i++) {
+            struct cld_data ref;
+            struct cld_image got;
+            double psnr;
+
+            reference(chain, &f->in[i], &ref);
+            snprintf(path, sizeof path, "%s/%s/%s", dir, k->name,
+                     images[i]);
+            assert_int_equal(cld_image_load(path, NULL, &got), CLD_OK);
+            assert_true(cld_test_image_diff(&got, &ref.img, &maxdiff,
+                                            &psnr));
+            if (maxdiff > k->tolerance)
+                fail_msg("%s, %s: %d levels from the references",
+                         k->name, images[i], maxdiff);
+            cld_image_free(&got);
+            cld_data_free(&ref);
+        }
+    }
+    cld_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chain_exact_equals_references),
         cmocka_unit_test(test_chain_resize_equals_references),
         cmocka_unit_test(test_chain_host_step_runs_stepwise),
+        cmocka_unit_test(test_chain_cli_writes_composition),
     };
 
     if (!cld_test_have_device())

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "batch.h"
+#include "chain.h"
 #include "cli.h"
 #include "fixtures.h"
 
@@ -39,6 +40,8 @@ static int parse_keep(const char *line, char *dev, size_t devlen,
     argv[argc] = NULL;
     rc = cld__cli_parse_run(argc, argv, &o, &first);
     snprintf(dev, devlen, "%s", rc == -1 && o.device ? o.device : "");
+    if (rc == -1)
+        cld_chain_job_destroy(o.job);
     return rc;
 }
 

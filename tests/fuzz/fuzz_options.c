@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "batch.h"
+#include "chain.h"
 #include "cli.h"
 #include "device.h"
 #include "fuzz_common.h"
@@ -58,6 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             cld_targets_workload(o.job, &o.params, &in, &w);
             cld_data_free(&in);
         }
+        cld_chain_job_destroy(o.job);
     }
     free(text);
     return 0;
