@@ -396,6 +396,61 @@ static void test_chain_cli_writes_composition(void **state)
     free(dir);
 }
 
+/* Run `cldispatch ARGS` with stdout and stderr into out (a shell
+ * fragment); returns the exit code. */
+static int run_bin(char *out, size_t len, const char *args)
+{
+    char cmd[8192];
+    FILE *p;
+    size_t n;
+    int st;
+
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", getenv("CLDISPATCH_BIN"), args);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    n = fread(out, 1, len - 1, p);
+    out[n] = '\0';
+    st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* --explain shows the chain's steps and how it runs; `plan` refuses a
+ * chain, writing no plan. */
+static void test_chain_cli_explain_and_plan(void **state)
+{
+    char *dir = cld_test_tmpdir(), args[8192], out[16384];
+
+    (void)state;
+    assert_non_null(dir);
+    assert_non_null(getenv("CLDISPATCH_BIN"));
+    snprintf(args, sizeof args, "run resize --scale 0.5 %s then equalize "
+             "then blur --sigma 3 -d cpu --explain -o %s/e",
+             cld_test_image(images[0]), dir);
+    assert_int_equal(run_bin(out, sizeof out, args), 0);
+    if (!strstr(out, "chain resize+equalize+blur, 3 steps") ||
+        !strstr(out, "1. resize (scale=0.5)") ||
+        !strstr(out, "3. blur (sigma=3)") ||
+        !strstr(out, "step by step, intermediates through host memory "
+                     "(equalize runs a host step between its kernels)") ||
+        !strstr(out, "placement of resize+equalize+blur (scale=0.5; -; "
+                     "sigma=3)"))
+        fail_msg("--explain said:\n%s", out);
+    snprintf(args, sizeof args, "run blur %s then sharpen -d cpu --explain "
+             "-o %s/m", cld_test_image(images[0]), dir);
+    assert_int_equal(run_bin(out, sizeof out, args), 0);
+    if (!strstr(out, "on an OpenCL CPU device: one device work"))
+        fail_msg("--explain said:\n%s", out);
+    snprintf(args, sizeof args, "plan blur %s then sharpen -o %s/p "
+             "--shards 2 --plan %s/plan.json", cld_test_image(images[0]),
+             dir, dir);
+    assert_int_equal(run_bin(out, sizeof out, args), 2);
+    assert_non_null(strstr(out, "chains of jobs cannot be split into "
+                                "shards"));
+    assert_int_equal(cld_test_count_entries(dir), 2); /* e and m only */
+    cld_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -403,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_chain_resize_equals_references),
         cmocka_unit_test(test_chain_host_step_runs_stepwise),
         cmocka_unit_test(test_chain_cli_writes_composition),
+        cmocka_unit_test(test_chain_cli_explain_and_plan),
     };
 
     if (!cld_test_have_device())
