@@ -1,10 +1,9 @@
 /* The resize job: bilinear resampling, or area averaging on an axis that
  * shrinks by more than 2x, on the host or with cl/resample.cl. The filter
- * taps of each axis are computed once here, on the host, and shared by the
- * C reference and the kernels; both sides then do the same float operations
- * in the same order without contraction, so a device matches the host
- * exactly (the tests still allow a difference of 1, for devices that
- * round differently). */
+ * taps of each axis are computed once here, on the host, as integers, and
+ * shared by the C reference and the kernels, which then do the same
+ * integer arithmetic: every target gives the same bytes, whatever its
+ * float rounding or contraction (see the fixed-point notes below). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,12 +11,22 @@
 #include "job_hooks.h"
 #include "jobs.h"
 
-/* a * b + c must stay two roundings, as in the kernels (FP_CONTRACT OFF
- * there). GCC lacks the standard pragma but contracts nothing in ISO C mode
- * (-std=c11 implies -ffp-contract=off). */
-#ifdef __clang__
-#pragma STDC FP_CONTRACT OFF
-#endif
+/* Fixed point, the same in cl/resample.cl. The taps of each output sample
+ * are integers summing to 1 << WBITS (2^16: a tap of 1/65536, so even an
+ * average over 1000 source samples keeps each weight within 1% of its
+ * share). The vertical pass sums taps times bytes (below 2^24) and rounds
+ * to 1/256 of a level (at most 65280); the horizontal pass sums taps times
+ * those (at most 65536 * 65280 plus the rounding bias, below 2^32) and
+ * rounds to a level. All sums are unsigned 32-bit and exact, and need no
+ * clamp: the taps are non-negative and sum to one. As OpenCV's 8-bit
+ * INTER_LINEAR_EXACT, integer weights make the result independent of the
+ * target. */
+#define WBITS 16u
+#define WONE (1u << WBITS)
+#define MID_SHIFT 8u
+#define MID_HALF (1u << (MID_SHIFT - 1))
+#define OUT_SHIFT (2u * WBITS - MID_SHIFT)
+#define OUT_HALF (1u << (OUT_SHIFT - 1))
 
 /* Largest output side, as the command line's --size accepts. */
 #define MAX_SIDE 65536u
@@ -29,7 +38,7 @@ struct axis {
     uint32_t n;
     uint32_t ntap;
     int32_t *start;
-    float *w;
+    uint32_t *w;
 };
 
 static void axis_free(struct axis *a)
@@ -64,11 +73,35 @@ static void footprint(uint32_t in, uint32_t o, double r, double *lo,
         *hi = in;
 }
 
+/* Integer taps for the ntap real weights w (non-negative, not all zero)
+ * of one output sample: differences of the running sum, normalised and
+ * rounded to 1/WONE, so they sum to exactly WONE, each within 1 of its
+ * share, and a zero weight stays zero. */
+static void quantize(const double *w, uint32_t ntap, uint32_t *q)
+{
+    double total = 0.0, c = 0.0;
+    uint32_t prev = 0;
+
+    for (uint32_t t = 0; t < ntap; t++)
+        total += w[t];
+    for (uint32_t t = 0; t < ntap; t++) {
+        uint32_t r;
+
+        c += w[t];
+        /* c == total (bit for bit) once the last non-zero weight is in. */
+        r = c == total ? WONE : (uint32_t)floor(c / total * WONE + 0.5);
+        if (r < prev)
+            r = prev;
+        q[t] = r - prev;
+        prev = r;
+    }
+}
+
 /* Area averaging: each output sample is the mean of its exact source
  * footprint, edge samples weighted by the fraction they cover. */
 static enum cld_status axis_area(uint32_t in, uint32_t out, struct axis *a)
 {
-    double r = (double)in / out, lo, hi;
+    double r = (double)in / out, lo, hi, *w = NULL;
     uint32_t ntap = 1;
     enum cld_status st;
 
@@ -79,6 +112,11 @@ static enum cld_status axis_area(uint32_t in, uint32_t out, struct axis *a)
     }
     if ((st = axis_alloc(a, out, ntap)) != CLD_OK)
         return st;
+    if (!(w = cld_buffer_alloc(ntap * sizeof *w))) {
+        axis_free(a);
+        return cld_error_set(CLD_ERR_NOMEM, "resize: no memory for %u "
+                             "filter taps", ntap);
+    }
     for (uint32_t o = 0; o < out; o++) {
         uint32_t i0, i1, s;
 
@@ -87,12 +125,15 @@ static enum cld_status axis_area(uint32_t in, uint32_t out, struct axis *a)
         i1 = (uint32_t)ceil(hi);
         s = i0 + ntap > in ? in - ntap : i0;
         a->start[o] = (int32_t)s;
+        memset(w, 0, ntap * sizeof *w);
         for (uint32_t i = i0; i < i1; i++) {
             double l = i > lo ? i : lo, h = i + 1 < hi ? i + 1 : hi;
 
-            a->w[(size_t)o * ntap + (i - s)] = (float)((h - l) / r);
+            w[i - s] = h - l;
         }
+        quantize(w, ntap, a->w + (size_t)o * ntap);
     }
+    cld_buffer_free(w);
     return CLD_OK;
 }
 
@@ -112,7 +153,7 @@ static enum cld_status axis_bilinear(uint32_t in, uint32_t out,
 
         if (in == 1) {
             a->start[o] = 0;
-            a->w[o] = 1.0f;
+            a->w[o] = WONE;
             continue;
         }
         if (src < 0)
@@ -126,14 +167,14 @@ static enum cld_status axis_bilinear(uint32_t in, uint32_t out,
             f = 1.0;
         }
         a->start[o] = (int32_t)i0;
-        a->w[2 * (size_t)o] = (float)(1.0 - f);
-        a->w[2 * (size_t)o + 1] = (float)f;
+        a->w[2 * (size_t)o + 1] = (uint32_t)floor(f * WONE + 0.5);
+        a->w[2 * (size_t)o] = WONE - a->w[2 * (size_t)o + 1];
     }
     return CLD_OK;
 }
 
 /* The x taps per output byte for resample_rows, which vectorises over the
- * bytes of a row: byte j = o * ch + c reads float start[j] + t * ch with
+ * bytes of a row: byte j = o * ch + c reads row value start[j] + t * ch with
  * weight w[t * n + j] (tap-major), n = out * ch. */
 static enum cld_status axis_expand(const struct axis *a, uint32_t ch,
                                    struct axis *b)
@@ -248,12 +289,6 @@ static enum cld_status resize_plan(const struct cld_params *p,
     return st;
 }
 
-static inline uint8_t to_u8(float v)
-{
-    v += 0.5f;
-    return v <= 0.0f ? 0 : v >= 255.0f ? 255 : (uint8_t)v;
-}
-
 static enum cld_status resize_host(const struct cld_params *p,
                                    const struct cld_data *in,
                                    struct cld_data *out)
@@ -262,7 +297,7 @@ static enum cld_status resize_host(const struct cld_params *p,
     uint32_t ch = src->channels;
     size_t rowlen = (size_t)src->width * ch;
     struct axis ax, ay;
-    float *acc = NULL;
+    uint32_t *acc = NULL;
     enum cld_status st;
 
     if ((st = resize_plan(p, src, &ax, &ay)) != CLD_OK)
@@ -277,26 +312,29 @@ static enum cld_status resize_host(const struct cld_params *p,
     }
     for (uint32_t oy = 0; oy < ay.n; oy++) {
         const uint8_t *s = src->data + (size_t)ay.start[oy] * rowlen;
-        const float *wv = ay.w + (size_t)oy * ay.ntap;
+        const uint32_t *wv = ay.w + (size_t)oy * ay.ntap;
         uint8_t *d = out->img.data + (size_t)oy * ax.n * ch;
 
-        /* Vertical taps into a float row, then horizontal taps. */
+        /* Vertical taps into a row in 1/256 of a level, then horizontal
+         * taps (fixed point: see the top of the file). */
         for (size_t k = 0; k < rowlen; k++)
-            acc[k] = 0.0f;
+            acc[k] = 0;
         for (uint32_t j = 0; j < ay.ntap; j++, s += rowlen) {
             for (size_t k = 0; k < rowlen; k++)
-                acc[k] += wv[j] * (float)s[k];
+                acc[k] += wv[j] * s[k];
         }
+        for (size_t k = 0; k < rowlen; k++)
+            acc[k] = (acc[k] + MID_HALF) >> MID_SHIFT;
         for (uint32_t ox = 0; ox < ax.n; ox++) {
-            const float *a = acc + (size_t)ax.start[ox] * ch;
-            const float *wh = ax.w + (size_t)ox * ax.ntap;
+            const uint32_t *a = acc + (size_t)ax.start[ox] * ch;
+            const uint32_t *wh = ax.w + (size_t)ox * ax.ntap;
 
             for (uint32_t c = 0; c < ch; c++) {
-                float v = 0.0f;
+                uint32_t v = OUT_HALF;
 
                 for (uint32_t t = 0; t < ax.ntap; t++)
                     v += wh[t] * a[t * ch + c];
-                *d++ = to_u8(v);
+                *d++ = (uint8_t)(v >> OUT_SHIFT);
             }
         }
     }
@@ -308,16 +346,16 @@ out:
 }
 
 /* True when both sides halve exactly: bilinear at 0.5 then averages 2x2
- * blocks, which resample_half does in integers (the float sums of
- * quarters are exact, so it matches the reference bit for bit). */
+ * blocks with taps of WONE / 2, which resample_half does directly as
+ * (a + b + c + d + 2) >> 2: the same value, bit for bit. */
 static bool halves(const struct cld_image *src, const struct axis *ax,
                    const struct axis *ay)
 {
     return src->width == 2 * ax->n && src->height == 2 * ay->n;
 }
 
-/* Variants: resample_rows (CPU: a float row of the input in local
- * memory, work-groups of one), resample_half (CPU, exact halving only)
+/* Variants: resample_rows (CPU: a row of vertical sums in local memory,
+ * work-groups of one), resample_half (CPU, exact halving only)
  * and resample_direct (GPU: a pixel a work-item). */
 enum { RS_ROWS, RS_HALF, RS_DIRECT };
 
@@ -372,7 +410,7 @@ static enum cld_status resize_plan_cl(const struct cld_params *p,
     const struct cld_image *src = &in->img;
     uint32_t ch = src->channels, out_w, out_h;
     size_t inbytes = cld_image_bytes(src->width, src->height, ch);
-    size_t rowbytes = (size_t)src->width * ch * sizeof(float);
+    size_t rowbytes = (size_t)src->width * ch * sizeof(uint32_t);
     struct axis ax, ay, bx = {0};
     struct cld_work_launch *l;
     unsigned bin, bout;
@@ -451,7 +489,7 @@ out:
 
 /* Shared with the device tests, which run every kernel on every device.
  * kernel names one: "resample_rows" (the CPU variant; CLD_ERR_UNSUPPORTED
- * when a float row of the input exceeds the device's local memory),
+ * when a row of 32-bit vertical sums exceeds the device's local memory),
  * "resample_half" (CPU, exact halving only; CLD_ERR_UNSUPPORTED otherwise)
  * or "resample_direct" (the GPU variant). Fills *out (caller frees with
  * cld_data_free); on failure *out is left empty. */
