@@ -22,9 +22,8 @@
  * convolve_sobel(in, out, width, height, ch, rows)
  *     3x3 Sobel magnitude of BT.601 luma (1 channel out). A work-item owns
  *     STRIP pixels and `rows` rows, keeping three rows of partial sums in
- *     registers. Exact: integer luma and gradients, and a float square root
- *     of an integer below 2^24 can never land within rounding error of a
- *     .5 boundary.
+ *     registers. Exact: integer luma and gradients, and the magnitude
+ *     rounded by an integer test around the float square root.
  *
  * Fixed point, the same as the C reference in host/job_convolve.c, so
  * that every device gives the reference's bytes: the taps are integers
@@ -426,6 +425,21 @@ inline struct sobel_row sobel_row(__global const uchar *row, int x0,
     return o;
 }
 
+/* The nearest integer to sqrt(n), clamped to 255, for integers n below
+ * 2^22. The float square root gives a candidate m, and exact integer tests
+ * move it by one where the root was off enough to cross a rounding
+ * boundary (m is right when m^2 - m < n <= m^2 + m, or n = m = 0), so the
+ * result does not rest on the device's sqrt accuracy. */
+inline uchar16 magnitude_u8(int16 n)
+{
+    int16 m = convert_int16(sqrt(convert_float16(n)) + 0.5f);
+
+    /* A true vector comparison is -1. */
+    m -= n > m * m + m;
+    m += (n <= m * m - m) & (m > 0);
+    return convert_uchar16(min(m, 255));
+}
+
 __kernel void convolve_sobel(__global const uchar *in, __global uchar *out,
                              int width, int height, int ch, int rows)
 {
@@ -445,12 +459,12 @@ __kernel void convolve_sobel(__global const uchar *in, __global uchar *out,
         next = sobel_row(in + (size_t)min(y + 1, height - 1) * rb, x0, width,
                          ch);
         for (int j = 0; j < NV; j++) {
-            float16 gx = convert_float16(prev.d[j] + (short)2 * cur.d[j] +
-                                         next.d[j]);
-            float16 gy = convert_float16(next.s[j] - prev.s[j]);
-            float16 m = sqrt(gx * gx + gy * gy);
+            int16 gx = convert_int16(prev.d[j] + (short)2 * cur.d[j] +
+                                     next.d[j]);
+            int16 gy = convert_int16(next.s[j] - prev.s[j]);
 
-            store_n(dst + j * VW, to_u8(m), width - x0 - j * VW);
+            store_n(dst + j * VW, magnitude_u8(gx * gx + gy * gy),
+                    width - x0 - j * VW);
         }
         prev = cur;
         cur = next;
