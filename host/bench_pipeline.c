@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "batch.h"
+#include "chain.h"
 #include "clock.h"
 #include "fsutil.h"
 #include "image_io.h"
@@ -166,6 +167,112 @@ static enum cld_status run_mode(const struct cld_bench_opts *o,
     return CLD_OK;
 }
 
+/* One batch of job (with params) over the files or folder in, into out;
+ * *t gets its wall time. */
+static enum cld_status run_job(const struct cld_bench_opts *o,
+                               const struct cld_job *job,
+                               const struct cld_params *p, const char *in,
+                               const char *out, double *t)
+{
+    struct cld_batch_opts bo;
+    struct cld_batch_result res;
+    char *inputs[1] = {(char *)in};
+    enum cld_status st;
+
+    memset(&bo, 0, sizeof bo);
+    bo.job = job;
+    bo.params = *p;
+    bo.outdir = out;
+    bo.format = CLD_FMT_PPM;
+    bo.overwrite = true;
+    bo.device = o->device;
+    bo.out = fopen("/dev/null", "w");
+    bo.err = o->err;
+    if (!bo.out)
+        return cld_error_set(CLD_ERR_IO, "cannot open /dev/null");
+    *t = cld_now_s();
+    st = cld_batch_run(&bo, inputs, 1, &res);
+    *t = cld_now_s() - *t;
+    fclose(bo.out);
+    if (st == CLD_OK && res.failed)
+        st = cld_error_set(CLD_ERR_IO, "bench pipeline: %u item%s failed "
+                           "(%s)", res.failed, res.failed == 1 ? "" : "s",
+                           job->name);
+    return st;
+}
+
+/* The steps of the chain row: resize --scale 0.5, blur --sigma 2,
+ * sharpen (the issue's example). */
+static enum cld_status chain_steps(const struct cld_job *job[3],
+                                   struct cld_params p[3])
+{
+    static const char *const names[3] = {"resize", "blur", "sharpen"};
+    enum cld_status st = CLD_OK;
+
+    for (int k = 0; k < 3; k++) {
+        job[k] = cld_job_find(names[k]);
+        if (!job[k])
+            return cld_error_set(CLD_ERR_INTERNAL, "no job %s", names[k]);
+        cld_params_default(&p[k], job[k]);
+    }
+    if ((st = cld_params_set_real(&p[0], "scale", 0.5)) == CLD_OK)
+        st = cld_params_set_real(&p[1], "sigma", 2.0);
+    return st;
+}
+
+/* The chain as one run against its three steps as three runs through
+ * PPM files, best of `runs` interleaved rounds. */
+static enum cld_status bench_chain(const struct cld_bench_opts *o,
+                                   const char *in, const char *tmp,
+                                   unsigned runs)
+{
+    const struct cld_job *job[3];
+    struct cld_params p[3], dp;
+    struct cld_chain *c = NULL;
+    double best_chain = 0, best_steps = 0;
+    char step_in[4300], step_out[4300];
+    enum cld_status st = chain_steps(job, p);
+
+    if (st == CLD_OK)
+        st = cld_chain_create(&c);
+    for (int k = 0; k < 3 && st == CLD_OK; k++)
+        st = cld_chain_add(c, job[k], &p[k]);
+    if (st == CLD_OK)
+        st = cld_chain_finish(c);
+    if (st != CLD_OK) {
+        cld_chain_destroy(c);
+        return st;
+    }
+    cld_params_default(&dp, &c->job);
+    for (unsigned r = 0; r < runs && st == CLD_OK; r++) {
+        double t, sum = 0;
+
+        snprintf(step_out, sizeof step_out, "%s/chain", tmp);
+        st = run_job(o, &c->job, &dp, in, step_out, &t);
+        if (st == CLD_OK && (best_chain <= 0 || t < best_chain))
+            best_chain = t;
+        snprintf(step_in, sizeof step_in, "%s", in);
+        for (int k = 0; k < 3 && st == CLD_OK; k++) {
+            snprintf(step_out, sizeof step_out, "%s/step%d", tmp, k + 1);
+            st = run_job(o, job[k], &p[k], step_in, step_out, &t);
+            sum += t;
+            snprintf(step_in, sizeof step_in, "%s", step_out);
+        }
+        if (st == CLD_OK && (best_steps <= 0 || sum < best_steps))
+            best_steps = sum;
+    }
+    if (st == CLD_OK)
+        fprintf(o->out, "chain resize --scale 0.5 then blur --sigma 2 then "
+                "sharpen: one run %.3fs, three runs through PPM files "
+                "%.3fs: %.2fx (intermediates %s)\n", best_chain,
+                best_steps, best_steps / best_chain,
+                c->merges[0] && c->merges[1]
+                    ? "kept in device memory when on a device"
+                    : "in host memory between steps");
+    cld_chain_job_destroy(&c->job);
+    return st;
+}
+
 enum cld_status cld_bench_pipeline(const struct cld_bench_opts *o)
 {
     struct mode modes[] = {
@@ -228,6 +335,7 @@ enum cld_status cld_bench_pipeline(const struct cld_bench_opts *o)
         fprintf(o->out, "(ratio: the --inflight 1 run's time over this "
                 "one's, same transfer mode; overlap eff: busy time of all "
                 "lanes / (wall x lanes), lanes in brackets)\n");
+        st = bench_chain(o, folder, tmp, runs);
     }
     if (tmp) {
         /* Our own temporary folder, made above. */
