@@ -25,6 +25,7 @@ struct cld_atomic_file {
     char *path;      /* final path */
     char *tmp_path;  /* ".NAME.XXXXXX.tmp" in the same folder */
     bool overwrite;  /* replace an existing file at commit */
+    void *buf;       /* the stream's buffer, freed after it is closed */
     bool no_sync;    /* set after open to skip fsync at commit (faster,
                         less durable after a crash) */
 };
