@@ -1,0 +1,133 @@
+/* The engine's own declarations, shared by batch.c (the batch and its
+ * run), engine.c (one item's path: decode, place, run on a device or the
+ * host, save), engine_place.c (placement of one item: probes, exclusions,
+ * the run history) and engine_startup.c (targets, profiles and whether
+ * OpenCL starts at all). Not a public interface. */
+#ifndef CLD_ENGINE_H
+#define CLD_ENGINE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "batch.h"
+#include "executor.h"
+#include "jobs.h"
+#include "placement.h"
+#include "profile.h"
+#include "targets.h"
+#include "trace.h"
+
+#define MAX_GROUPS 64
+/* The load of other processes is read at a decision when its window has
+ * run this long (shorter windows are too coarse for 10 ms ticks), then a
+ * new window starts. */
+#define LOAD_MIN_WINDOW_S 0.05
+#define LOAD_REFRESH_S 0.25
+/* Probes: in a batch of at least PROBE_MIN_ITEMS items, an item goes to
+ * the runner-up when it is predicted within PROBE_RATIO of the choice but
+ * has no runs at this size, until CLD_HISTORY_MIN_SAMPLES items have
+ * measured it; at most one item in PROBE_SHARE is a probe. */
+#define PROBE_MIN_ITEMS 8u
+#define PROBE_RATIO 1.5
+#define PROBE_SHARE 8u
+/* A device that fails this many items is not used for the rest of the
+ * batch. */
+#define DEVICE_MAX_ERRORS 2u
+/* The progress line is redrawn at most this often. */
+#define PROGRESS_EVERY_S 0.2
+
+struct item {
+    char *src[2];   /* inputs (NULL for generators; two for matmul) */
+    char *out;      /* output path */
+    enum cld_status st;
+    char *err;      /* one line, when st != CLD_OK */
+    double seconds; /* load + compute + save */
+    struct batch *b;
+    struct cld_params params; /* the batch's, or after shrink-on-load
+                                 resize's output size as --size */
+    unsigned shrink;          /* JPEG decoded at 1/shrink scale */
+    bool retried;             /* ran again after a device error */
+    uint64_t failed_on;       /* bit t: target t had a device error */
+};
+
+/* Items of one size bucket placed on one target, for --explain. */
+struct group {
+    int bucket;
+    int target;
+    unsigned items;
+    double run_s;   /* sum of the measured compute times */
+    unsigned timed;
+};
+
+struct batch {
+    const struct cld_batch_opts *o;
+    struct item *items;
+    size_t nitems, cap;
+    struct cld_targets *targets;
+    int forced;            /* target index from --device; -1: auto */
+    const char *spec;      /* the selector, for messages */
+    struct cld_profile_store *store;  /* NULL: no cache folder */
+    pthread_mutex_t lock;  /* guards what follows, and printing */
+    struct cld_history hist;   /* saved history plus this batch's */
+    struct cld_history fresh;  /* this batch's measurements */
+    bool excluded[CLD_PLAN_MAX];
+    char why[CLD_PLAN_MAX][336];
+    struct group groups[MAX_GROUPS];
+    size_t ngroups;
+    struct cld_load_meter load;  /* other processes' load since then */
+    struct group probes[MAX_GROUPS];  /* items sent to measure a target */
+    size_t nprobes;
+    unsigned probes_total;
+    unsigned shrunk[4];    /* items decoded at 1/2, 1/4, 1/8 (index 1..3) */
+    double preplan_host_s; /* the run on the host, before OpenCL starts */
+    double preplan_best_s; /* start-up plus each item on its best target */
+    double discovery_s;    /* this batch's discovery, when it ran one */
+    bool hist_loaded;      /* hist was read before discovery */
+    struct cld_executor *ex;
+    struct cld_trace *trace;   /* the timeline (always: the summary) */
+    double t_start;            /* when the batch began */
+    double pixels;             /* input pixels of the items done */
+    unsigned done, failed;     /* items finished so far */
+    unsigned errors[CLD_PLAN_MAX]; /* device errors per target */
+    unsigned retried, dropped;
+    bool progress_shown;       /* a progress line is on the terminal */
+    unsigned nrun;             /* items submitted */
+    double progress_s;         /* when it was drawn */
+};
+
+/* One item's task for the executor, and its completion callback (user is
+ * the batch). */
+enum cld_status cld_engine_run_item(void *arg);
+void cld_engine_item_done(struct cld_future *f, void *user);
+
+/* The progress line (with --progress), at most every PROGRESS_EVERY_S
+ * unless force. Caller holds b->lock. */
+void cld_engine_progress(struct batch *b, bool force);
+
+/* Place one item (engine_place.c): fill plan and *target, and *probe (may
+ * be NULL) with the probe record when the item goes to measure a target;
+ * targets in the bit set avoid are left out. Caller holds b->lock. */
+enum cld_status cld_engine_choose(struct batch *b, const struct cld_params *p,
+                                  const struct cld_data *in, uint64_t avoid,
+                                  struct cld_plan *plan, int *target,
+                                  struct group **probe);
+/* Give back a probe whose item measured nothing. Caller holds b->lock. */
+void cld_engine_probe_return(struct batch *b, struct group *g);
+/* Exclude target i for the rest of the batch, "what: line"; true for the
+ * caller that excluded it first. Caller holds b->lock. */
+bool cld_engine_exclude(struct batch *b, int i, const char *what,
+                        const char *line);
+/* An item done on target in `seconds`: count it, and record the time
+ * unless it includes a program build (timed false). */
+void cld_engine_record(struct batch *b, int target,
+                       const struct cld_params *p, const struct cld_data *in,
+                       double seconds, bool timed);
+
+/* Set up b->targets for the selector (engine_startup.c), or in auto mode
+ * decide from the cached inventory that no item needs OpenCL. */
+enum cld_status cld_engine_setup_targets(struct batch *b);
+/* After a batch that started OpenCL: save what the next run prices in. */
+void cld_engine_save_inventory(struct batch *b);
+
+#endif

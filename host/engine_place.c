@@ -1,0 +1,189 @@
+/* Placement of one item within a batch: the plan from the targets, the
+ * batch's exclusions and the load of other processes, probes of close
+ * runners-up, and the run history the measured items feed. */
+#include "engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+/* Send this item to measure the runner-up instead, when the estimates
+ * are close and the runner-up has never run at this size: the model
+ * between measured sizes can be wrong, and a batch that only ever runs the
+ * first choice would never find out. Caller holds b->lock. */
+static struct group *maybe_probe(struct batch *b, struct cld_plan *plan)
+{
+    struct cld_candidate *c = plan->cand;
+    int best = plan->chosen, r = -1, bucket;
+    struct group *g = NULL;
+    char a[32];
+
+    if (best < 0 || (plan->flags & CLD_WL_SEQUENTIAL)
+        || b->nitems < PROBE_MIN_ITEMS
+        || (b->probes_total + 1) * PROBE_SHARE > b->nitems)
+        return NULL;
+    for (int i = 0; i < (int)plan->n; i++) {
+        if (i == best || c[i].excluded || c[i].measured_here)
+            continue;
+        if (r < 0 || c[i].seconds < c[r].seconds)
+            r = i;
+    }
+    if (r < 0 || !(c[r].seconds <= PROBE_RATIO * c[best].seconds))
+        return NULL;
+    bucket = cld_history_bucket(plan->elements);
+    for (size_t i = 0; i < b->nprobes && !g; i++) {
+        if (b->probes[i].bucket == bucket && b->probes[i].target == r)
+            g = &b->probes[i];
+    }
+    if (!g) {
+        if (b->nprobes == MAX_GROUPS)
+            return NULL;
+        g = &b->probes[b->nprobes++];
+        memset(g, 0, sizeof *g);
+        g->bucket = bucket;
+        g->target = r;
+    }
+    if (g->items >= CLD_HISTORY_MIN_SAMPLES)
+        return NULL;
+    g->items++;
+    b->probes_total++;
+    snprintf(plan->reason, sizeof plan->reason,
+             "probe %u of %u: predicted %.2fx the time of %s (%s) but never "
+             "run at this size; this item measures it", g->items,
+             CLD_HISTORY_MIN_SAMPLES, c[r].seconds / c[best].seconds,
+             c[best].target, cld_format_seconds(a, sizeof a,
+                                                c[best].seconds));
+    plan->chosen = r;
+    return g;
+}
+
+/* Give back a probe whose item measured nothing. Caller holds b->lock. */
+void cld_engine_probe_return(struct batch *b, struct group *g)
+{
+    if (!g)
+        return;
+    g->items--;
+    b->probes_total--;
+}
+
+/* Place one item: fill plan and *target, and *probe (may be NULL) with
+ * the probe record when the item goes to measure a target. Caller holds
+ * b->lock. Prints the plan the first time an item of this size bucket goes
+ * to this target. */
+enum cld_status cld_engine_choose(struct batch *b, const struct cld_params *p,
+                              const struct cld_data *in, uint64_t avoid,
+                              struct cld_plan *plan, int *target,
+                              struct group **probe)
+{
+    const struct cld_batch_opts *o = b->o;
+    size_t nt = cld_targets_count(b->targets);
+    enum cld_status st;
+    struct group *g = NULL;
+    int bucket;
+
+    cld_plan_init(plan);
+    for (size_t i = 0; i < nt; i++) {
+        if (b->excluded[i])
+            cld_plan_exclude(plan, i, "%s", b->why[i]);
+        else if (avoid & (1ull << i))
+            cld_plan_exclude(plan, i, "%s", "failed this item");
+    }
+    /* Cores other processes keep busy slow the host and CPU devices: read
+     * over the time since the last reading (decoding and computing went
+     * on meanwhile; nothing waits for it). */
+    if (cld_load_age(&b->load) >= LOAD_MIN_WINDOW_S) {
+        unsigned cores;
+        double busy = cld_load_read(&b->load, LOAD_MIN_WINDOW_S, &cores);
+
+        if (busy >= 0)
+            cld_targets_set_load(b->targets, busy, cores);
+        if (cld_load_age(&b->load) >= LOAD_REFRESH_S)
+            cld_load_start(&b->load);
+    }
+    st = cld_targets_decide(b->targets, o->job, p, in, &b->hist, plan);
+    *probe = st == CLD_OK && b->forced < 0 ? maybe_probe(b, plan) : NULL;
+    if (b->forced >= 0) {
+        const struct cld_candidate *c = &plan->cand[b->forced];
+
+        if (c->excluded)
+            return cld_error_set(CLD_ERR_UNSUPPORTED, "%s cannot run %s: %s",
+                                 c->target, o->job->name, c->reason);
+        if (plan->chosen != b->forced)
+            snprintf(plan->reason, sizeof plan->reason,
+                     "forced by --device/CLDISPATCH_DEVICE '%s' "
+                     "(placement would pick %s)", b->spec,
+                     plan->chosen >= 0 ? plan->cand[plan->chosen].target
+                                       : "nothing");
+        else
+            snprintf(plan->reason, sizeof plan->reason,
+                     "forced by --device/CLDISPATCH_DEVICE '%s' (placement "
+                     "agrees)", b->spec);
+        plan->chosen = b->forced;
+        st = CLD_OK;
+    }
+    if (st != CLD_OK)
+        return st;
+    *target = plan->chosen;
+    bucket = cld_history_bucket(plan->elements);
+    for (size_t i = 0; i < b->ngroups && !g; i++) {
+        if (b->groups[i].bucket == bucket && b->groups[i].target == *target)
+            g = &b->groups[i];
+    }
+    if (!g && b->ngroups < MAX_GROUPS) {
+        g = &b->groups[b->ngroups++];
+        g->bucket = bucket;
+        g->target = *target;
+        if (o->explain) {
+            fprintf(o->out, "items of about 2^%d elements:\n", bucket);
+            cld_plan_print(o->out, plan);
+            fflush(o->out);
+        }
+    }
+    return CLD_OK;
+}
+
+/* Exclude target i for the rest of the batch, "what: first error line";
+ * true for the caller that excluded it first (who warns). Caller holds
+ * b->lock. */
+bool cld_engine_exclude(struct batch *b, int i, const char *what,
+                    const char *line)
+{
+    if (b->excluded[i])
+        return false;
+    b->excluded[i] = true;
+    snprintf(b->why[i], sizeof b->why[i], "%s: %s", what, line);
+    return true;
+}
+
+/* An item done on target in `seconds`: count it in its group, and record
+ * the time unless it includes a program build (timed false). */
+void cld_engine_record(struct batch *b, int target, const struct cld_params *p,
+                   const struct cld_data *in, double seconds, bool timed)
+{
+    const struct cld_target_profile *t =
+        &cld_targets_profiles(b->targets)[target];
+    struct cld_workload w;
+    int bucket;
+
+    cld_targets_workload(b->o->job, p, in, &w);
+    bucket = cld_history_bucket(w.elements);
+    pthread_mutex_lock(&b->lock);
+    if (timed && w.elements > 0) {
+        cld_history_add(&b->fresh, w.job, w.params, t->key,
+                        cld_history_work(&w), seconds);
+        cld_history_add(&b->hist, w.job, w.params, t->key,
+                        cld_history_work(&w), seconds);
+    }
+    for (size_t i = 0; i < b->ngroups; i++) {
+        if (b->groups[i].bucket == bucket && b->groups[i].target == target) {
+            b->groups[i].items++;
+            if (timed) {
+                b->groups[i].run_s += seconds;
+                b->groups[i].timed++;
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&b->lock);
+}
