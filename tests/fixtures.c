@@ -7,13 +7,14 @@
 #include <cmocka.h>
 
 #include "fixtures.h"
+
+#include "fsutil.h"
 #include "image_io.h"
 #include "jobs.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,19 +61,9 @@ char *cld_test_tmpdir(void)
     return path;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-                    struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 void cld_test_rmtree(const char *path)
 {
-    if (path)
-        nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    cld_remove_tree(path);
 }
 
 int cld_test_no_device(const char *suite)
