@@ -80,20 +80,54 @@ static const struct cld_dev_facts probe_facts[2] = {
      .native_float = 1},
 };
 
+/* Most pixels an image of the probe may have: the plans allocate their
+ * outputs, and a chain of enlarging resizes (or a resize to a fixed large
+ * size) must not make the probe allocate gigabytes. */
+#define PROBE_MAX_PIXELS (1u << 20)
+
+/* The side of a square probe input whose every step's image is non-empty
+ * and within PROBE_MAX_PIXELS, or 0 when there is none. */
+static uint32_t probe_side(const struct cld_chain *c)
+{
+    static const uint32_t sides[] = {64, 16, 4, 1};
+
+    for (size_t i = 0; i < sizeof sides / sizeof sides[0]; i++) {
+        struct cld_image in = {.width = sides[i], .height = sides[i],
+                               .channels = 3};
+        struct cld_image shape[CLD_CHAIN_MAX_STEPS + 1];
+        bool fits = true;
+
+        cld_chain_shapes(c, &in, shape);
+        for (unsigned k = 0; k <= c->nsteps && fits; k++)
+            fits = shape[k].width && shape[k].height &&
+                   (uint64_t)shape[k].width * shape[k].height <=
+                       PROBE_MAX_PIXELS;
+        if (fits)
+            return sides[i];
+    }
+    return 0;
+}
+
 /* Plan the chain on a small synthetic image for a device with facts dev:
- * true when the steps merge; otherwise why, into why. */
+ * true when the steps merge; otherwise why, into why. Whether they merge
+ * depends on the jobs and the kind of device, not on sizes; a chain whose
+ * images cannot be kept small is taken to merge, and the run decides
+ * (it falls back to running step by step when the merge fails). */
 static bool probe_merge(const struct cld_chain *c,
                         const struct cld_dev_facts *dev, char *why,
                         size_t len)
 {
     struct cld_data in, out;
     struct cld_work w;
+    uint32_t side = probe_side(c);
     enum cld_status st;
 
+    why[0] = '\0';
+    if (side == 0)
+        return true;
     memset(&in, 0, sizeof in);
     in.kind = CLD_DATA_IMAGE;
-    why[0] = '\0';
-    st = cld_image_alloc(&in.img, 64, 64, 3);
+    st = cld_image_alloc(&in.img, side, side, 3);
     if (st == CLD_OK)
         st = cld_chain_plan(c, &in, dev, &out, &w);
     if (st == CLD_OK) {

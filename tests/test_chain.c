@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "batch.h"
@@ -318,6 +320,49 @@ static void test_chain_merges(void **state)
     assert_true(cld_job_one_work(&cld_job_blur, &gpu));
 }
 
+/* Regression (fuzz_options, out of memory): finishing a chain plans it on
+ * a probe image to learn whether its steps merge, and a chain of
+ * enlarging resizes made that probe 31190x31190 (2.9 GB). The probe now
+ * keeps every image within a megapixel; the child runs with its address
+ * space limited to 1 GiB (not under ASan, which reserves far more), where
+ * the old probe's allocation failed and the chain was said not to merge. */
+static void test_chain_large_resizes_probe_small(void **state)
+{
+    static const double scales[3] = {11.4, 4.5, 9.5};
+    pid_t pid;
+    int status = 0;
+
+    (void)state;
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct cld_chain *c;
+        bool ok;
+
+#if !defined(__SANITIZE_ADDRESS__)
+        struct rlimit lim = {1ul << 30, 1ul << 30};
+
+        setrlimit(RLIMIT_AS, &lim);
+#endif
+        if (cld_chain_create(&c) != CLD_OK)
+            _exit(2);
+        for (int k = 0; k < 3; k++) {
+            struct cld_params p;
+
+            cld_params_default(&p, &cld_job_resize);
+            if (cld_params_set_real(&p, "scale", scales[k]) != CLD_OK ||
+                cld_chain_add(c, &cld_job_resize, &p) != CLD_OK)
+                _exit(3);
+        }
+        ok = cld_chain_finish(c) == CLD_OK && c->merges[0] && c->merges[1];
+        cld_chain_destroy(c);
+        _exit(ok ? 0 : 1);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_chain_workload),
         cmocka_unit_test(test_chain_shapes),
         cmocka_unit_test(test_chain_merges),
+        cmocka_unit_test(test_chain_large_resizes_probe_small),
     };
 
     return cmocka_run_group_tests_name("chain", tests, NULL, NULL);
