@@ -34,7 +34,11 @@ static const char *const wrappers[] = {
     "clBuildProgram", "clCreateKernel", "clGetKernelWorkGroupInfo",
     "clSetKernelArg", "clCreateBuffer", "clEnqueueWriteBuffer",
     "clEnqueueMapBuffer", "clEnqueueNDRangeKernel", "clEnqueueReadBuffer",
-    "clEnqueueUnmapMemObject", "clFinish",
+    "clEnqueueUnmapMemObject", "clFinish", "clSetEventCallback",
+    "clRetainEvent", "clGetEventProfilingInfo",
+    /* Not a wrapper: an item's device work ends in the error, as the
+     * completion of a command that failed on the device reports it. */
+    "command",
 };
 
 /* Each wrapper fails at its 1st, 2nd, ... FIRST_CALLS-th call. */
