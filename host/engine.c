@@ -176,19 +176,20 @@ void cld_engine_progress(struct batch *b, bool force)
 {
     double t = cld_now_s(), el = t - b->t_start, rate;
     unsigned n = b->done + b->failed;
-    char eta[32];
+    char eta[32] = "?", mpix[48] = "";
 
     if (!b->o->progress || (!force && t - b->progress_s < PROGRESS_EVERY_S))
         return;
     b->progress_s = t;
     rate = el > 0 ? n / el : 0;
-    if (rate > 0)
+    if (n >= b->nrun)
+        snprintf(eta, sizeof eta, "0 s");
+    else if (rate > 0)
         cld_format_seconds(eta, sizeof eta, (b->nrun - n) / rate);
-    else
-        snprintf(eta, sizeof eta, "?");
-    fprintf(b->o->err, "\r\033[K%u/%u items, %.1f items/s, %.1f MPix/s, "
-            "ETA %s", n, b->nrun, rate, el > 0 ? b->pixels / 1e6 / el : 0,
-            eta);
+    if (b->pixels > 0 && el > 0)
+        snprintf(mpix, sizeof mpix, ", %.1f MPix/s", b->pixels / 1e6 / el);
+    fprintf(b->o->err, "\r\033[K%u/%u items, %.1f items/s%s, ETA %s", n,
+            b->nrun, rate, mpix, eta);
     fflush(b->o->err);
     b->progress_shown = true;
 }
