@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "fixtures.h"
 #include "image_io.h"
 #include "jobs.h"
@@ -458,6 +460,51 @@ static void test_cli_codec_options(void **state)
     free(tmp);
 }
 
+/* --progress draws its line, --trace writes a Chrome trace that json-c
+ * reads with the lanes and spans of the run, and the summary line says
+ * what the run did; a chain runs from the command line. */
+static void test_cli_progress_trace_summary(void **state)
+{
+    char *tmp = cld_test_tmpdir();
+    char trace[4200];
+    json_object *root, *events;
+    size_t nx = 0, nm = 0;
+
+    (void)state;
+    snprintf(trace, sizeof trace, "%s/run.trace.json", tmp);
+    assert_int_equal(run("run resize --scale 0.5 then blur --sigma 2 "
+                         "--device 0 --progress --trace %s %s %s -o %s/out",
+                         trace, cld_test_image("camera.png"),
+                         cld_test_image("chelsea.png"), tmp), 0);
+    assert_non_null(strstr(output, "2/2 items, "));
+    assert_non_null(strstr(output, "items/s"));
+    assert_non_null(strstr(output, "2 done, 0 failed in "));
+    assert_non_null(strstr(output, "MPix/s; "));
+    assert_non_null(strstr(output, "100%; overlap efficiency "));
+    root = json_object_from_file(trace);
+    assert_non_null(root);
+    assert_true(json_object_object_get_ex(root, "traceEvents", &events));
+    for (size_t i = 0; i < json_object_array_length(events); i++) {
+        json_object *e = json_object_array_get_idx(events, i), *ph;
+
+        assert_true(json_object_object_get_ex(e, "ph", &ph));
+        nx += strcmp(json_object_get_string(ph), "X") == 0;
+        nm += strcmp(json_object_get_string(ph), "M") == 0;
+    }
+    /* Two items decoded and encoded, and their merged chain's kernels. */
+    assert_true(nx >= 2 * 2 + 2);
+    assert_true(nm >= 2 * 2);  /* a name and an order per lane */
+    json_object_put(root);
+    /* An unwritable trace path is a warning; the items are still done. */
+    assert_int_equal(run("run blur --device host --trace %s/no/such/t.json "
+                         "%s -o %s/out2", tmp, cld_test_image("camera.png"),
+                         tmp), 0);
+    assert_non_null(strstr(output, "warning: trace not written"));
+    assert_non_null(strstr(output, "1 done, 0 failed"));
+    cld_test_rmtree(tmp);
+    free(tmp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -471,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_cli_dropped_devices_warned),
         cmocka_unit_test(test_cli_codec_warning_names_file),
         cmocka_unit_test(test_cli_codec_options),
+        cmocka_unit_test(test_cli_progress_trace_summary),
     };
 
     if (!cld_test_have_device())
