@@ -206,8 +206,10 @@ static void device_done(void *arg)
         return;
     if (cld_executor_post(pd->it->b->ex, finish_item, pd) != CLD_OK) {
         /* Out of memory for the post: finish here rather than lose it
-         * (a driver thread then pays for the encode). */
+         * (a driver thread then pays for the encode), and leave the
+         * thread as it was. */
         finish_item(pd);
+        cld_launch_set_thread_wait(NULL, NULL);
     }
 }
 
@@ -457,7 +459,11 @@ static enum cld_status finish_item(void *arg)
     struct item *it = pd->it;
     struct batch *b = it->b;
     double device_s = 0;
-    enum cld_status st = cld_launch_finish(pd->l, &device_s);
+    enum cld_status st;
+
+    /* A retry below may wait for a ring slot: finish items meanwhile. */
+    cld_launch_set_thread_wait(ring_wait, b);
+    st = cld_launch_finish(pd->l, &device_s);
 
     cld_work_free(&pd->w);
     if (pd->probe && (st != CLD_OK || !pd->timed)) {
@@ -490,6 +496,9 @@ enum cld_status cld_engine_run_item(void *arg)
     bool started = false;
     enum cld_status st;
 
+    /* A run that waits for a ring slot (the sequential loop, a chain run
+     * step by step) finishes items meanwhile. */
+    cld_launch_set_thread_wait(ring_wait, it->b);
     memset(&res, 0, sizeof res);
     st = load_input(it, &in);
     if (it->src[0])

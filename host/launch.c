@@ -438,6 +438,17 @@ static void settle(struct run *r)
         clWaitForEvents(1, &ev[i]);
 }
 
+/* The calling thread's wait while a ring is full, for launches that
+ * bring none (see cld_launch_set_thread_wait). */
+static _Thread_local bool (*thread_wait)(void *arg);
+static _Thread_local void *thread_wait_arg;
+
+void cld_launch_set_thread_wait(bool (*wait)(void *arg), void *arg)
+{
+    thread_wait = wait;
+    thread_wait_arg = arg;
+}
+
 /* One item started on a device and not yet finished. */
 struct cld_launch {
     struct run r;
@@ -555,7 +566,10 @@ enum cld_status cld_launch_start(struct cld_clctx *ctx, struct cld_work *w,
         (st = cld_clctx_devq(ctx, &r->q)) != CLD_OK)
         goto fail;
     r->copy = cld_devq_copy(r->q);
-    r->slot = cld_devq_acquire(r->q, item_bytes(w), o->wait, o->wait_arg);
+    r->slot = o->wait ? cld_devq_acquire(r->q, item_bytes(w), o->wait,
+                                         o->wait_arg)
+                      : cld_devq_acquire(r->q, item_bytes(w), thread_wait,
+                                         thread_wait_arg);
     if (!r->slot) {
         st = CLD_ERR_NOMEM;
         goto fail;

@@ -44,6 +44,12 @@ struct cld_launch_opts {
     bool (*wait)(void *arg);
     void *wait_arg;
 };
+/* The wait that launches started on the calling thread without their own
+ * (cld_launch_run among them) use while a ring is full; NULL: block. The
+ * engine sets it on its worker threads, so that a worker waiting for a
+ * slot finishes items instead of waiting for other workers to. */
+void cld_launch_set_thread_wait(bool (*wait)(void *arg), void *arg);
+
 enum cld_status cld_launch_start(struct cld_clctx *ctx, struct cld_work *w,
                                  const struct cld_launch_opts *o,
                                  struct cld_launch **out);
