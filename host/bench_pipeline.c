@@ -119,63 +119,16 @@ struct mode {
     char share[256];
 };
 
-static enum cld_status run_mode(const struct cld_bench_opts *o,
-                                const char *in, const char *outdir,
-                                struct mode *m)
-{
-    struct cld_batch_opts bo;
-    struct cld_batch_result res;
-    char *inputs[1] = {(char *)in};
-    double t;
-    enum cld_status st;
-
-    memset(&bo, 0, sizeof bo);
-    bo.job = cld_job_find("blur");
-    cld_params_default(&bo.params, bo.job);
-    bo.outdir = outdir;
-    bo.format = CLD_FMT_PPM;
-    bo.overwrite = true;
-    bo.device = o->device;
-    bo.inflight = m->inflight;
-    bo.out = fopen("/dev/null", "w");
-    bo.err = o->err;
-    if (!bo.out)
-        return cld_error_set(CLD_ERR_IO, "cannot open /dev/null");
-    if (m->copy)
-        setenv("CLDISPATCH_TRANSFER", "copy", 1);
-    else
-        unsetenv("CLDISPATCH_TRANSFER");
-    t = cld_now_s();
-    st = cld_batch_run(&bo, inputs, 1, &res);
-    t = cld_now_s() - t;
-    unsetenv("CLDISPATCH_TRANSFER");
-    fclose(bo.out);
-    if (st != CLD_OK)
-        return st;
-    if (res.failed)
-        return cld_error_set(CLD_ERR_IO, "bench pipeline: %u item%s failed "
-                             "(%s)", res.failed, res.failed == 1 ? "" : "s",
-                             m->name);
-    if (m->best_s <= 0 || t < m->best_s) {
-        m->best_s = t;
-        m->eff = res.wall_s > 0 && res.lanes
-                     ? res.busy_s / (res.wall_s * res.lanes) : 0;
-        m->lanes = res.lanes;
-        m->done = res.done;
-        snprintf(m->share, sizeof m->share, "%s", res.share);
-    }
-    return CLD_OK;
-}
-
-/* One batch of job (with params) over the files or folder in, into out;
- * *t gets its wall time. */
+/* One batch of job (with params) over the files or folder in, into out,
+ * with the ring bound inflight (0: the default); *t gets its wall time and
+ * *res the batch's result. Any failed item fails the benchmark. */
 static enum cld_status run_job(const struct cld_bench_opts *o,
                                const struct cld_job *job,
-                               const struct cld_params *p, const char *in,
-                               const char *out, double *t)
+                               const struct cld_params *p, unsigned inflight,
+                               const char *in, const char *out, double *t,
+                               struct cld_batch_result *res)
 {
     struct cld_batch_opts bo;
-    struct cld_batch_result res;
     char *inputs[1] = {(char *)in};
     enum cld_status st;
 
@@ -186,18 +139,48 @@ static enum cld_status run_job(const struct cld_bench_opts *o,
     bo.format = CLD_FMT_PPM;
     bo.overwrite = true;
     bo.device = o->device;
+    bo.inflight = inflight;
     bo.out = fopen("/dev/null", "w");
     bo.err = o->err;
     if (!bo.out)
         return cld_error_set(CLD_ERR_IO, "cannot open /dev/null");
     *t = cld_now_s();
-    st = cld_batch_run(&bo, inputs, 1, &res);
+    st = cld_batch_run(&bo, inputs, 1, res);
     *t = cld_now_s() - *t;
     fclose(bo.out);
-    if (st == CLD_OK && res.failed)
+    if (st == CLD_OK && res->failed)
         st = cld_error_set(CLD_ERR_IO, "bench pipeline: %u item%s failed "
-                           "(%s)", res.failed, res.failed == 1 ? "" : "s",
+                           "(%s)", res->failed, res->failed == 1 ? "" : "s",
                            job->name);
+    return st;
+}
+
+/* One round of mode m: blur over in, keeping the best. */
+static enum cld_status run_mode(const struct cld_bench_opts *o,
+                                const char *in, const char *outdir,
+                                struct mode *m)
+{
+    const struct cld_job *blur = cld_job_find("blur");
+    struct cld_params p;
+    struct cld_batch_result res;
+    double t;
+    enum cld_status st;
+
+    cld_params_default(&p, blur);
+    if (m->copy)
+        setenv("CLDISPATCH_TRANSFER", "copy", 1);
+    else
+        unsetenv("CLDISPATCH_TRANSFER");
+    st = run_job(o, blur, &p, m->inflight, in, outdir, &t, &res);
+    unsetenv("CLDISPATCH_TRANSFER");
+    if (st == CLD_OK && (m->best_s <= 0 || t < m->best_s)) {
+        m->best_s = t;
+        m->eff = res.wall_s > 0 && res.lanes
+                     ? res.busy_s / (res.wall_s * res.lanes) : 0;
+        m->lanes = res.lanes;
+        m->done = res.done;
+        snprintf(m->share, sizeof m->share, "%s", res.share);
+    }
     return st;
 }
 
@@ -245,16 +228,17 @@ static enum cld_status bench_chain(const struct cld_bench_opts *o,
     }
     cld_params_default(&dp, &c->job);
     for (unsigned r = 0; r < runs && st == CLD_OK; r++) {
+        struct cld_batch_result res;
         double t, sum = 0;
 
         snprintf(step_out, sizeof step_out, "%s/chain", tmp);
-        st = run_job(o, &c->job, &dp, in, step_out, &t);
+        st = run_job(o, &c->job, &dp, 0, in, step_out, &t, &res);
         if (st == CLD_OK && (best_chain <= 0 || t < best_chain))
             best_chain = t;
         snprintf(step_in, sizeof step_in, "%s", in);
         for (int k = 0; k < 3 && st == CLD_OK; k++) {
             snprintf(step_out, sizeof step_out, "%s/step%d", tmp, k + 1);
-            st = run_job(o, job[k], &p[k], step_in, step_out, &t);
+            st = run_job(o, job[k], &p[k], 0, step_in, step_out, &t, &res);
             sum += t;
             snprintf(step_in, sizeof step_in, "%s", step_out);
         }
@@ -287,30 +271,23 @@ enum cld_status cld_bench_pipeline(const struct cld_bench_opts *o)
     const char *folder = o->folder;
     enum cld_status st = CLD_OK;
 
-    if (!folder) {
+    {
+        /* Outputs (and derived inputs) in a folder of our own. */
         const char *base = getenv("TMPDIR");
         char tmpl[4200];
 
         snprintf(tmpl, sizeof tmpl, "%s/cldispatch-bench.XXXXXX",
                  base && *base ? base : "/tmp");
-        if (!(tmp = mkdtemp(tmpl)) || !(tmp = strdup(tmpl)))
+        if (!mkdtemp(tmpl) || !(tmp = strdup(tmpl)))
             return cld_error_set(CLD_ERR_IO, "bench pipeline: cannot make "
                                  "a temporary folder");
+    }
+    snprintf(outdir, sizeof outdir, "%s/out", tmp);
+    if (!folder) {
         snprintf(in, sizeof in, "%s/in", tmp);
         if ((st = cld_mkdir_p(in)) == CLD_OK)
             st = make_inputs(in, o->out);
         folder = in;
-        snprintf(outdir, sizeof outdir, "%s/out", tmp);
-    } else {
-        const char *base = getenv("TMPDIR");
-
-        snprintf(outdir, sizeof outdir, "%s/cldispatch-bench.XXXXXX",
-                 base && *base ? base : "/tmp");
-        if (!mkdtemp(outdir))
-            st = cld_error_set(CLD_ERR_IO, "bench pipeline: cannot make "
-                               "a temporary folder");
-        else
-            tmp = strdup(outdir);
     }
     if (st == CLD_OK)
         fprintf(o->out, "blur (sigma 2) PPM -> PPM on %s, device %s; whole "
@@ -337,10 +314,7 @@ enum cld_status cld_bench_pipeline(const struct cld_bench_opts *o)
                 "lanes / (wall x lanes), lanes in brackets)\n");
         st = bench_chain(o, folder, tmp, runs);
     }
-    if (tmp) {
-        /* Our own temporary folder, made above. */
-        cld_remove_tree(tmp);
-        free(tmp);
-    }
+    cld_remove_tree(tmp);
+    free(tmp);
     return st;
 }

@@ -153,6 +153,13 @@ static int host_lane(struct batch *b)
     return cld_trace_lane(b->trace, name);
 }
 
+/* What starts a line on o->err: the escape that first wipes a progress
+ * line drawn there. Caller holds b->lock. */
+static const char *clear_line(const struct batch *b)
+{
+    return b->progress_shown ? "\r\033[K" : "";
+}
+
 static const char *item_name(const struct item *it)
 {
     const char *p = it->src[0] ? it->src[0] : it->out;
@@ -287,8 +294,8 @@ static enum cld_status place_and_run(struct item *it,
         bool timed, async;
 
         pthread_mutex_lock(&b->lock);
-        st = cld_engine_choose(b, &it->params, in, it->failed_on, &plan, &target,
-                    &probe);
+        st = cld_engine_choose(b, &it->params, in, it->failed_on, &plan,
+                               &target, &probe);
         if (announce >= 0) {
             fprintf(o->err, "cldispatch: warning: %s: %s; %s goes to %s "
                     "instead\n",
@@ -307,8 +314,9 @@ static enum cld_status place_and_run(struct item *it,
             pthread_mutex_lock(&b->lock);
             cld_engine_probe_return(b, probe);
             if (cld_engine_exclude(b, target, "cannot be opened",
-                        cld_calibrate_first_error(cld_error_detail(), line,
-                                                  sizeof line)))
+                                   cld_calibrate_first_error(
+                                       cld_error_detail(), line,
+                                       sizeof line)))
                 announce = target;
             pthread_mutex_unlock(&b->lock);
             continue;
@@ -333,8 +341,9 @@ static enum cld_status place_and_run(struct item *it,
             pthread_mutex_lock(&b->lock);
             cld_engine_probe_return(b, probe);
             first = cld_engine_exclude(b, target, "kernel build failed",
-                            cld_calibrate_first_error(cld_error_detail(),
-                                                      line, sizeof line));
+                                       cld_calibrate_first_error(
+                                           cld_error_detail(), line,
+                                           sizeof line));
             pthread_mutex_unlock(&b->lock);
             if (b->forced >= 0)
                 return st;
@@ -407,8 +416,7 @@ static enum cld_status device_failed(struct item *it, int target,
     }
     if (dropped)
         fprintf(o->err, "%scldispatch: warning: %s: %s: %s; not used for "
-                "the rest of the batch\n", b->progress_shown ? "\r\033[K" : "",
-                name, what, line);
+                "the rest of the batch\n", clear_line(b), name, what, line);
     pthread_mutex_unlock(&b->lock);
     cld_data_free(res);
     /* Synchronously: a failure there comes back here for the next. */
@@ -416,7 +424,7 @@ static enum cld_status device_failed(struct item *it, int target,
     if (again == CLD_OK && first) {
         pthread_mutex_lock(&b->lock);
         fprintf(o->err, "%scldispatch: warning: %s: %s on %s; done again "
-                "on another target\n", b->progress_shown ? "\r\033[K" : "",
+                "on another target\n", clear_line(b),
                 it->src[0] ? it->src[0] : it->out, line, name);
         pthread_mutex_unlock(&b->lock);
     }
@@ -472,8 +480,8 @@ static enum cld_status finish_item(void *arg)
         pthread_mutex_unlock(&b->lock);
     }
     if (st == CLD_OK)
-        cld_engine_record(b, pd->target, &it->params, &pd->in, pd->start_s + device_s,
-               pd->timed);
+        cld_engine_record(b, pd->target, &it->params, &pd->in,
+                          pd->start_s + device_s, pd->timed);
     else
         st = device_failed(it, pd->target, st, &pd->in, &pd->res);
     if (st == CLD_OK)
@@ -550,7 +558,7 @@ void cld_engine_item_done(struct cld_future *f, void *user)
         it->st = st;
         free(it->err);
         it->err = strdup(cld_future_detail(f));
-        fprintf(b->o->err, "%scldispatch: %s\n", b->progress_shown ? "\r\033[K" : "",
+        fprintf(b->o->err, "%scldispatch: %s\n", clear_line(b),
                 cld_future_detail(f));
         b->failed++;
     } else {

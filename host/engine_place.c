@@ -72,9 +72,9 @@ void cld_engine_probe_return(struct batch *b, struct group *g)
  * b->lock. Prints the plan the first time an item of this size bucket goes
  * to this target. */
 enum cld_status cld_engine_choose(struct batch *b, const struct cld_params *p,
-                              const struct cld_data *in, uint64_t avoid,
-                              struct cld_plan *plan, int *target,
-                              struct group **probe)
+                                  const struct cld_data *in, uint64_t avoid,
+                                  struct cld_plan *plan, int *target,
+                                  struct group **probe)
 {
     const struct cld_batch_opts *o = b->o;
     size_t nt = cld_targets_count(b->targets);
@@ -147,7 +147,7 @@ enum cld_status cld_engine_choose(struct batch *b, const struct cld_params *p,
  * true for the caller that excluded it first (who warns). Caller holds
  * b->lock. */
 bool cld_engine_exclude(struct batch *b, int i, const char *what,
-                    const char *line)
+                        const char *line)
 {
     if (b->excluded[i])
         return false;
@@ -158,8 +158,9 @@ bool cld_engine_exclude(struct batch *b, int i, const char *what,
 
 /* An item done on target in `seconds`: count it in its group, and record
  * the time unless it includes a program build (timed false). */
-void cld_engine_record(struct batch *b, int target, const struct cld_params *p,
-                   const struct cld_data *in, double seconds, bool timed)
+void cld_engine_record(struct batch *b, int target,
+                       const struct cld_params *p, const struct cld_data *in,
+                       double seconds, bool timed)
 {
     const struct cld_target_profile *t =
         &cld_targets_profiles(b->targets)[target];

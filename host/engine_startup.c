@@ -183,8 +183,8 @@ static bool defer_opencl(struct batch *b)
     }
     for (size_t i = 1; i < cld_targets_count(b->targets); i++)
         cld_engine_exclude(b, (int)i, "not started",
-                "the host is predicted to finish the run before OpenCL "
-                "could start and run it");
+                           "the host is predicted to finish the run before "
+                           "OpenCL could start and run it");
     explain_targets(b, nprof);
     if (o->explain)
         fprintf(o->out, "OpenCL not started: with the %zu device%s cached "

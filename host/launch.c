@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "chain.h"
+#include "clock.h"
 #include "devq.h"
 #include "jobs.h"
 #include "trace.h"
@@ -177,11 +178,10 @@ static enum cld_status make_buffers(struct run *r, unsigned g)
     uq = cld_devq_lock(r->q, CLD_ROLE_UPLOAD);
     for (unsigned n = 0; n < w->nbufs && st == CLD_OK; n++) {
         cl_event ev = NULL;
+        double h = cld_now_s();
 
         if (!pending[n])
             continue;
-        double h = cld_trace_now();
-
         st = cld_clw_write(uq, r->mem[n], false, 0, w->bufs[n].size,
                            r->slot->stage_ptr[n], 0, NULL, &ev);
         if (st == CLD_OK) {
@@ -274,7 +274,7 @@ static enum cld_status launch_group(struct run *r, cl_program prog,
         cq = cld_devq_lock(r->q, CLD_ROLE_COMPUTE);
         for (unsigned i = 0; i < w->nlaunches && st == CLD_OK; i++) {
             cl_event ev = NULL;
-            double h = cld_trace_now();
+            double h = cld_now_s();
 
             if (!k[i])
                 continue;
@@ -324,7 +324,7 @@ static enum cld_status fetch_enqueue(struct run *r, unsigned flag)
     dq = cld_devq_lock(r->q, CLD_ROLE_DOWNLOAD);
     for (unsigned n = 0; n < w->nbufs && st == CLD_OK; n++) {
         cl_event ev = NULL;
-        double h = cld_trace_now();
+        double h = cld_now_s();
 
         if (!r->want[n])
             continue;

@@ -8,7 +8,6 @@
 
 #include <json-c/json.h>
 
-#include "clock.h"
 #include "fsutil.h"
 
 #define MAX_LANES 64
@@ -34,11 +33,6 @@ struct cld_trace {
 
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cld_trace *current;
-
-double cld_trace_now(void)
-{
-    return cld_now_s();
-}
 
 enum cld_status cld_trace_create(bool record, struct cld_trace **out)
 {

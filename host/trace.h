@@ -2,9 +2,9 @@
  * thread, each device queue by role), summed for the end-of-run summary's
  * overlap efficiency and, when asked (--trace FILE), kept and written as
  * Chrome trace-event JSON that opens in Perfetto or chrome://tracing.
- * Times are seconds on the host's monotonic clock; device intervals come
- * from OpenCL profiling, placed on that clock by the launcher. No OpenCL
- * types here. */
+ * Times are seconds on the project's one clock (cld_now_s, clock.h);
+ * device intervals come from OpenCL profiling, placed on that clock by the
+ * launcher. No OpenCL types here. */
 #ifndef CLD_TRACE_H
 #define CLD_TRACE_H
 
@@ -45,9 +45,5 @@ double cld_trace_busy_prefix(struct cld_trace *t, const char *prefix);
  * atomically (temporary file and rename). */
 enum cld_status cld_trace_write(struct cld_trace *t, const char *path,
                                 double origin);
-
-/* Seconds on the monotonic clock the timeline uses: cld_now_s (clock.h),
- * so that times taken elsewhere in the project line up with the trace. */
-double cld_trace_now(void);
 
 #endif
