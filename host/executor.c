@@ -335,7 +335,10 @@ enum cld_status cld_executor_submit(struct cld_executor *ex, cld_task_fn fn,
         ex->head = f;
     ex->tail = f;
     ex->queued++;
-    pthread_cond_signal(&ex->work);
+    /* Every waiter: a worker in cld_executor_help also waits on `work`
+     * but takes only posts, so a signal that woke it could leave an idle
+     * worker asleep beside the new task. */
+    pthread_cond_broadcast(&ex->work);
     pthread_mutex_unlock(&ex->lock);
     if (out)
         *out = f;
