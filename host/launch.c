@@ -27,6 +27,9 @@ struct run {
     bool copy;
     struct cld_work *w;
     cl_mem mem[CLD_WORK_MAX_BUFS];   /* NULL: not used yet */
+    bool own[CLD_WORK_MAX_BUFS];     /* mem[n] is the item's (zero-copy
+                                        wrap of its host memory), not
+                                        the ring slot's */
     cl_event up[CLD_WORK_MAX_BUFS];  /* uploads the next launch waits on */
     unsigned nup;
     cl_event last[CLD_ROLES];        /* the item's latest on each queue */
@@ -154,8 +157,17 @@ static enum cld_status make_buffers(struct run *r, unsigned g)
             if (r->mem[n])
                 continue;
             fl = mem_flags(b, !r->copy, &host);
-            if (!r->copy) {
+            if (!r->copy && host) {
                 st = cld_devq_wrap(r->q, fl, b->size, host, &r->mem[n]);
+                r->own[n] = st == CLD_OK;
+            } else if (!r->copy) {
+                /* Device-only (a chain's intermediate, a scratch buffer):
+                 * the slot's, reused by the items that take the slot, so
+                 * that no item pays first-touch page faults on fresh
+                 * memory. As on the copy path, its contents are left
+                 * from an earlier item. */
+                st = cld_devq_dev_buffer(r->q, r->slot, n, fl, b->size,
+                                         &r->mem[n]);
             } else {
                 fl &= ~(cl_mem_flags)CL_MEM_COPY_HOST_PTR;
                 st = cld_devq_dev_buffer(r->q, r->slot, n, fl, b->size,
@@ -531,8 +543,10 @@ static double end_run(struct run *r, bool failed, const char *item)
     }
     while (r->nup > 0)
         cld_clw_release_event(r->up[--r->nup]);
-    for (unsigned b = 0; b < r->w->nbufs && !r->copy; b++)
-        cld_devq_drop(r->q, r->mem[b]);
+    for (unsigned b = 0; b < r->w->nbufs; b++) {
+        if (r->own[b])
+            cld_devq_drop(r->q, r->mem[b]);
+    }
     cld_devq_release(r->q, r->slot);
     return busy;
 }
