@@ -219,7 +219,7 @@ int cld_scaleout_cli_run(int argc, char **argv)
     o.device = getenv("CLDISPATCH_DEVICE");
     if (o.device && !*o.device)
         o.device = NULL;
-    optind = 0; /* afresh: see cld__cli_parse_run */
+    optind = 0; /* afresh: see cld__steps_find */
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":d:j:vh", longopts, NULL)) != -1) {
         switch (c) {
