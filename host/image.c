@@ -40,7 +40,7 @@ size_t cld_matrix_bytes(uint32_t rows, uint32_t cols)
  * to use transparent huge pages. Each block has one page of header before
  * the aligned pointer, holding its capacity. */
 #define CACHE_MIN (1u << 20)
-#define CACHE_SLOTS 8
+#define CACHE_SLOTS 32
 #define CACHE_MAX_BYTES ((size_t)1 << 30)
 
 struct header {
