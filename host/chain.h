@@ -1,5 +1,5 @@
 /* Job chains: `run resize --scale 0.5 then blur then sharpen` runs its
- * steps one after the other on one target per item. A chain stands in a
+ * steps one after the other on each item. A chain stands in a
  * batch as one job (its struct cld_job points back at it): placement
  * prices it as one workload (the first input crosses the bus, the last
  * output comes back, the compute of every step adds up), its C reference
@@ -8,8 +8,10 @@
  * k's output buffer is step k + 1's input buffer, so that intermediates
  * stay in device memory. A step whose work has a host step between its
  * kernels (equalize) breaks the merge: the chain then runs step by step
- * on the device with its intermediates in host memory. No OpenCL types
- * here. */
+ * on the device with its intermediates in host memory. Placement may
+ * also split a chain's item in two at one step boundary, each part on
+ * its own target (targets_decide.c); the parts are made here when the
+ * chain is finished (cld_chain_part). No OpenCL types here. */
 #ifndef CLD_CHAIN_H
 #define CLD_CHAIN_H
 
