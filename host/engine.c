@@ -308,9 +308,11 @@ static enum cld_status run_split(struct item *it, const struct cld_split *s,
         unsigned long builds = ctx[k] ? cld_launch_builds(ctx[k]) : 0;
         double t0 = cld_now_s();
 
-        if (!job)
-            return cld_error_set(CLD_ERR_INTERNAL, "%s: no part for steps "
-                                 "%u-%u", c->name, from + 1, to);
+        if (!job) {
+            st = cld_error_set(CLD_ERR_INTERNAL, "%s: no part for steps "
+                               "%u-%u", c->name, from + 1, to);
+            break;
+        }
         st = cld_job_run(job, ctx[k], p, k ? &mid : in, k ? res : &mid);
         secs[k] = cld_now_s() - t0;
         timed[k] = !ctx[k] || cld_launch_builds(ctx[k]) == builds;

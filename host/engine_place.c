@@ -9,7 +9,6 @@
 
 #include "chain.h"
 
-
 /* Send this item to measure the runner-up instead, when the estimates
  * are close and the runner-up has never run at this size: the model
  * between measured sizes can be wrong, and a batch that only ever runs the
@@ -69,6 +68,18 @@ void cld_engine_probe_return(struct batch *b, struct group *g)
     b->probes_total--;
 }
 
+/* The target of a used split's part that the item does not count on
+ * (plan->chosen is the other's), or -1 when the item runs whole. */
+static int split_other(const struct cld_plan *plan)
+{
+    const struct cld_split *s = &plan->split;
+
+    if (!s->used)
+        return -1;
+    return s->part[0].target == plan->chosen ? s->part[1].target
+                                             : s->part[0].target;
+}
+
 /* The group of items like the one plan places (its size bucket, its
  * target, and its split if any), or NULL. */
 static struct group *find_group(struct batch *b, const struct cld_plan *plan)
@@ -80,9 +91,7 @@ static struct group *find_group(struct batch *b, const struct cld_plan *plan)
         struct group *g = &b->groups[i];
 
         if (g->bucket == bucket && g->target == plan->chosen &&
-            g->split_at == at &&
-            (!at || (g->other == plan->split.part[0].target ||
-                     g->other == plan->split.part[1].target)))
+            g->split_at == at && g->other == split_other(plan))
             return g;
     }
     return NULL;
@@ -161,11 +170,7 @@ enum cld_status cld_engine_choose(struct batch *b, const struct cld_params *p,
         g->bucket = cld_history_bucket(plan->elements);
         g->target = *target;
         g->split_at = plan->split.used ? plan->split.at : 0;
-        g->other = -1;
-        if (g->split_at)
-            g->other = plan->split.part[0].target == *target
-                           ? plan->split.part[1].target
-                           : plan->split.part[0].target;
+        g->other = split_other(plan);
         if (o->explain) {
             fprintf(o->out, "items of about 2^%d elements:\n", g->bucket);
             cld_plan_print(o->out, plan);
@@ -218,7 +223,7 @@ static void count_item(struct batch *b, int bucket, int target,
         struct group *g = &b->groups[i];
 
         if (g->bucket == bucket && g->target == target &&
-            g->split_at == split_at && (!split_at || g->other == other)) {
+            g->split_at == split_at && g->other == other) {
             g->items++;
             if (timed) {
                 g->run_s += seconds;
