@@ -258,6 +258,10 @@ static void explain_summary(struct batch *b)
                     g->timed);
         else if (g->items == 0 && b->excluded[g->target])
             fprintf(b->o->out, "  (excluded: %s)", b->why[g->target]);
+        if (g->split_at)
+            fprintf(b->o->out, "  split after step %u, the other part on "
+                    "%s", g->split_at,
+                    cld_targets_profiles(b->targets)[g->other].name);
         fputc('\n', b->o->out);
     }
     for (unsigned k = 1; k < 4; k++) {

@@ -22,8 +22,21 @@ enum cld_status cld_chain_create(struct cld_chain **out)
     return CLD_OK;
 }
 
+/* Free the chain's parts. */
+static void free_parts(struct cld_chain *c)
+{
+    for (unsigned k = 0; k < CLD_CHAIN_MAX_STEPS; k++) {
+        cld_chain_destroy(c->head[k]);
+        cld_chain_destroy(c->tail[k]);
+        c->head[k] = c->tail[k] = NULL;
+    }
+}
+
 void cld_chain_destroy(struct cld_chain *c)
 {
+    if (!c)
+        return;
+    free_parts(c);
     free(c);
 }
 
@@ -140,6 +153,42 @@ static bool probe_merge(const struct cld_chain *c,
     return st == CLD_OK;
 }
 
+/* The chain of steps [from, to) of c, finished, into *out. */
+static enum cld_status make_part(const struct cld_chain *c, unsigned from,
+                                 unsigned to, struct cld_chain **out)
+{
+    struct cld_chain *p;
+    enum cld_status st = cld_chain_create(&p);
+
+    *out = NULL;
+    if (st != CLD_OK)
+        return st;
+    p->is_part = true;
+    for (unsigned k = from; k < to && st == CLD_OK; k++)
+        st = cld_chain_add(p, c->steps[k].job, &c->steps[k].params);
+    if (st == CLD_OK)
+        st = cld_chain_finish(p);
+    if (st != CLD_OK) {
+        cld_chain_destroy(p);
+        return st;
+    }
+    *out = p;
+    return CLD_OK;
+}
+
+const struct cld_job *cld_chain_part(const struct cld_chain *c,
+                                     unsigned from, unsigned to,
+                                     const struct cld_params **p)
+{
+    if (c->is_part || from >= to || to > c->nsteps ||
+        (from != 0 && to != c->nsteps) || (from == 0 && to == c->nsteps))
+        return NULL;
+    *p = &c->steps[from].params;
+    if (to - from == 1)
+        return c->steps[from].job;
+    return from == 0 ? &c->head[to]->job : &c->tail[from]->job;
+}
+
 enum cld_status cld_chain_finish(struct cld_chain *c)
 {
     size_t nlen = 0, klen = 0;
@@ -190,6 +239,23 @@ enum cld_status cld_chain_finish(struct cld_chain *c)
     for (int gpu = 0; gpu < 2; gpu++)
         c->merges[gpu] = probe_merge(c, &probe_facts[gpu], c->why[gpu],
                                      sizeof c->why[gpu]);
+    free_parts(c);
+    if (c->is_part)
+        return CLD_OK;
+    /* The parts of two steps or more (a part of one step is that step's
+     * job): each a shorter chain, so its name and key fit. */
+    for (unsigned k = 1; k < c->nsteps; k++) {
+        enum cld_status st = CLD_OK;
+
+        if (k >= 2)
+            st = make_part(c, 0, k, &c->head[k]);
+        if (st == CLD_OK && c->nsteps - k >= 2)
+            st = make_part(c, k, c->nsteps, &c->tail[k]);
+        if (st != CLD_OK) {
+            free_parts(c);
+            return st;
+        }
+    }
     return CLD_OK;
 }
 
@@ -499,8 +565,7 @@ void cld_chain_explain(FILE *f, const struct cld_chain *c)
     static const char *const kind[2] = {"an OpenCL CPU device",
                                         "a GPU or other device"};
 
-    fprintf(f, "chain %s, %u steps on one target per item:\n", c->name,
-            c->nsteps);
+    fprintf(f, "chain %s, %u steps:\n", c->name, c->nsteps);
     for (unsigned k = 0; k < c->nsteps; k++) {
         char key[CLD_CHAIN_KEY_MAX];
 
@@ -519,5 +584,8 @@ void cld_chain_explain(FILE *f, const struct cld_chain *c)
     }
     fprintf(f, "  on the host: each step's C reference in turn\n"
             "  placement prices the chain as one workload: transfer of "
-            "the first input and the last output, compute of every step\n");
+            "the first input and the last output, compute of every step;\n"
+            "  and split at each step boundary: the steps before it on one "
+            "target, the rest on another, the intermediate through host "
+            "memory; the cheapest runs\n");
 }

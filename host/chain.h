@@ -1,5 +1,5 @@
 /* Job chains: `run resize --scale 0.5 then blur then sharpen` runs its
- * steps one after the other on one target per item. A chain stands in a
+ * steps one after the other on each item. A chain stands in a
  * batch as one job (its struct cld_job points back at it): placement
  * prices it as one workload (the first input crosses the bus, the last
  * output comes back, the compute of every step adds up), its C reference
@@ -8,8 +8,10 @@
  * k's output buffer is step k + 1's input buffer, so that intermediates
  * stay in device memory. A step whose work has a host step between its
  * kernels (equalize) breaks the merge: the chain then runs step by step
- * on the device with its intermediates in host memory. No OpenCL types
- * here. */
+ * on the device with its intermediates in host memory. Placement may
+ * also split a chain's item in two at one step boundary, each part on
+ * its own target (targets_decide.c); the parts are made here when the
+ * chain is finished (cld_chain_part). No OpenCL types here. */
 #ifndef CLD_CHAIN_H
 #define CLD_CHAIN_H
 
@@ -45,9 +47,18 @@ struct cld_chain {
      * why. */
     bool merges[2];
     char why[2][160];
+    /* The parts a split runs (placement prices splitting the chain at one
+     * step boundary), made by cld_chain_finish unless this chain is
+     * itself a part: head[k] runs steps [0, k) and tail[k] steps [k,
+     * nsteps), where those are two steps or more; NULL elsewhere (one
+     * step: the step's own job). Owned. */
+    struct cld_chain *head[CLD_CHAIN_MAX_STEPS];
+    struct cld_chain *tail[CLD_CHAIN_MAX_STEPS];
+    bool is_part;
 };
 
-/* An empty chain on the heap, and its end (accepts NULL). */
+/* An empty chain on the heap, and its end with its parts (accepts
+ * NULL). */
 enum cld_status cld_chain_create(struct cld_chain **out);
 void cld_chain_destroy(struct cld_chain *c);
 
@@ -63,11 +74,21 @@ enum cld_status cld_chain_add(struct cld_chain *c, const struct cld_job *job,
                               const struct cld_params *p);
 
 /* Close the chain after its last step: name, parameter text, the job
- * that stands for it, and whether its steps merge on each kind of device
- * (their plans tried on a small image). CLD_ERR_USAGE when it has fewer
- * than two steps or its name or parameters do not fit the run history's
- * fields. */
+ * that stands for it, whether its steps merge on each kind of device
+ * (their plans tried on a small image), and its parts for a split.
+ * CLD_ERR_USAGE when it has fewer than two steps or its name or
+ * parameters do not fit the run history's fields; CLD_ERR_NOMEM. */
 enum cld_status cld_chain_finish(struct cld_chain *c);
+
+/* The job that runs steps [from, to) of c, one part of a split (from 0
+ * and 0 < to < nsteps, or 0 < from < nsteps and to nsteps), and its
+ * parameters into *p: for one step its job and parameters, else the
+ * sub-chain made by cld_chain_finish (whose job takes no parameters of
+ * its own; *p is then the first step's, unused). NULL for any other
+ * range, and for a chain that is itself a part: a chain splits once. */
+const struct cld_job *cld_chain_part(const struct cld_chain *c,
+                                     unsigned from, unsigned to,
+                                     const struct cld_params **p);
 
 /* Every step's parameters valid (cld_job_validate). */
 enum cld_status cld_chain_validate(const struct cld_chain *c);

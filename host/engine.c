@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "calibrate.h"
+#include "chain.h"
 #include "clock.h"
 #include "fsutil.h"
 #include "launch.h"
@@ -265,6 +266,78 @@ static enum cld_status device_failed(struct item *it, int target,
                                      const struct cld_data *in,
                                      struct cld_data *res);
 
+/* Run a chain's item split as placement chose (s): the head on its
+ * target (one merged device work where its steps merge, else step by
+ * step; the C references on the host), its output in host memory, then
+ * the tail on the other target; each waited for. On success the parts'
+ * times are recorded. On failure *bad is the target of the part that
+ * failed (-1 when neither: out of memory), *opening says whether its
+ * device context could not be opened, and the detail line names the
+ * part's steps and target. */
+static enum cld_status run_split(struct item *it, const struct cld_split *s,
+                                 const struct cld_data *in,
+                                 struct cld_data *res, int *bad,
+                                 bool *opening)
+{
+    struct batch *b = it->b;
+    const struct cld_chain *c = b->o->job->chain;
+    struct cld_clctx *ctx[2] = {NULL, NULL};
+    struct cld_data mid;
+    double secs[2] = {0, 0};
+    bool timed[2] = {true, true};
+    enum cld_status st = CLD_OK;
+
+    *bad = -1;
+    *opening = false;
+    memset(&mid, 0, sizeof mid);
+    memset(res, 0, sizeof *res);
+    /* Both contexts first: a device that cannot be opened is then known
+     * before any part runs. */
+    for (int k = 0; k < 2 && st == CLD_OK; k++) {
+        st = cld_targets_context(b->targets, (size_t)s->part[k].target,
+                                 &ctx[k]);
+        if (st != CLD_OK) {
+            *bad = s->part[k].target;
+            *opening = true;
+        }
+    }
+    for (int k = 0; k < 2 && st == CLD_OK; k++) {
+        const struct cld_params *p;
+        unsigned from = k ? s->at : 0, to = k ? s->nsteps : s->at;
+        const struct cld_job *job = cld_chain_part(c, from, to, &p);
+        unsigned long builds = ctx[k] ? cld_launch_builds(ctx[k]) : 0;
+        double t0 = cld_now_s();
+
+        if (!job) {
+            st = cld_error_set(CLD_ERR_INTERNAL, "%s: no part for steps "
+                               "%u-%u", c->name, from + 1, to);
+            break;
+        }
+        st = cld_job_run(job, ctx[k], p, k ? &mid : in, k ? res : &mid);
+        secs[k] = cld_now_s() - t0;
+        timed[k] = !ctx[k] || cld_launch_builds(ctx[k]) == builds;
+        if (!ctx[k])
+            span(it, "compute (host)", t0);
+        if (st != CLD_OK) {
+            *bad = s->part[k].target;
+            if (to - from == 1)
+                cld_error_prefix("%s (step %u of %s) on %s", job->name,
+                                 to, c->name,
+                                 cld_targets_profiles(b->targets)[*bad].name);
+            else
+                cld_error_prefix("%s (steps %u-%u of %s) on %s", job->name,
+                                 from + 1, to, c->name,
+                                 cld_targets_profiles(b->targets)[*bad].name);
+        }
+    }
+    if (st == CLD_OK)
+        cld_engine_record_split(b, s, in, &mid, secs, timed);
+    else
+        cld_data_free(res);
+    cld_data_free(&mid);
+    return st;
+}
+
 /* Run the job on the item's input: place it and run it, on a kernel build
  * failure (or a device that cannot be opened) excluding that target and
  * trying the next best one; never on the item's failed targets. With pd,
@@ -307,6 +380,29 @@ static enum cld_status place_and_run(struct item *it,
         pthread_mutex_unlock(&b->lock);
         if (st != CLD_OK)
             return st;
+        if (plan.split.used) {
+            /* Never forced (a forced device runs the whole chain), never
+             * a probe. */
+            bool opening;
+            int bad;
+
+            st = run_split(it, &plan.split, in, res, &bad, &opening);
+            if (st == CLD_OK || bad < 0)
+                return st;
+            if (opening || st == CLD_ERR_BUILD) {
+                pthread_mutex_lock(&b->lock);
+                if (cld_engine_exclude(b, bad, opening ? "cannot be opened"
+                                                       : "kernel build "
+                                                         "failed",
+                                       cld_calibrate_first_error(
+                                           cld_error_detail(), line,
+                                           sizeof line)))
+                    announce = bad;
+                pthread_mutex_unlock(&b->lock);
+                continue;
+            }
+            return device_failed(it, bad, st, in, res);
+        }
         st = cld_targets_context(b->targets, (size_t)target, &ctx);
         if (st != CLD_OK) {
             if (b->forced >= 0)

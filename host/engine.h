@@ -51,10 +51,14 @@ struct item {
     uint64_t failed_on;       /* bit t: target t had a device error */
 };
 
-/* Items of one size bucket placed on one target, for --explain. */
+/* Items of one size bucket placed on one target, for --explain. A split
+ * chain item (split_at > 0) counts on the target of its part predicted
+ * to take longer (target), with the other part's target in other. */
 struct group {
     int bucket;
     int target;
+    unsigned split_at;  /* 0: whole items */
+    int other;          /* the split's other target; -1 for whole items */
     unsigned items;
     double run_s;   /* sum of the measured compute times */
     unsigned timed;
@@ -123,6 +127,15 @@ bool cld_engine_exclude(struct batch *b, int i, const char *what,
 void cld_engine_record(struct batch *b, int target,
                        const struct cld_params *p, const struct cld_data *in,
                        double seconds, bool timed);
+
+/* A split chain item done (plan->split): each part's time recorded in
+ * the run history under its own job (a step's, or the sub-chain's) and
+ * target, unless it includes a program build (timed[k] false); mid is
+ * the intermediate. The item counts in its group. */
+void cld_engine_record_split(struct batch *b, const struct cld_split *s,
+                             const struct cld_data *in,
+                             const struct cld_data *mid,
+                             const double seconds[2], const bool timed[2]);
 
 /* Set up b->targets for the selector (engine_startup.c), or in auto mode
  * decide from the cached inventory that no item needs OpenCL. */

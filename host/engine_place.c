@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chain.h"
 
 /* Send this item to measure the runner-up instead, when the estimates
  * are close and the runner-up has never run at this size: the model
@@ -19,7 +20,7 @@ static struct group *maybe_probe(struct batch *b, struct cld_plan *plan)
     struct group *g = NULL;
     char a[32];
 
-    if (best < 0 || (plan->flags & CLD_WL_SEQUENTIAL)
+    if (best < 0 || (plan->flags & CLD_WL_SEQUENTIAL) || plan->split.used
         || b->nitems < PROBE_MIN_ITEMS
         || (b->probes_total + 1) * PROBE_SHARE > b->nitems)
         return NULL;
@@ -67,6 +68,35 @@ void cld_engine_probe_return(struct batch *b, struct group *g)
     b->probes_total--;
 }
 
+/* The target of a used split's part that the item does not count on
+ * (plan->chosen is the other's), or -1 when the item runs whole. */
+static int split_other(const struct cld_plan *plan)
+{
+    const struct cld_split *s = &plan->split;
+
+    if (!s->used)
+        return -1;
+    return s->part[0].target == plan->chosen ? s->part[1].target
+                                             : s->part[0].target;
+}
+
+/* The group of items like the one plan places (its size bucket, its
+ * target, and its split if any), or NULL. */
+static struct group *find_group(struct batch *b, const struct cld_plan *plan)
+{
+    int bucket = cld_history_bucket(plan->elements);
+    unsigned at = plan->split.used ? plan->split.at : 0;
+
+    for (size_t i = 0; i < b->ngroups; i++) {
+        struct group *g = &b->groups[i];
+
+        if (g->bucket == bucket && g->target == plan->chosen &&
+            g->split_at == at && g->other == split_other(plan))
+            return g;
+    }
+    return NULL;
+}
+
 /* Place one item: fill plan and *target, and *probe (may be NULL) with
  * the probe record when the item goes to measure a target. Caller holds
  * b->lock. Prints the plan the first time an item of this size bucket goes
@@ -80,7 +110,6 @@ enum cld_status cld_engine_choose(struct batch *b, const struct cld_params *p,
     size_t nt = cld_targets_count(b->targets);
     enum cld_status st;
     struct group *g = NULL;
-    int bucket;
 
     cld_plan_init(plan);
     for (size_t i = 0; i < nt; i++) {
@@ -109,7 +138,16 @@ enum cld_status cld_engine_choose(struct batch *b, const struct cld_params *p,
         if (c->excluded)
             return cld_error_set(CLD_ERR_UNSUPPORTED, "%s cannot run %s: %s",
                                  c->target, o->job->name, c->reason);
-        if (plan->chosen != b->forced)
+        /* A forced target runs the whole chain: never a split. */
+        if (plan->split.used)
+            snprintf(plan->reason, sizeof plan->reason,
+                     "forced by --device/CLDISPATCH_DEVICE '%s' "
+                     "(placement would split: %s on %s, %s on %s)", b->spec,
+                     plan->split.part[0].job,
+                     plan->cand[plan->split.part[0].target].target,
+                     plan->split.part[1].job,
+                     plan->cand[plan->split.part[1].target].target);
+        else if (plan->chosen != b->forced)
             snprintf(plan->reason, sizeof plan->reason,
                      "forced by --device/CLDISPATCH_DEVICE '%s' "
                      "(placement would pick %s)", b->spec,
@@ -120,22 +158,21 @@ enum cld_status cld_engine_choose(struct batch *b, const struct cld_params *p,
                      "forced by --device/CLDISPATCH_DEVICE '%s' (placement "
                      "agrees)", b->spec);
         plan->chosen = b->forced;
+        memset(&plan->split, 0, sizeof plan->split);
         st = CLD_OK;
     }
     if (st != CLD_OK)
         return st;
     *target = plan->chosen;
-    bucket = cld_history_bucket(plan->elements);
-    for (size_t i = 0; i < b->ngroups && !g; i++) {
-        if (b->groups[i].bucket == bucket && b->groups[i].target == *target)
-            g = &b->groups[i];
-    }
+    g = find_group(b, plan);
     if (!g && b->ngroups < MAX_GROUPS) {
         g = &b->groups[b->ngroups++];
-        g->bucket = bucket;
+        g->bucket = cld_history_bucket(plan->elements);
         g->target = *target;
+        g->split_at = plan->split.used ? plan->split.at : 0;
+        g->other = split_other(plan);
         if (o->explain) {
-            fprintf(o->out, "items of about 2^%d elements:\n", bucket);
+            fprintf(o->out, "items of about 2^%d elements:\n", g->bucket);
             cld_plan_print(o->out, plan);
             fflush(o->out);
         }
@@ -156,35 +193,91 @@ bool cld_engine_exclude(struct batch *b, int i, const char *what,
     return true;
 }
 
+/* One item's time on target in the run history, of job with parameters
+ * p on in. Caller holds b->lock. */
+static void add_history(struct batch *b, int target, const struct cld_job *job,
+                        const struct cld_params *p, const struct cld_data *in,
+                        double seconds)
+{
+    const struct cld_target_profile *t =
+        &cld_targets_profiles(b->targets)[target];
+    struct cld_workload w;
+
+    cld_targets_workload(job, p, in, &w);
+    if (w.elements == 0)
+        return;
+    cld_history_add(&b->fresh, w.job, w.params, t->key, cld_history_work(&w),
+                    seconds);
+    cld_history_add(&b->hist, w.job, w.params, t->key, cld_history_work(&w),
+                    seconds);
+}
+
+/* Count one item of about 2^bucket elements in the group of target (and
+ * split, when split_at > 0, with the other target `other`), with its time
+ * when timed. Caller holds b->lock. */
+static void count_item(struct batch *b, int bucket, int target,
+                       unsigned split_at, int other, double seconds,
+                       bool timed)
+{
+    for (size_t i = 0; i < b->ngroups; i++) {
+        struct group *g = &b->groups[i];
+
+        if (g->bucket == bucket && g->target == target &&
+            g->split_at == split_at && g->other == other) {
+            g->items++;
+            if (timed) {
+                g->run_s += seconds;
+                g->timed++;
+            }
+            break;
+        }
+    }
+}
+
 /* An item done on target in `seconds`: count it in its group, and record
  * the time unless it includes a program build (timed false). */
 void cld_engine_record(struct batch *b, int target,
                        const struct cld_params *p, const struct cld_data *in,
                        double seconds, bool timed)
 {
-    const struct cld_target_profile *t =
-        &cld_targets_profiles(b->targets)[target];
     struct cld_workload w;
-    int bucket;
 
     cld_targets_workload(b->o->job, p, in, &w);
-    bucket = cld_history_bucket(w.elements);
     pthread_mutex_lock(&b->lock);
-    if (timed && w.elements > 0) {
-        cld_history_add(&b->fresh, w.job, w.params, t->key,
-                        cld_history_work(&w), seconds);
-        cld_history_add(&b->hist, w.job, w.params, t->key,
-                        cld_history_work(&w), seconds);
+    if (timed)
+        add_history(b, target, b->o->job, p, in, seconds);
+    count_item(b, cld_history_bucket(w.elements), target, 0, -1, seconds,
+               timed);
+    pthread_mutex_unlock(&b->lock);
+}
+
+void cld_engine_record_split(struct batch *b, const struct cld_split *s,
+                             const struct cld_data *in,
+                             const struct cld_data *mid,
+                             const double seconds[2], const bool timed[2])
+{
+    const struct cld_chain *c = b->o->job->chain;
+    const struct cld_params *p[2];
+    const struct cld_job *part[2] = {
+        cld_chain_part(c, 0, s->at, &p[0]),
+        cld_chain_part(c, s->at, s->nsteps, &p[1]),
+    };
+    /* The item counts where it was predicted to spend most time, as
+     * placement chose its group. */
+    int big = s->part[1].seconds > s->part[0].seconds;
+    struct cld_workload w;
+
+    cld_targets_workload(b->o->job, NULL, in, &w);
+    pthread_mutex_lock(&b->lock);
+    /* Each part is a job of its own on its own target; the sum is no
+     * time of the whole chain on one target, and is not recorded. */
+    for (int k = 0; k < 2; k++) {
+        if (timed[k] && part[k])
+            add_history(b, s->part[k].target, part[k], p[k], k ? mid : in,
+                        seconds[k]);
     }
-    for (size_t i = 0; i < b->ngroups; i++) {
-        if (b->groups[i].bucket == bucket && b->groups[i].target == target) {
-            b->groups[i].items++;
-            if (timed) {
-                b->groups[i].run_s += seconds;
-                b->groups[i].timed++;
-            }
-            break;
-        }
-    }
+    count_item(b, cld_history_bucket(w.elements), s->part[big].target,
+               s->at, s->part[!big].target, seconds[0] + seconds[1],
+               timed[0] && timed[1]);
     pthread_mutex_unlock(&b->lock);
 }

@@ -134,6 +134,9 @@ static bool all_on_host(struct batch *b, double startup_s)
                 (best < 0 || plan.cand[t].seconds < best))
                 best = plan.cand[t].seconds;
         }
+        /* A chain's item may be fastest split (one part on a device). */
+        if (plan.split.at && plan.split.seconds < best)
+            best = plan.split.seconds;
         host_s += plan.cand[0].seconds;
         best_s += best;
     }

@@ -726,6 +726,7 @@ enum cld_status cld_placement_decide(const struct cld_workload *w,
     plan->flags = w->flags;
     plan->n = n;
     plan->reason[0] = '\0';
+    memset(&plan->split, 0, sizeof plan->split);
     for (size_t i = 0; i < n; i++) {
         const struct cld_target_profile *t = &targets[i];
         struct cld_candidate *c = &plan->cand[i];
@@ -774,10 +775,140 @@ enum cld_status cld_placement_decide(const struct cld_workload *w,
     return CLD_OK;
 }
 
+bool cld_plan_allows(const struct cld_plan *plan, size_t i)
+{
+    const struct cld_candidate *c = plan->cand;
+    size_t host = plan->n;
+
+    if (i >= plan->n || c[i].excluded)
+        return false;
+    if (!(plan->flags & CLD_WL_SEQUENTIAL) || c[i].kind == CLD_TARGET_HOST)
+        return true;
+    for (size_t h = 0; h < plan->n && host == plan->n; h++) {
+        if (!c[h].excluded && c[h].kind == CLD_TARGET_HOST)
+            host = h;
+    }
+    /* As choose(): a device only when measured clearly faster. */
+    return host == plan->n ||
+           (c[i].measured &&
+            c[i].seconds * SEQ_OVERRIDE_MARGIN <= c[host].seconds);
+}
+
+/* Part k of a split from row i of the part's plan p. */
+static void split_part(struct cld_split_part *part, const struct cld_plan *p,
+                       int i)
+{
+    snprintf(part->job, sizeof part->job, "%s", p->job);
+    snprintf(part->params, sizeof part->params, "%s", p->params);
+    part->target = i;
+    part->seconds = p->cand[i].seconds;
+    snprintf(part->basis, sizeof part->basis, "%s", p->cand[i].basis);
+}
+
+void cld_plan_offer_split(struct cld_plan *plan, unsigned at,
+                          unsigned nsteps, const struct cld_plan *head,
+                          const struct cld_plan *tail)
+{
+    struct cld_split *s = &plan->split;
+    int a = -1, b = -1;
+    double best = 0;
+    char x[32];
+
+    if (plan->chosen < 0 || at == 0 || at >= nsteps || head->n != plan->n
+        || tail->n != plan->n)
+        return;
+    for (int i = 0; i < (int)plan->n; i++) {
+        if (!cld_plan_allows(head, (size_t)i))
+            continue;
+        for (int j = 0; j < (int)plan->n; j++) {
+            double t;
+
+            if (j == i || !cld_plan_allows(tail, (size_t)j))
+                continue;
+            t = head->cand[i].seconds + tail->cand[j].seconds;
+            if (a < 0 || t < best) {
+                a = i;
+                b = j;
+                best = t;
+            }
+        }
+    }
+    if (a < 0 || !isfinite(best) || (s->at && !(best < s->seconds)))
+        return;
+    if (!s->at) {
+        /* The first split offered: the whole chain's choice stands as
+         * what every split is measured against. */
+        s->whole = plan->chosen;
+        s->whole_s = plan->cand[plan->chosen].seconds;
+        snprintf(s->whole_reason, sizeof s->whole_reason, "%s",
+                 plan->reason);
+    }
+    s->at = at;
+    s->nsteps = nsteps;
+    s->seconds = best;
+    split_part(&s->part[0], head, a);
+    split_part(&s->part[1], tail, b);
+    s->used = best < s->whole_s;
+    if (!s->used) {
+        plan->chosen = s->whole;
+        snprintf(plan->reason, sizeof plan->reason, "%s", s->whole_reason);
+        return;
+    }
+    /* The item counts where it spends most of its time. */
+    plan->chosen = s->part[1].seconds > s->part[0].seconds ? b : a;
+    snprintf(plan->reason, sizeof plan->reason, "%s in all; the whole "
+             "chain at best on %s: %.160s",
+             cld_format_seconds(x, sizeof x, best),
+             plan->cand[s->whole].target, s->whole_reason);
+}
+
+/* "step 2" or "steps 1-3": the steps of part k of split s. */
+static const char *split_steps(char *buf, size_t size,
+                               const struct cld_split *s, int k)
+{
+    unsigned from = k ? s->at + 1 : 1, to = k ? s->nsteps : s->at;
+
+    if (from == to)
+        snprintf(buf, size, "step %u", from);
+    else
+        snprintf(buf, size, "steps %u-%u", from, to);
+    return buf;
+}
+
+/* The split's lines of the --explain table. */
+static void print_split(FILE *f, const struct cld_plan *plan, int w)
+{
+    const struct cld_split *s = &plan->split;
+    char t[32], u[32], r[24];
+
+    if (s->used)
+        fprintf(f, "split after step %u of %u (the intermediate through "
+                "host memory):\n", s->at, s->nsteps);
+    else
+        fprintf(f, "best split, after step %u of %u: %s, no faster than "
+                "the whole chain on %s (%s):\n", s->at, s->nsteps,
+                cld_format_seconds(t, sizeof t, s->seconds),
+                plan->cand[s->whole].target,
+                cld_format_seconds(u, sizeof u, s->whole_s));
+    for (int k = 0; k < 2; k++) {
+        const struct cld_split_part *p = &s->part[k];
+        const struct cld_candidate *c = &plan->cand[p->target];
+
+        fprintf(f, "%c %-*s %-5s %10s  %s, %s%s%s%s: %s\n",
+                s->used ? '*' : ' ', w, c->target,
+                cld_target_kind_str(c->kind),
+                cld_format_seconds(t, sizeof t, p->seconds),
+                split_steps(r, sizeof r, s, k), p->job,
+                p->params[0] ? " (" : "", p->params,
+                p->params[0] ? ")" : "", p->basis);
+    }
+}
+
 void cld_plan_print(FILE *f, const struct cld_plan *plan)
 {
     char t[32];
     int w = 6;
+    bool split = plan->split.at && plan->split.used;
 
     /* Size the target column to the longest name, so ids stay whole. */
     for (size_t i = 0; i < plan->n; i++) {
@@ -798,14 +929,23 @@ void cld_plan_print(FILE *f, const struct cld_plan *plan)
         const struct cld_candidate *c = &plan->cand[i];
 
         fprintf(f, "%c %-*s %-5s %10s  %s%s\n",
-                (int)i == plan->chosen ? '*' : ' ', w, c->target,
+                (int)i == plan->chosen && !split ? '*' : ' ', w, c->target,
                 cld_target_kind_str(c->kind),
                 c->excluded ? "-" : cld_format_seconds(t, sizeof t,
                                                        c->seconds),
                 c->excluded ? "excluded: " : "",
                 c->excluded ? c->reason : c->basis);
     }
-    if (plan->chosen >= 0)
+    if (plan->split.at && plan->chosen >= 0)
+        print_split(f, plan, w);
+    if (split)
+        fprintf(f, "chosen: split after step %u: %s on %s, %s on %s: %s\n",
+                plan->split.at, plan->split.part[0].job,
+                plan->cand[plan->split.part[0].target].target,
+                plan->split.part[1].job,
+                plan->cand[plan->split.part[1].target].target,
+                plan->reason);
+    else if (plan->chosen >= 0)
         fprintf(f, "chosen: %s: %s\n", plan->cand[plan->chosen].target,
                 plan->reason);
     else

@@ -175,6 +175,29 @@ struct cld_candidate {
     char basis[224];        /* what the estimate rests on */
 };
 
+/* A chain's item split in two (a chain's plan, targets_decide.c): the
+ * steps before `at` on target `first`, the others on target `second`, the
+ * intermediate through host memory. At most one split point is priced:
+ * every step boundary, with each part on every target it may use. */
+struct cld_split_part {
+    char job[CLD_JOB_MAX];      /* a step's job name, or a sub-chain's */
+    char params[CLD_PARAMS_MAX];
+    int target;
+    double seconds;             /* predicted for the whole batch */
+    char basis[224];            /* what the estimate rests on */
+};
+
+struct cld_split {
+    unsigned at;         /* first step of the second part; 0: none priced */
+    unsigned nsteps;     /* steps of the whole chain */
+    bool used;           /* the item runs split (else whole on chosen) */
+    double seconds;      /* both parts: predicted for the whole batch */
+    int whole;           /* the best target for the whole chain, or -1 */
+    double whole_s;      /* and its prediction */
+    char whole_reason[256];  /* why it is that one */
+    struct cld_split_part part[2];
+};
+
 struct cld_plan {
     char job[CLD_JOB_MAX];
     char params[CLD_PARAMS_MAX];
@@ -185,6 +208,9 @@ struct cld_plan {
     int chosen;             /* index into the targets; -1 if none */
     char reason[256];       /* one line: why the chosen one */
     struct cld_candidate cand[CLD_PLAN_MAX];
+    /* The best split of a chain (cld_plan_offer_split); when used,
+     * `chosen` is the target of its part predicted to take longer. */
+    struct cld_split split;
 };
 
 /* Empty plan, no exclusions. Call before cld_plan_exclude and decide. */
@@ -207,8 +233,27 @@ enum cld_status cld_placement_decide(const struct cld_workload *w,
                                      const struct cld_history *hist,
                                      struct cld_plan *plan);
 
+/* Whether row i of a decided plan may run its work: not excluded, and
+ * for sequential work the host, or a device measured to beat the host by
+ * more than run-to-run noise (the rule cld_placement_decide chooses by). */
+bool cld_plan_allows(const struct cld_plan *plan, size_t i);
+
+/* Offer the split of a chain of nsteps steps before step `at` (1 <=
+ * at < nsteps) to plan, decided for the whole chain: head and tail are
+ * the plans decided for steps [0, at) and [at, nsteps) on the same
+ * targets, in the same order. The cheapest pair of different targets
+ * that head and tail allow (cld_plan_allows) is priced as the sum of
+ * their rows; it becomes plan->split when it is the cheapest split so
+ * far, and is used (plan->chosen and plan->reason follow it) when it is
+ * also cheaper than the whole chain on its chosen target. */
+void cld_plan_offer_split(struct cld_plan *plan, unsigned at,
+                          unsigned nsteps, const struct cld_plan *head,
+                          const struct cld_plan *tail);
+
 /* The --explain table: one row per candidate, the chosen one marked '*',
- * then the reason for the choice. */
+ * then the reason for the choice. For a chain, its best split: the two
+ * parts marked '*' when the item runs split, else the split's
+ * prediction against the whole chain's. */
 void cld_plan_print(FILE *f, const struct cld_plan *plan);
 
 /* Human-readable time ("14.2 us", "5.03 ms", "1.20 s") into buf. */

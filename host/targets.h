@@ -176,7 +176,12 @@ void cld_targets_workload(const struct cld_job *job,
  * who may have excluded targets) gets one row per target. Calibrated rates
  * are scaled from the calibration workload (default parameters at
  * CLD_CALIBRATE_WIDTH x CLD_CALIBRATE_HEIGHT) to this one by the work per
- * element. hist may be NULL. Errors as cld_placement_decide. */
+ * element. For a chain, each split at one step boundary is priced too,
+ * its two parts decided as jobs of their own (a step's, or a sub-chain's:
+ * chain.h cld_chain_part) on the targets the caller left in, and
+ * plan->split holds the cheapest (used when cheaper than the whole chain
+ * on its best target; see cld_plan_offer_split). hist may be NULL.
+ * Errors as cld_placement_decide. */
 enum cld_status cld_targets_decide(const struct cld_targets *t,
                                    const struct cld_job *job,
                                    const struct cld_params *p,

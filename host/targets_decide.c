@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "chain.h"
@@ -91,6 +92,47 @@ static double chain_rate(const struct cld_target_profile *t,
     return secs > 0 ? first / secs : 0;
 }
 
+/* Price splitting chain c's item on in at each step boundary, and offer
+ * each split to plan, decided for the whole chain (cld_plan_offer_split).
+ * Each part is decided as a job of its own (cld_targets_decide: a step's
+ * calibrated rate, or the steps' rates added up for a sub-chain; the run
+ * history under the part's own name), on the image it receives, with the
+ * targets the caller excluded (tmpl, the plan as it came) left out. A
+ * part that cannot be priced leaves that split out. */
+static void decide_split(const struct cld_targets *t,
+                         const struct cld_chain *c,
+                         const struct cld_data *in,
+                         const struct cld_history *hist,
+                         const struct cld_plan *tmpl, struct cld_plan *plan)
+{
+    struct cld_image shape[CLD_CHAIN_MAX_STEPS + 1];
+    struct cld_plan *part;
+
+    if (c->is_part || !in || in->kind != CLD_DATA_IMAGE || plan->chosen < 0)
+        return;
+    part = malloc(2 * sizeof *part);
+    if (!part)
+        return;  /* the whole chain, as decided */
+    cld_chain_shapes(c, &in->img, shape);
+    for (unsigned k = 1; k < c->nsteps; k++) {
+        const struct cld_params *hp, *tp;
+        const struct cld_job *head = cld_chain_part(c, 0, k, &hp);
+        const struct cld_job *tail = cld_chain_part(c, k, c->nsteps, &tp);
+        struct cld_data mid;
+
+        memset(&mid, 0, sizeof mid);
+        mid.kind = CLD_DATA_IMAGE;
+        mid.img = shape[k];   /* the shape only: no pixels */
+        part[0] = *tmpl;
+        part[1] = *tmpl;
+        if (head && tail &&
+            cld_targets_decide(t, head, hp, in, hist, &part[0]) == CLD_OK &&
+            cld_targets_decide(t, tail, tp, &mid, hist, &part[1]) == CLD_OK)
+            cld_plan_offer_split(plan, k, c->nsteps, &part[0], &part[1]);
+    }
+    free(part);
+}
+
 enum cld_status cld_targets_decide(const struct cld_targets *t,
                                    const struct cld_job *job,
                                    const struct cld_params *p,
@@ -108,6 +150,9 @@ enum cld_status cld_targets_decide(const struct cld_targets *t,
         return cld_error_set(CLD_ERR_INVALID, "%s: empty input", job->name);
     memcpy(prof, cld_targets_profiles(t), n * sizeof *prof);
     if (job->chain) {
+        struct cld_plan *tmpl = malloc(sizeof *tmpl);
+        enum cld_status st;
+
         /* Placement reads the rate of the chain's name: its steps'. */
         for (size_t i = 0; i < n && in; i++) {
             double r = chain_rate(&prof[i], job->chain, in);
@@ -115,7 +160,13 @@ enum cld_status cld_targets_decide(const struct cld_targets *t,
             if (r > 0 && isfinite(r))
                 cld_target_set_rate(&prof[i], job->name, r);
         }
-        return cld_placement_decide(&w, prof, n, hist, plan);
+        if (tmpl)
+            *tmpl = *plan;  /* the caller's exclusions, for the parts */
+        st = cld_placement_decide(&w, prof, n, hist, plan);
+        if (st == CLD_OK && tmpl)
+            decide_split(t, job->chain, in, hist, tmpl, plan);
+        free(tmpl);
+        return st;
     }
     scale = calibration_scale(job, &w);
     for (size_t i = 0; i < n; i++) {

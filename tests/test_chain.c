@@ -1,8 +1,11 @@
 /* Job chains without a device: `run A ... then B ...` parsed into a chain
  * whose steps keep their own options (and a single job parsed as before),
- * the one-line usage errors of a bad chain, and the chain as one workload
+ * the one-line usage errors of a bad chain, the chain as one workload
  * for placement (sizes from each step's declared output, transfer of the
- * first input and last output, compute summed, one history key). */
+ * first input and last output, compute summed, one history key), and the
+ * split of a chain across a synthetic discrete GPU and the host (each
+ * part priced as a job of its own, the cheapest of whole and split
+ * chosen). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +24,7 @@
 #include "cli.h"
 #include "fixtures.h"
 #include "jobs.h"
+#include "placement.h"
 #include "targets.h"
 
 /* A parsed command line: `run` then the words of line (one per line). */
@@ -363,6 +367,286 @@ static void test_chain_large_resizes_probe_small(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* --- splitting a chain across targets --------------------------------- */
+
+enum { HOST, DGPU };
+
+/* A machine of the host (one thread per item at 3 GHz, as the engine's
+ * host target) and a discrete GPU (40 units at 1.7 GHz, a 16 GB/s bus),
+ * uncalibrated: the prior and, where a test adds some, the run history
+ * decide. The device list is synthetic (no OpenCL): only its profile is
+ * used. */
+static struct cld_targets *dgpu_machine(void)
+{
+    struct cld_device_info d;
+    struct cld_device_list list;
+    struct cld_targets *t = NULL;
+    struct cld_target_profile *p;
+
+    memset(&d, 0, sizeof d);
+    memset(&list, 0, sizeof list);
+    snprintf(d.id, sizeof d.id, "synthetic:dgpu");
+    snprintf(d.name, sizeof d.name, "dgpu");
+    snprintf(d.platform_name, sizeof d.platform_name, "synthetic");
+    snprintf(d.driver_version, sizeof d.driver_version, "1.0");
+    d.type = CL_DEVICE_TYPE_GPU;
+    d.compute_units = 40;
+    d.max_clock_mhz = 1700;
+    d.global_mem = 8ull << 30;
+    d.max_alloc = 2ull << 30;
+    d.fp64 = true;
+    d.pref_vec_float = 1;
+    list.ndevices = 1;
+    list.devices = &d;
+    assert_int_equal(cld_targets_create(&list, &t), CLD_OK);
+    assert_int_equal(cld_targets_count(t), 2);
+    p = cld_targets_profile(t, HOST);
+    p->compute_units = 2;
+    p->max_clock_mhz = 3000;
+    p->host_threads = 1;
+    p = cld_targets_profile(t, DGPU);
+    assert_int_equal(p->kind, CLD_TARGET_CL_GPU);
+    p->h2d_bytes_per_s = 16e9;
+    p->d2h_bytes_per_s = 16e9;
+    return t;
+}
+
+/* An RGB image of w x h: its shape only, as placement needs. */
+static struct cld_data shape_only(uint32_t w, uint32_t h)
+{
+    struct cld_data d;
+
+    memset(&d, 0, sizeof d);
+    d.kind = CLD_DATA_IMAGE;
+    d.img.width = w;
+    d.img.height = h;
+    d.img.channels = 3;
+    return d;
+}
+
+/* Decide job (a step alone) on in, the plan as the parts' are made. */
+static void decide_alone(struct cld_targets *t, const struct cld_job *job,
+                         const struct cld_params *p,
+                         const struct cld_data *in,
+                         const struct cld_history *h, struct cld_plan *plan)
+{
+    cld_plan_init(plan);
+    assert_int_equal(cld_targets_decide(t, job, p, in, h, plan), CLD_OK);
+}
+
+static bool near(double a, double b)
+{
+    return a > 0.999 * b && a < 1.001 * b;
+}
+
+/* `blur --sigma 2 then dither` on a 4000x3000 image: dither is
+ * order-dependent and stays on the host; blur is ~100x faster on the GPU
+ * than on the host, even with the image over the bus both ways. The
+ * chain splits after step 1, each part priced as the step alone would be
+ * (the GPU's part: the input up, blur, its output back; the host's: no
+ * transfer), and the split beats the whole chain on the host. */
+static void test_chain_split_blur_dither(void **state)
+{
+    static const struct cld_job *const jobs[] = {
+        &cld_job_blur, &cld_job_dither,
+    };
+    struct cld_chain *c = make_chain(jobs, 2);
+    struct cld_targets *t = dgpu_machine();
+    struct cld_data in = shape_only(4000, 3000);
+    struct cld_plan plan, blur, dither;
+    struct cld_workload w;
+    const struct cld_split *s = &plan.split;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m;
+
+    (void)state;
+    decide_alone(t, &c->job, NULL, &in, NULL, &plan);
+    assert_true(s->used);
+    assert_int_equal(s->at, 1);
+    assert_int_equal(s->nsteps, 2);
+    assert_int_equal(s->part[0].target, DGPU);
+    assert_int_equal(s->part[1].target, HOST);
+    assert_string_equal(s->part[0].job, "blur");
+    assert_string_equal(s->part[0].params, "sigma=2");
+    assert_string_equal(s->part[1].job, "dither");
+    /* The whole chain: on the host (sequential work stays there). */
+    assert_int_equal(s->whole, HOST);
+    assert_true(near(s->whole_s, plan.cand[HOST].seconds));
+    assert_true(s->seconds < s->whole_s);
+    /* The parts are priced as the steps alone. */
+    decide_alone(t, &cld_job_blur, &c->steps[0].params, &in, NULL, &blur);
+    decide_alone(t, &cld_job_dither, &c->steps[1].params, &in, NULL,
+                 &dither);
+    assert_true(near(s->part[0].seconds, blur.cand[DGPU].seconds));
+    assert_true(near(s->part[1].seconds, dither.cand[HOST].seconds));
+    assert_true(near(s->seconds, s->part[0].seconds + s->part[1].seconds));
+    cld_targets_workload(&cld_job_blur, &c->steps[0].params, &in, &w);
+    assert_true(near(blur.cand[DGPU].transfer_s,
+                     (double)(w.bytes_in + w.bytes_out) / 16e9));
+    assert_true(blur.cand[HOST].transfer_s == 0);
+    /* The item counts where it spends most of its time: dither's host. */
+    assert_true(s->part[1].seconds > s->part[0].seconds);
+    assert_int_equal(plan.chosen, HOST);
+    /* --explain: both parts marked, both predictions in the reason. */
+    m = open_memstream(&text, &len);
+    assert_non_null(m);
+    cld_plan_print(m, &plan);
+    fclose(m);
+    if (!strstr(text, "split after step 1 of 2 (the intermediate through "
+                      "host memory):\n* synthetic:dgpu") ||
+        !strstr(text, "step 1, blur (sigma=2): calibrated: 16.0 GB/s bus; "
+                      "prior:") ||
+        !strstr(text, "step 2, dither (levels=2): rule: sequential work "
+                      "stays on host") ||
+        !strstr(text, "chosen: split after step 1: blur on synthetic:dgpu, "
+                      "dither on host: ") ||
+        !strstr(text, "in all; the whole chain at best on host: "
+                      "sequential work stays on host"))
+        fail_msg("the plan printed:\n%s", text);
+    free(text);
+    cld_targets_destroy(t);
+    cld_chain_destroy(c);
+}
+
+/* A chain of data-parallel steps runs whole on the GPU: a split only
+ * adds a trip over the bus. Its best split is still priced, and shown. */
+static void test_chain_parallel_does_not_split(void **state)
+{
+    static const struct cld_job *const jobs[] = {
+        &cld_job_blur, &cld_job_sharpen,
+    };
+    struct cld_chain *c = make_chain(jobs, 2);
+    struct cld_targets *t = dgpu_machine();
+    struct cld_data in = shape_only(4000, 3000);
+    struct cld_plan plan;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m;
+
+    (void)state;
+    decide_alone(t, &c->job, NULL, &in, NULL, &plan);
+    assert_int_equal(plan.chosen, DGPU);
+    assert_int_equal(plan.split.at, 1);
+    assert_false(plan.split.used);
+    assert_true(plan.split.seconds > plan.cand[DGPU].seconds);
+    m = open_memstream(&text, &len);
+    assert_non_null(m);
+    cld_plan_print(m, &plan);
+    fclose(m);
+    if (!strstr(text, "* synthetic:dgpu") ||
+        !strstr(text, "best split, after step 1 of 2: ") ||
+        !strstr(text, "no faster than the whole chain on synthetic:dgpu") ||
+        !strstr(text, "chosen: synthetic:dgpu: lowest predicted time"))
+        fail_msg("the plan printed:\n%s", text);
+    free(text);
+    cld_targets_destroy(t);
+    cld_chain_destroy(c);
+}
+
+/* A tiny input runs whole on the host: the GPU's launches and transfers
+ * cost more than the work, so no split either. */
+static void test_chain_tiny_input_stays_on_host(void **state)
+{
+    static const struct cld_job *const jobs[] = {
+        &cld_job_blur, &cld_job_dither,
+    };
+    struct cld_chain *c = make_chain(jobs, 2);
+    struct cld_targets *t = dgpu_machine();
+    struct cld_data in = shape_only(16, 12);
+    struct cld_plan plan;
+
+    (void)state;
+    decide_alone(t, &c->job, NULL, &in, NULL, &plan);
+    assert_int_equal(plan.chosen, HOST);
+    assert_true(plan.split.at > 0);
+    assert_false(plan.split.used);
+    assert_true(plan.split.seconds > plan.cand[HOST].seconds);
+    cld_targets_destroy(t);
+    cld_chain_destroy(c);
+}
+
+/* The split point with a sub-chain for a part (resize then blur on the
+ * GPU, dither on the host); a target the caller excluded is used by
+ * neither part; the run history of a part, under its own name, replaces
+ * the model for it (blur measured slow on the GPU: no split), and the
+ * whole chain measured fast on the host keeps it whole. */
+static void test_chain_split_parts_and_history(void **state)
+{
+    static const struct cld_job *const jobs[] = {
+        &cld_job_resize, &cld_job_blur, &cld_job_dither,
+    };
+    static const struct cld_job *const two[] = {
+        &cld_job_blur, &cld_job_dither,
+    };
+    struct cld_chain *c = make_chain(jobs, 3), *bd = make_chain(two, 2);
+    struct cld_targets *t = dgpu_machine();
+    struct cld_data in = shape_only(4000, 3000);
+    struct cld_history h;
+    struct cld_workload w;
+    struct cld_plan plan;
+    const struct cld_params *p;
+
+    (void)state;
+    decide_alone(t, &c->job, NULL, &in, NULL, &plan);
+    assert_true(plan.split.used);
+    assert_int_equal(plan.split.at, 2);
+    assert_string_equal(plan.split.part[0].job, "resize+blur");
+    assert_string_equal(plan.split.part[0].params, "scale=0.5; sigma=2");
+    assert_int_equal(plan.split.part[0].target, DGPU);
+    assert_string_equal(plan.split.part[1].job, "dither");
+    assert_int_equal(plan.split.part[1].target, HOST);
+    /* The parts: a sub-chain, a step's own job; no part of a part. */
+    assert_ptr_equal(cld_chain_part(c, 0, 2, &p), &c->head[2]->job);
+    assert_ptr_equal(cld_chain_part(c, 2, 3, &p), &cld_job_dither);
+    assert_ptr_equal(p, &c->steps[2].params);
+    assert_ptr_equal(cld_chain_part(c, 1, 3, &p), &c->tail[1]->job);
+    assert_null(cld_chain_part(c, 1, 2, &p));
+    assert_null(cld_chain_part(c, 0, 3, &p));
+    assert_null(cld_chain_part(c->head[2], 0, 1, &p));
+
+    /* The GPU excluded by the caller: nothing to split onto. */
+    cld_plan_init(&plan);
+    assert_int_equal(cld_plan_exclude(&plan, DGPU, "off"), CLD_OK);
+    assert_int_equal(cld_targets_decide(t, &c->job, NULL, &in, NULL, &plan),
+                     CLD_OK);
+    assert_int_equal(plan.chosen, HOST);
+    assert_int_equal(plan.split.at, 0);
+    assert_false(plan.split.used);
+
+    /* blur measured slow on the GPU at this size (10 s): no split. */
+    cld_history_init(&h);
+    cld_targets_workload(&cld_job_blur, &bd->steps[0].params, &in, &w);
+    for (int k = 0; k < CLD_HISTORY_MIN_SAMPLES; k++)
+        assert_int_equal(cld_history_add(&h, "blur", w.params,
+                                         cld_targets_profiles(t)[DGPU].key,
+                                         cld_history_work(&w), 10.0),
+                         CLD_OK);
+    decide_alone(t, &bd->job, NULL, &in, &h, &plan);
+    assert_false(plan.split.used);
+    assert_int_equal(plan.chosen, HOST);
+    assert_int_equal(plan.split.part[0].target, DGPU);
+    assert_non_null(strstr(plan.split.part[0].basis, "measured"));
+    cld_history_clear(&h);
+
+    /* The whole chain measured fast on the host (1 ms): kept whole. */
+    cld_history_init(&h);
+    cld_targets_workload(&bd->job, NULL, &in, &w);
+    for (int k = 0; k < CLD_HISTORY_MIN_SAMPLES; k++)
+        assert_int_equal(cld_history_add(&h, w.job, w.params,
+                                         cld_targets_profiles(t)[HOST].key,
+                                         cld_history_work(&w), 0.001),
+                         CLD_OK);
+    decide_alone(t, &bd->job, NULL, &in, &h, &plan);
+    assert_false(plan.split.used);
+    assert_int_equal(plan.chosen, HOST);
+    assert_true(plan.cand[HOST].measured);
+    cld_history_clear(&h);
+    cld_targets_destroy(t);
+    cld_chain_destroy(bd);
+    cld_chain_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,6 +657,10 @@ int main(void)
         cmocka_unit_test(test_chain_shapes),
         cmocka_unit_test(test_chain_merges),
         cmocka_unit_test(test_chain_large_resizes_probe_small),
+        cmocka_unit_test(test_chain_split_blur_dither),
+        cmocka_unit_test(test_chain_parallel_does_not_split),
+        cmocka_unit_test(test_chain_tiny_input_stays_on_host),
+        cmocka_unit_test(test_chain_split_parts_and_history),
     };
 
     return cmocka_run_group_tests_name("chain", tests, NULL, NULL);

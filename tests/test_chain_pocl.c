@@ -5,8 +5,10 @@
  * neither uploaded nor read back (the ring's transfer counters show one
  * readback of the output per item, and uploads of the input and the
  * steps' small tables only); a chain whose step has a host step runs step
- * by step and still equals the composition; and `cldispatch run A then B`
- * writes what the composition gives.
+ * by step and still equals the composition; `cldispatch run A then B`
+ * writes what the composition gives; and a chain split across a device
+ * and the host by placement (test_chain_split_through_engine) writes the
+ * composition too.
  *
  * Tolerance: blur, sharpen and sobel give the same bytes on every target,
  * so chains of them are compared byte for byte. Resize may differ from
@@ -23,13 +25,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "batch.h"
 #include "chain.h"
+#include "clw.h"
 #include "fixtures.h"
 #include "image_io.h"
 #include "jobs.h"
 #include "launch.h"
+#include "placement.h"
+#include "profile.h"
+#include "targets.h"
 
 /* Resize one level off, then blur (an average: still one level) and
  * sharpen (in + (in - blur): up to three levels). */
@@ -451,6 +459,249 @@ static void test_chain_cli_explain_and_plan(void **state)
     free(dir);
 }
 
+/* --- a chain split across targets, through the engine ------------------ */
+
+/* Target index of the device whose name contains s, or -1. */
+static int target_named(const struct cld_targets *t, const char *s)
+{
+    for (size_t i = 1; i < cld_targets_count(t); i++) {
+        if (strstr(cld_targets_profiles(t)[i].name, s))
+            return (int)i;
+    }
+    return -1;
+}
+
+/* Synthetic profiles in the cache folder (XDG_CACHE_HOME) that make
+ * placement split `blur then dither`: blur far faster on device `fast`
+ * than on the other device, and 10^7 times slower on the host than there;
+ * dither fast on the host and slow on the devices (it is sequential and
+ * stays on the host anyway). The whole chain, with its steps' rates
+ * added up, is slow on every target. */
+static void save_split_profiles(struct cld_targets *t, int fast)
+{
+    struct cld_profile_store *s = NULL;
+
+    assert_int_equal(cld_profile_store_open(NULL, &s), CLD_OK);
+    for (size_t i = 0; i < cld_targets_count(t); i++) {
+        struct cld_target_profile *p = cld_targets_profile(t, i);
+
+        p->launch_s = 1e-6;
+        assert_int_equal(cld_target_set_rate(p, "blur", (int)i == fast ? 1e12
+                                             : i > 0 ? 1e10 : 1e5), CLD_OK);
+        assert_int_equal(cld_target_set_rate(p, "dither", i ? 1e4 : 1e9),
+                         CLD_OK);
+        assert_int_equal(cld_profile_save(s, p), CLD_OK);
+    }
+    cld_profile_store_close(s);
+}
+
+/* Run chain c on inputs through cld_batch_run with --explain, outputs as
+ * PNG into outdir; what it printed into *out and *err (caller frees). */
+static void split_batch(const struct cld_chain *c, const char *device,
+                        const char *outdir, char *const *inputs, int n,
+                        char **out, char **err, struct cld_batch_result *res)
+{
+    struct cld_batch_opts o;
+    size_t lo = 0, le = 0;
+
+    memset(&o, 0, sizeof o);
+    o.job = &c->job;
+    o.outdir = outdir;
+    o.format = CLD_FMT_PNG;
+    o.device = device;
+    o.explain = true;
+    o.threads = 2;
+    o.overwrite = true;
+    o.out = open_memstream(out, &lo);
+    o.err = open_memstream(err, &le);
+    assert_non_null(o.out);
+    assert_non_null(o.err);
+    assert_int_equal(cld_batch_run(&o, inputs, n, res), CLD_OK);
+    fclose(o.out);
+    fclose(o.err);
+    printf("--- out:\n%s--- err:\n%s---\n", *out, *err);
+}
+
+/* Each output in outdir equals the chain's C reference of its input. */
+static void assert_outputs_are_references(const struct fix *f,
+                                          const struct cld_chain *c,
+                                          const char *outdir,
+                                          const size_t *which, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct cld_data ref;
+        struct cld_image got;
+        char path[4400];
+
+        assert_int_equal(cld_chain_run_host(c, &f->in[which[i]], &ref),
+                         CLD_OK);
+        snprintf(path, sizeof path, "%s/%s", outdir, images[which[i]]);
+        assert_int_equal(cld_image_load(path, NULL, &got), CLD_OK);
+        cld_test_assert_same_image(&got, &ref.img);
+        cld_image_free(&got);
+        cld_data_free(&ref);
+    }
+}
+
+/* Lines of text that contain s. */
+static unsigned count_lines(const char *text, const char *s)
+{
+    unsigned n = 0;
+
+    for (const char *p = text; (p = strstr(p, s)) != NULL; p += strlen(s))
+        n++;
+    return n;
+}
+
+/* Samples in the saved history of job on the target with key (NULL: any
+ * target). */
+static unsigned history_samples(const char *job, const char *key)
+{
+    struct cld_profile_store *s = NULL;
+    struct cld_history h;
+    unsigned n = 0;
+
+    cld_history_init(&h);
+    assert_int_equal(cld_profile_store_open(NULL, &s), CLD_OK);
+    assert_int_equal(cld_profile_load_history(s, &h), CLD_OK);
+    cld_profile_store_close(s);
+    for (size_t i = 0; i < h.n; i++) {
+        if (strcmp(h.entries[i].job, job) == 0 &&
+            (!key || strcmp(h.entries[i].key, key) == 0))
+            n += (unsigned)h.entries[i].n;
+    }
+    cld_history_clear(&h);
+    return n;
+}
+
+/* `blur --sigma 2 then dither` through the engine, with profiles (in a
+ * cache folder of this test's own) that make placement split it: blur on
+ * PoCL's pthread device, dither on the host. The outputs equal the
+ * chain's C reference byte for byte; --explain shows the split, the
+ * summary counts the items on the host (dither, their larger part) with
+ * the other part's device; the run history gets each part under its own
+ * job and target and nothing for the whole chain. A device error in the
+ * split's device part re-runs the item elsewhere (auto mode); a forced
+ * device runs the whole chain, and the plan says placement would split. */
+static void test_chain_split_through_engine(void **state)
+{
+    const struct fix *f = *state;
+    static const char *const names[] = {"blur", "dither"};
+    static const char *const sets[] = {"sigma=2", NULL};
+    static const size_t which[2] = {0, 2};
+    struct cld_chain *c = make_chain(names, sets, 2);
+    struct cld_targets *t = NULL;
+    struct cld_batch_result res;
+    char *dir = cld_test_tmpdir(), *old = NULL, cache[4200], outdir[4200];
+    char a[4096], b[4096], *in[2] = {a, b}, *out = NULL, *err = NULL;
+    char want[1024], fastkey[CLD_KEY_MAX], hostkey[CLD_KEY_MAX];
+    const char *fastname;
+    int fast, other;
+
+    (void)state;
+    assert_non_null(dir);
+    if (getenv("XDG_CACHE_HOME"))
+        old = strdup(getenv("XDG_CACHE_HOME"));
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    assert_int_equal(mkdir(cache, 0700), 0);
+    setenv("XDG_CACHE_HOME", cache, 1);
+    snprintf(a, sizeof a, "%s", cld_test_image(images[which[0]]));
+    snprintf(b, sizeof b, "%s", cld_test_image(images[which[1]]));
+
+    assert_int_equal(cld_targets_discover(false, &t), CLD_OK);
+    fast = target_named(t, "pthread");
+    other = target_named(t, "basic");
+    if (fast < 0 || other < 0)
+        fail_msg("this test needs PoCL's 'pthread' and 'basic' devices "
+                 "(POCL_DEVICES=\"pthread basic\", as tests/meson.build "
+                 "sets)");
+    save_split_profiles(t, fast);
+    fastname = cld_targets_profiles(t)[fast].name;
+    snprintf(fastkey, sizeof fastkey, "%s", cld_targets_profiles(t)[fast].key);
+    snprintf(hostkey, sizeof hostkey, "%s", cld_targets_profiles(t)[0].key);
+
+    /* Auto: split. */
+    snprintf(outdir, sizeof outdir, "%s/split", dir);
+    split_batch(c, NULL, outdir, in, 2, &out, &err, &res);
+    assert_int_equal(res.done, 2);
+    assert_int_equal(res.failed, 0);
+    assert_outputs_are_references(f, c, outdir, which, 2);
+    assert_non_null(strstr(out, "split after step 1 of 2 (the intermediate "
+                                "through host memory):"));
+    snprintf(want, sizeof want, "chosen: split after step 1: blur on %s, "
+             "dither on host: ", fastname);
+    if (!strstr(out, want))
+        fail_msg("--explain does not say '%s'", want);
+    snprintf(want, sizeof want, "split after step 1, the other part on %s",
+             fastname);
+    if (!strstr(out, want))
+        fail_msg("the summary does not say '%s'", want);
+    assert_string_equal(res.share, "host 100%");
+    /* dither on the host has no build to wait for: recorded. */
+    assert_true(history_samples("dither", hostkey) >= 1);
+    assert_int_equal(history_samples("blur+dither", NULL), 0);
+    free(out);
+    free(err);
+
+    /* Again, the programs now in the binary cache: blur on the device is
+     * timed too, and still nothing for the whole chain. */
+    split_batch(c, NULL, outdir, in, 2, &out, &err, &res);
+    assert_int_equal(res.done, 2);
+    assert_outputs_are_references(f, c, outdir, which, 2);
+    assert_true(history_samples("blur", fastkey) >= 1);
+    assert_int_equal(history_samples("blur+dither", NULL), 0);
+    free(out);
+    free(err);
+
+    /* A device error in blur's part: the item runs again elsewhere. */
+    snprintf(outdir, sizeof outdir, "%s/retry", dir);
+    cld_clw_fault_set("clEnqueueNDRangeKernel", 1, CL_OUT_OF_RESOURCES);
+    split_batch(c, NULL, outdir, in, 2, &out, &err, &res);
+    cld_clw_fault_clear();
+    assert_int_equal(res.done, 2);
+    assert_int_equal(res.failed, 0);
+    assert_int_equal(res.retried, 1);
+    assert_outputs_are_references(f, c, outdir, which, 2);
+    snprintf(want, sizeof want, "blur (step 1 of blur+dither) on %s: ",
+             fastname);
+    if (!strstr(err, want) || !strstr(err, "done again on another target"))
+        fail_msg("the warning does not say '%s' and that the item was done "
+                 "again", want);
+    free(out);
+    free(err);
+
+    /* Forced to the device: the whole chain there, never split. */
+    snprintf(outdir, sizeof outdir, "%s/forced", dir);
+    {
+        char sel[16];
+
+        snprintf(sel, sizeof sel, "%d",
+                 cld_targets_profiles(t)[fast].device_index);
+        split_batch(c, sel, outdir, in, 2, &out, &err, &res);
+    }
+    assert_int_equal(res.done, 2);
+    assert_outputs_are_references(f, c, outdir, which, 2);
+    /* (Which device placement would give blur now depends on what the
+     * runs above measured on it.) */
+    if (!strstr(out, "(placement would split: blur on pocl:") ||
+        !strstr(out, ", dither on host)") || strstr(out, "split after step"))
+        fail_msg("the forced plan does not say placement would split, or "
+                 "shows a split");
+    assert_int_equal(count_lines(out, "chosen: "), 2);
+    free(out);
+    free(err);
+
+    if (old)
+        setenv("XDG_CACHE_HOME", old, 1);
+    else
+        unsetenv("XDG_CACHE_HOME");
+    free(old);
+    cld_targets_destroy(t);
+    cld_chain_destroy(c);
+    cld_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -459,6 +710,7 @@ int main(void)
         cmocka_unit_test(test_chain_host_step_runs_stepwise),
         cmocka_unit_test(test_chain_cli_writes_composition),
         cmocka_unit_test(test_chain_cli_explain_and_plan),
+        cmocka_unit_test(test_chain_split_through_engine),
     };
 
     if (!cld_test_have_device())

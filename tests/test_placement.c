@@ -641,6 +641,91 @@ static void test_placement_plan_print(void **state)
     free(text);
 }
 
+/* The plan of w on the machine, apart from m->plan. */
+static void decide_into(struct machine *m, const struct cld_workload *w,
+                        struct cld_plan *plan)
+{
+    cld_plan_init(plan);
+    assert_int_equal(cld_placement_decide(w, m->t, N_TARGETS, &m->hist,
+                                          plan), CLD_OK);
+}
+
+/* Splits offered to a chain's plan (blur then dither as workloads): the
+ * cheapest pair of different targets that the parts' plans allow is the
+ * split, priced as the sum of their rows, and used when cheaper than the
+ * whole chain's choice; the item counts on its longer part's target. A
+ * sequential part stays on the host unless a device measured clearly
+ * faster. A split point out of range, part plans of other targets, or a
+ * costlier later offer change nothing. */
+static void test_placement_split_offer(void **state)
+{
+    struct machine *m = *state;
+    struct cld_workload whole = image_job("blur+dither", 4000, 3000, 100,
+                                          CLD_WL_DATA_PARALLEL |
+                                              CLD_WL_SEQUENTIAL);
+    struct cld_workload head = image_job("blur", 4000, 3000, 80,
+                                         CLD_WL_DATA_PARALLEL);
+    struct cld_workload tail = image_job("dither", 4000, 3000, 20,
+                                         CLD_WL_SEQUENTIAL);
+    struct cld_plan h, t, dear;
+    struct cld_split before;
+    const struct cld_split *s = &m->plan.split;
+
+    decide(m, &whole, m->t, N_TARGETS);
+    assert_int_equal(m->plan.chosen, HOST);
+    assert_int_equal(s->at, 0);
+    decide_into(m, &head, &h);
+    decide_into(m, &tail, &t);
+    assert_true(cld_plan_allows(&h, DGPU));
+    assert_true(cld_plan_allows(&t, HOST));
+    assert_false(cld_plan_allows(&t, DGPU));
+    assert_false(cld_plan_allows(&t, CPUDEV));
+    cld_plan_offer_split(&m->plan, 1, 2, &h, &t);
+    assert_true(s->used);
+    assert_int_equal(s->at, 1);
+    assert_int_equal(s->part[0].target, DGPU);
+    assert_int_equal(s->part[1].target, HOST);
+    assert_string_equal(s->part[0].job, "blur");
+    assert_true(s->seconds == h.cand[DGPU].seconds + t.cand[HOST].seconds);
+    assert_int_equal(s->whole, HOST);
+    assert_true(s->seconds < s->whole_s);
+    assert_true(t.cand[HOST].seconds > h.cand[DGPU].seconds);
+    assert_int_equal(m->plan.chosen, HOST);
+    assert_non_null(strstr(m->plan.reason, "in all; the whole chain at "
+                                           "best on host: sequential"));
+
+    /* Nothing changes for a bad split point or mismatched plans. */
+    before = *s;
+    cld_plan_offer_split(&m->plan, 0, 2, &h, &t);
+    cld_plan_offer_split(&m->plan, 2, 2, &h, &t);
+    dear = h;
+    dear.n = 2;
+    cld_plan_offer_split(&m->plan, 1, 2, &dear, &t);
+    /* A dearer head: a costlier offer does not replace the split. */
+    dear = h;
+    for (size_t i = 0; i < dear.n; i++)
+        dear.cand[i].seconds *= 10;
+    cld_plan_offer_split(&m->plan, 1, 2, &dear, &t);
+    assert_memory_equal(&before, s, sizeof before);
+
+    /* dither measured on the CPU device at a tenth of the host's model:
+     * that part may go there now, and does, being cheapest. */
+    for (int i = 0; i < CLD_HISTORY_MIN_SAMPLES; i++)
+        assert_int_equal(cld_history_add(&m->hist, "dither", "",
+                                         m->t[CPUDEV].key,
+                                         cld_history_work(&tail),
+                                         t.cand[HOST].seconds / 10),
+                         CLD_OK);
+    decide_into(m, &tail, &t);
+    assert_true(cld_plan_allows(&t, CPUDEV));
+    assert_false(cld_plan_allows(&t, DGPU));
+    decide(m, &whole, m->t, N_TARGETS);
+    cld_plan_offer_split(&m->plan, 1, 2, &h, &t);
+    assert_true(s->used);
+    assert_int_equal(s->part[0].target, DGPU);
+    assert_int_equal(s->part[1].target, CPUDEV);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, machine_setup, \
@@ -667,6 +752,7 @@ int main(void)
         T(test_placement_history_between_sizes),
         T(test_placement_history_noisy_line_stays_between),
         T(test_placement_plan_print),
+        T(test_placement_split_offer),
     };
 #undef T
     return cmocka_run_group_tests_name("placement", tests, NULL, NULL);
