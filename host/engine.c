@@ -519,9 +519,13 @@ static enum cld_status device_failed(struct item *it, int target,
     again = place_and_run(it, in, res, NULL, NULL);
     if (again == CLD_OK && first) {
         pthread_mutex_lock(&b->lock);
-        fprintf(o->err, "%scldispatch: warning: %s: %s on %s; done again "
+        /* A split part's error line names its target already. */
+        bool named = strstr(line, name) != NULL;
+
+        fprintf(o->err, "%scldispatch: warning: %s: %s%s%s; done again "
                 "on another target\n", clear_line(b),
-                it->src[0] ? it->src[0] : it->out, line, name);
+                it->src[0] ? it->src[0] : it->out, line,
+                named ? "" : " on ", named ? "" : name);
         pthread_mutex_unlock(&b->lock);
     }
     return again;
