@@ -74,8 +74,10 @@ static bool preplan_shrink(const struct batch *b, const char *path,
     }
     fclose(f);
     for (uint32_t s = 8; s >= 2; s /= 2) {
-        uint32_t sw = (*w + s - 1) / s, sh = (*h + s - 1) / s;
+        uint32_t sw = *w / s, sh = *h / s;
 
+        if (*w % s != 0 || *h % s != 0)
+            continue;
         if (sw == ow && sh == oh)
             return true;
         if (sw / 2 >= ow && sh / 2 >= oh) {
