@@ -193,6 +193,41 @@ enum cld_status cld_chain_finish(struct cld_chain *c)
     return CLD_OK;
 }
 
+enum cld_status cld_chain_shrunk(const struct cld_chain *c, uint32_t width,
+                                 uint32_t height, uint32_t ow, uint32_t oh,
+                                 struct cld_chain **out)
+{
+    struct cld_chain *s;
+    enum cld_status st;
+
+    *out = NULL;
+    if (c->nsteps < 2 || c->steps[0].job != &cld_job_resize)
+        return cld_error_set(CLD_ERR_INTERNAL, "chain %s does not start "
+                             "with resize", c->name);
+    if ((st = cld_chain_create(&s)) != CLD_OK)
+        return st;
+    *s = *c;
+    if (width == ow && height == oh) {
+        memmove(&s->steps[0], &s->steps[1],
+                (s->nsteps - 1) * sizeof s->steps[0]);
+        s->nsteps--;
+    } else if ((st = cld_resize_set_size(&s->steps[0].params, ow, oh)) !=
+               CLD_OK) {
+        cld_chain_destroy(s);
+        return st;
+    }
+    /* Name and parameter text stay c's: the job's strings are the
+     * copy's own. */
+    s->job.name = s->name;
+    s->job.family = s->steps[0].job->family;
+    s->job.chain = s;
+    for (int gpu = 0; gpu < 2; gpu++)
+        s->merges[gpu] = probe_merge(s, &probe_facts[gpu], s->why[gpu],
+                                     sizeof s->why[gpu]);
+    *out = s;
+    return CLD_OK;
+}
+
 bool cld_chain_merges(const struct cld_chain *c,
                       const struct cld_dev_facts *dev)
 {
