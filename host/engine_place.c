@@ -67,11 +67,12 @@ void cld_engine_probe_return(struct batch *b, struct group *g)
     b->probes_total--;
 }
 
-/* Place one item: fill plan and *target, and *probe (may be NULL) with
- * the probe record when the item goes to measure a target. Caller holds
- * b->lock. Prints the plan the first time an item of this size bucket goes
- * to this target. */
-enum cld_status cld_engine_choose(struct batch *b, const struct cld_params *p,
+/* Place one item of job: fill plan and *target, and *probe (may be NULL)
+ * with the probe record when the item goes to measure a target. Caller
+ * holds b->lock. Prints the plan the first time an item of this size
+ * bucket goes to this target. */
+enum cld_status cld_engine_choose(struct batch *b, const struct cld_job *job,
+                                  const struct cld_params *p,
                                   const struct cld_data *in, uint64_t avoid,
                                   struct cld_plan *plan, int *target,
                                   struct group **probe)
@@ -101,14 +102,14 @@ enum cld_status cld_engine_choose(struct batch *b, const struct cld_params *p,
         if (cld_load_age(&b->load) >= LOAD_REFRESH_S)
             cld_load_start(&b->load);
     }
-    st = cld_targets_decide(b->targets, o->job, p, in, &b->hist, plan);
+    st = cld_targets_decide(b->targets, job, p, in, &b->hist, plan);
     *probe = st == CLD_OK && b->forced < 0 ? maybe_probe(b, plan) : NULL;
     if (b->forced >= 0) {
         const struct cld_candidate *c = &plan->cand[b->forced];
 
         if (c->excluded)
             return cld_error_set(CLD_ERR_UNSUPPORTED, "%s cannot run %s: %s",
-                                 c->target, o->job->name, c->reason);
+                                 c->target, job->name, c->reason);
         if (plan->chosen != b->forced)
             snprintf(plan->reason, sizeof plan->reason,
                      "forced by --device/CLDISPATCH_DEVICE '%s' "
@@ -156,9 +157,9 @@ bool cld_engine_exclude(struct batch *b, int i, const char *what,
     return true;
 }
 
-/* An item done on target in `seconds`: count it in its group, and record
- * the time unless it includes a program build (timed false). */
-void cld_engine_record(struct batch *b, int target,
+/* An item of job done on target in `seconds`: count it in its group, and
+ * record the time unless it includes a program build (timed false). */
+void cld_engine_record(struct batch *b, int target, const struct cld_job *job,
                        const struct cld_params *p, const struct cld_data *in,
                        double seconds, bool timed)
 {
@@ -167,7 +168,7 @@ void cld_engine_record(struct batch *b, int target,
     struct cld_workload w;
     int bucket;
 
-    cld_targets_workload(b->o->job, p, in, &w);
+    cld_targets_workload(job, p, in, &w);
     bucket = cld_history_bucket(w.elements);
     pthread_mutex_lock(&b->lock);
     if (timed && w.elements > 0) {
