@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "chain.h"
 #include "clock.h"
 #include "executor.h"
 #include "fsutil.h"
@@ -38,6 +39,7 @@ static enum cld_status add_item(struct batch *b, const char *src0,
     it = &b->items[b->nitems];
     memset(it, 0, sizeof *it);
     it->b = b;
+    it->job = b->o->job;
     it->params = b->o->params;
     it->src[0] = src0 ? strdup(src0) : NULL;
     it->src[1] = src1 ? strdup(src1) : NULL;
@@ -310,14 +312,20 @@ static void summarize(struct batch *b, struct cld_batch_result *res)
     }
 }
 
+/* What an item owns. */
+static void item_free(struct item *it)
+{
+    free(it->src[0]);
+    free(it->src[1]);
+    free(it->out);
+    free(it->err);
+    cld_chain_destroy(it->chain);
+}
+
 static void free_items(struct batch *b)
 {
-    for (size_t i = 0; i < b->nitems; i++) {
-        free(b->items[i].src[0]);
-        free(b->items[i].src[1]);
-        free(b->items[i].out);
-        free(b->items[i].err);
-    }
+    for (size_t i = 0; i < b->nitems; i++)
+        item_free(&b->items[i]);
     free(b->items);
     b->items = NULL;
     b->nitems = 0;
@@ -449,10 +457,7 @@ out:
             if (o->on_item)
                 o->on_item(o->on_item_user, i, it->st, it->err);
         }
-        free(it->src[0]);
-        free(it->src[1]);
-        free(it->out);
-        free(it->err);
+        item_free(it);
     }
     free(b.items);
     cld_history_clear(&b.hist);

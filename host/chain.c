@@ -189,6 +189,8 @@ const struct cld_job *cld_chain_part(const struct cld_chain *c,
     return from == 0 ? &c->head[to]->job : &c->tail[from]->job;
 }
 
+static enum cld_status make_parts(struct cld_chain *c);
+
 enum cld_status cld_chain_finish(struct cld_chain *c)
 {
     size_t nlen = 0, klen = 0;
@@ -239,11 +241,17 @@ enum cld_status cld_chain_finish(struct cld_chain *c)
     for (int gpu = 0; gpu < 2; gpu++)
         c->merges[gpu] = probe_merge(c, &probe_facts[gpu], c->why[gpu],
                                      sizeof c->why[gpu]);
+    return make_parts(c);
+}
+
+/* c's parts (none for a part): those of two steps or more, since a part
+ * of one step is that step's job. Each is a shorter chain, so its name
+ * and key fit. */
+static enum cld_status make_parts(struct cld_chain *c)
+{
     free_parts(c);
     if (c->is_part)
         return CLD_OK;
-    /* The parts of two steps or more (a part of one step is that step's
-     * job): each a shorter chain, so its name and key fit. */
     for (unsigned k = 1; k < c->nsteps; k++) {
         enum cld_status st = CLD_OK;
 
@@ -256,6 +264,49 @@ enum cld_status cld_chain_finish(struct cld_chain *c)
             return st;
         }
     }
+    return CLD_OK;
+}
+
+enum cld_status cld_chain_shrunk(const struct cld_chain *c, uint32_t width,
+                                 uint32_t height, uint32_t ow, uint32_t oh,
+                                 struct cld_chain **out)
+{
+    struct cld_chain *s;
+    enum cld_status st;
+
+    *out = NULL;
+    if (c->nsteps < 2 || c->steps[0].job != &cld_job_resize)
+        return cld_error_set(CLD_ERR_INTERNAL, "chain %s does not start "
+                             "with resize", c->name);
+    if ((st = cld_chain_create(&s)) != CLD_OK)
+        return st;
+    *s = *c;
+    /* The parts are c's (owned there, and made of c's steps): the copy
+     * makes its own below. */
+    memset(s->head, 0, sizeof s->head);
+    memset(s->tail, 0, sizeof s->tail);
+    if (width == ow && height == oh) {
+        memmove(&s->steps[0], &s->steps[1],
+                (s->nsteps - 1) * sizeof s->steps[0]);
+        s->nsteps--;
+    } else if ((st = cld_resize_set_size(&s->steps[0].params, ow, oh)) !=
+               CLD_OK) {
+        cld_chain_destroy(s);
+        return st;
+    }
+    /* Name and parameter text stay c's: the job's strings are the
+     * copy's own. */
+    s->job.name = s->name;
+    s->job.family = s->steps[0].job->family;
+    s->job.chain = s;
+    for (int gpu = 0; gpu < 2; gpu++)
+        s->merges[gpu] = probe_merge(s, &probe_facts[gpu], s->why[gpu],
+                                     sizeof s->why[gpu]);
+    if ((st = make_parts(s)) != CLD_OK) {
+        cld_chain_destroy(s);
+        return st;
+    }
+    *out = s;
     return CLD_OK;
 }
 

@@ -30,7 +30,8 @@ static void codec_warning(const struct cld_batch_opts *o, const char *path,
         fprintf(o->err, "cldispatch: warning: %s: %s\n", path, w);
 }
 
-/* Shrink-on-load for resize: its output size is the least it needs. */
+/* Shrink-on-load: the output size of resize (arg, its parameters) is the
+ * least it needs. */
 static void resize_min_size(void *arg, uint32_t w, uint32_t h, uint32_t *mw,
                             uint32_t *mh)
 {
@@ -38,30 +39,65 @@ static void resize_min_size(void *arg, uint32_t w, uint32_t h, uint32_t *mw,
         *mw = *mh = 0;
 }
 
+const struct cld_params *cld_engine_shrink_params(const struct batch *b)
+{
+    const struct cld_job *job = b->o->job;
+
+    if (b->o->no_shrink_on_load)
+        return NULL;
+    if (job == &cld_job_resize)
+        return &b->o->params;
+    if (job->chain && job->chain->steps[0].job == &cld_job_resize)
+        return &job->chain->steps[0].params;
+    return NULL;
+}
+
+enum cld_status cld_engine_shrunk(struct item *it, uint32_t width,
+                                  uint32_t height, uint32_t sw, uint32_t sh)
+{
+    const struct cld_params *p = cld_engine_shrink_params(it->b);
+    uint32_t ow, oh;
+    enum cld_status st;
+
+    if (!p)
+        return cld_error_set(CLD_ERR_INTERNAL, "%s shrinks on load",
+                             it->b->o->job->name);
+    if ((st = cld_resize_output_size(p, width, height, &ow, &oh)) != CLD_OK)
+        return st;
+    if (!it->b->o->job->chain)
+        return cld_resize_set_size(&it->params, ow, oh);
+    cld_chain_destroy(it->chain);
+    it->chain = NULL;
+    st = cld_chain_shrunk(it->b->o->job->chain, sw, sh, ow, oh, &it->chain);
+    it->job = it->chain ? &it->chain->job : it->b->o->job;
+    return st;
+}
+
 /* Load an image input, turned upright unless asked not to, and for resize
- * decoded at a reduced scale where that still covers the output: the item
- * then resizes to the output size computed from the full image. */
+ * (or a chain that starts with it) decoded at a reduced scale where that
+ * still covers the output: the item then resizes to the output size
+ * computed from the full image (cld_engine_shrunk). */
 static enum cld_status load_image(struct item *it, struct cld_image *img)
 {
     struct batch *b = it->b;
     const struct cld_batch_opts *o = b->o;
     struct cld_load_opts lo = {.limits = o->limits,
                                .keep_orientation = o->keep_orientation};
+    const struct cld_params *shrink = cld_engine_shrink_params(b);
+    struct cld_params need;
     struct cld_load_info info;
-    uint32_t ow, oh;
     enum cld_status st;
 
-    if (o->job == &cld_job_resize && !o->no_shrink_on_load) {
+    if (shrink) {
+        need = *shrink;
         lo.min_size = resize_min_size;
-        lo.min_size_arg = &it->params;
+        lo.min_size_arg = &need;
     }
     st = cld_image_load_ex(it->src[0], &lo, img, &info);
     if (st != CLD_OK || info.shrink == 1)
         return st;
-    st = cld_resize_output_size(&o->params, info.width, info.height, &ow,
-                                &oh);
-    if (st == CLD_OK)
-        st = cld_resize_set_size(&it->params, ow, oh);
+    st = cld_engine_shrunk(it, info.width, info.height, img->width,
+                           img->height);
     if (st != CLD_OK)
         return st;
     it->shrink = info.shrink;
@@ -236,7 +272,7 @@ static enum cld_status start_device(struct item *it, struct cld_clctx *ctx,
                                     const struct cld_data *in,
                                     struct pending *pd)
 {
-    const struct cld_job *job = it->b->o->job;
+    const struct cld_job *job = it->job;
     struct cld_launch_opts lo = {.item = item_name(it), .done = device_done,
                                  .user = pd, .wait = ring_wait,
                                  .wait_arg = it->b};
@@ -280,7 +316,7 @@ static enum cld_status run_split(struct item *it, const struct cld_split *s,
                                  bool *opening)
 {
     struct batch *b = it->b;
-    const struct cld_chain *c = b->o->job->chain;
+    const struct cld_chain *c = it->job->chain;
     struct cld_clctx *ctx[2] = {NULL, NULL};
     struct cld_data mid;
     double secs[2] = {0, 0};
@@ -331,7 +367,7 @@ static enum cld_status run_split(struct item *it, const struct cld_split *s,
         }
     }
     if (st == CLD_OK)
-        cld_engine_record_split(b, s, in, &mid, secs, timed);
+        cld_engine_record_split(b, it->job, s, in, &mid, secs, timed);
     else
         cld_data_free(res);
     cld_data_free(&mid);
@@ -367,8 +403,8 @@ static enum cld_status place_and_run(struct item *it,
         bool timed, async;
 
         pthread_mutex_lock(&b->lock);
-        st = cld_engine_choose(b, &it->params, in, it->failed_on, &plan,
-                               &target, &probe);
+        st = cld_engine_choose(b, it->job, &it->params, in, it->failed_on,
+                               &plan, &target, &probe);
         if (announce >= 0) {
             fprintf(o->err, "cldispatch: warning: %s: %s; %s goes to %s "
                     "instead\n",
@@ -422,11 +458,11 @@ static enum cld_status place_and_run(struct item *it,
         t0 = cld_now_s();
         /* A chain whose steps do not merge runs step by step, waited
          * for. */
-        async = ctx && pd && cld_job_one_work(o->job, cld_launch_facts(ctx));
+        async = ctx && pd && cld_job_one_work(it->job, cld_launch_facts(ctx));
         if (async) {
             st = start_device(it, ctx, in, pd);
         } else {
-            st = cld_job_run(o->job, ctx, &it->params, in, res);
+            st = cld_job_run(it->job, ctx, &it->params, in, res);
             if (!ctx)
                 span(it, "compute (host)", t0);
         }
@@ -473,7 +509,7 @@ static enum cld_status place_and_run(struct item *it,
         }
         if (st != CLD_OK)
             return device_failed(it, target, st, in, res);
-        cld_engine_record(b, target, &it->params, in, t0, timed);
+        cld_engine_record(b, target, it->job, &it->params, in, t0, timed);
         return CLD_OK;
     }
     return st;
@@ -531,12 +567,13 @@ static enum cld_status device_failed(struct item *it, int target,
     return again;
 }
 
-/* True when an item shrunk on load is already its output size. */
+/* True when a resize item shrunk on load is already its output size (a
+ * chain's own copy leaves its resize out instead: cld_chain_shrunk). */
 static bool shrunk_to_size(const struct item *it, const struct cld_data *in)
 {
     uint32_t ow, oh;
 
-    return it->shrink > 1 &&
+    return it->shrink > 1 && it->job == &cld_job_resize &&
            cld_resize_output_size(&it->params, in->img.width,
                                   in->img.height, &ow, &oh) == CLD_OK &&
            ow == in->img.width && oh == in->img.height;
@@ -580,7 +617,7 @@ static enum cld_status finish_item(void *arg)
         pthread_mutex_unlock(&b->lock);
     }
     if (st == CLD_OK)
-        cld_engine_record(b, pd->target, &it->params, &pd->in,
+        cld_engine_record(b, pd->target, it->job, &it->params, &pd->in,
                           pd->start_s + device_s, pd->timed);
     else
         st = device_failed(it, pd->target, st, &pd->in, &pd->res);

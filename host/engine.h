@@ -44,6 +44,11 @@ struct item {
     char *err;      /* one line, when st != CLD_OK */
     double seconds; /* load + compute + save */
     struct batch *b;
+    /* The job the item runs: the batch's, or after shrink-on-load of a
+     * chain that starts with resize the item's own copy of it (chain,
+     * owned, freed with the item; chain.h cld_chain_shrunk). */
+    const struct cld_job *job;
+    struct cld_chain *chain;
     struct cld_params params; /* the batch's, or after shrink-on-load
                                  resize's output size as --size */
     unsigned shrink;          /* JPEG decoded at 1/shrink scale */
@@ -109,10 +114,12 @@ void cld_engine_item_done(struct cld_future *f, void *user);
  * unless force. Caller holds b->lock. */
 void cld_engine_progress(struct batch *b, bool force);
 
-/* Place one item (engine_place.c): fill plan and *target, and *probe (may
- * be NULL) with the probe record when the item goes to measure a target;
- * targets in the bit set avoid are left out. Caller holds b->lock. */
-enum cld_status cld_engine_choose(struct batch *b, const struct cld_params *p,
+/* Place one item of job (engine_place.c): fill plan and *target, and
+ * *probe (may be NULL) with the probe record when the item goes to measure
+ * a target; targets in the bit set avoid are left out. Caller holds
+ * b->lock. */
+enum cld_status cld_engine_choose(struct batch *b, const struct cld_job *job,
+                                  const struct cld_params *p,
                                   const struct cld_data *in, uint64_t avoid,
                                   struct cld_plan *plan, int *target,
                                   struct group **probe);
@@ -122,20 +129,33 @@ void cld_engine_probe_return(struct batch *b, struct group *g);
  * caller that excluded it first. Caller holds b->lock. */
 bool cld_engine_exclude(struct batch *b, int i, const char *what,
                         const char *line);
-/* An item done on target in `seconds`: count it, and record the time
- * unless it includes a program build (timed false). */
-void cld_engine_record(struct batch *b, int target,
+/* An item of job done on target in `seconds`: count it, and record the
+ * time unless it includes a program build (timed false). */
+void cld_engine_record(struct batch *b, int target, const struct cld_job *job,
                        const struct cld_params *p, const struct cld_data *in,
                        double seconds, bool timed);
 
-/* A split chain item done (plan->split): each part's time recorded in
- * the run history under its own job (a step's, or the sub-chain's) and
+/* A split item of chain job done (plan->split): each part's time
+ * recorded in the run history under its own job (a step's, or the
+ * sub-chain's) and
  * target, unless it includes a program build (timed[k] false); mid is
  * the intermediate. The item counts in its group. */
-void cld_engine_record_split(struct batch *b, const struct cld_split *s,
+void cld_engine_record_split(struct batch *b, const struct cld_job *job,
+                             const struct cld_split *s,
                              const struct cld_data *in,
                              const struct cld_data *mid,
                              const double seconds[2], const bool timed[2]);
+/* Shrink-on-load (engine.c): the resize parameters whose output size a
+ * JPEG input of the batch may be decoded down to (the job's for resize,
+ * the first step's for a chain that starts with resize), or NULL when
+ * the batch decodes at full size (another job, --no-shrink-on-load). */
+const struct cld_params *cld_engine_shrink_params(const struct batch *b);
+/* After the input of it was decoded at sw x sh from a full width x
+ * height: what the item runs so that its output is the size the full image
+ * gives. For resize, its parameters ask for that size; for a chain, it
+ * runs its own copy (it->chain, it->job). */
+enum cld_status cld_engine_shrunk(struct item *it, uint32_t width,
+                                  uint32_t height, uint32_t sw, uint32_t sh);
 
 /* Set up b->targets for the selector (engine_startup.c), or in auto mode
  * decide from the cached inventory that no item needs OpenCL. */

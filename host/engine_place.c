@@ -97,11 +97,12 @@ static struct group *find_group(struct batch *b, const struct cld_plan *plan)
     return NULL;
 }
 
-/* Place one item: fill plan and *target, and *probe (may be NULL) with
- * the probe record when the item goes to measure a target. Caller holds
- * b->lock. Prints the plan the first time an item of this size bucket goes
- * to this target. */
-enum cld_status cld_engine_choose(struct batch *b, const struct cld_params *p,
+/* Place one item of job: fill plan and *target, and *probe (may be NULL)
+ * with the probe record when the item goes to measure a target. Caller
+ * holds b->lock. Prints the plan the first time an item of this size
+ * bucket goes to this target. */
+enum cld_status cld_engine_choose(struct batch *b, const struct cld_job *job,
+                                  const struct cld_params *p,
                                   const struct cld_data *in, uint64_t avoid,
                                   struct cld_plan *plan, int *target,
                                   struct group **probe)
@@ -130,14 +131,14 @@ enum cld_status cld_engine_choose(struct batch *b, const struct cld_params *p,
         if (cld_load_age(&b->load) >= LOAD_REFRESH_S)
             cld_load_start(&b->load);
     }
-    st = cld_targets_decide(b->targets, o->job, p, in, &b->hist, plan);
+    st = cld_targets_decide(b->targets, job, p, in, &b->hist, plan);
     *probe = st == CLD_OK && b->forced < 0 ? maybe_probe(b, plan) : NULL;
     if (b->forced >= 0) {
         const struct cld_candidate *c = &plan->cand[b->forced];
 
         if (c->excluded)
             return cld_error_set(CLD_ERR_UNSUPPORTED, "%s cannot run %s: %s",
-                                 c->target, o->job->name, c->reason);
+                                 c->target, job->name, c->reason);
         /* A forced target runs the whole chain: never a split. */
         if (plan->split.used)
             snprintf(plan->reason, sizeof plan->reason,
@@ -234,29 +235,30 @@ static void count_item(struct batch *b, int bucket, int target,
     }
 }
 
-/* An item done on target in `seconds`: count it in its group, and record
- * the time unless it includes a program build (timed false). */
-void cld_engine_record(struct batch *b, int target,
+/* An item of job done on target in `seconds`: count it in its group, and
+ * record the time unless it includes a program build (timed false). */
+void cld_engine_record(struct batch *b, int target, const struct cld_job *job,
                        const struct cld_params *p, const struct cld_data *in,
                        double seconds, bool timed)
 {
     struct cld_workload w;
 
-    cld_targets_workload(b->o->job, p, in, &w);
+    cld_targets_workload(job, p, in, &w);
     pthread_mutex_lock(&b->lock);
     if (timed)
-        add_history(b, target, b->o->job, p, in, seconds);
+        add_history(b, target, job, p, in, seconds);
     count_item(b, cld_history_bucket(w.elements), target, 0, -1, seconds,
                timed);
     pthread_mutex_unlock(&b->lock);
 }
 
-void cld_engine_record_split(struct batch *b, const struct cld_split *s,
+void cld_engine_record_split(struct batch *b, const struct cld_job *job,
+                             const struct cld_split *s,
                              const struct cld_data *in,
                              const struct cld_data *mid,
                              const double seconds[2], const bool timed[2])
 {
-    const struct cld_chain *c = b->o->job->chain;
+    const struct cld_chain *c = job->chain;
     const struct cld_params *p[2];
     const struct cld_job *part[2] = {
         cld_chain_part(c, 0, s->at, &p[0]),
@@ -267,7 +269,7 @@ void cld_engine_record_split(struct batch *b, const struct cld_split *s,
     int big = s->part[1].seconds > s->part[0].seconds;
     struct cld_workload w;
 
-    cld_targets_workload(b->o->job, NULL, in, &w);
+    cld_targets_workload(job, NULL, in, &w);
     pthread_mutex_lock(&b->lock);
     /* Each part is a job of its own on its own target; the sum is no
      * time of the whole chain on one target, and is not recorded. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chain.h"
 #include "clock.h"
 #include "inventory.h"
 
@@ -49,22 +50,24 @@ static void explain_targets(const struct batch *b, unsigned nprof)
                 nprof ? "" : "; run `cldispatch --calibrate` to measure");
 }
 
-/* For a resize that will shrink a JPEG on load, the size it will decode
- * at and the parameters it will then run with (the rule of
- * jpeg_pick_shrink in image_io.c, on the stored size; an orientation that
+/* For an item whose JPEG input will shrink on load (resize, or a chain
+ * that starts with it): the size it will decode at, into *w x *h, and what
+ * it then runs, set up in *it as the load does it (cld_engine_shrunk: for
+ * a chain, it->chain is then the caller's to free). The rule of
+ * jpeg_pick_shrink in image_io.c, on the stored size (an orientation that
  * swaps the sides changes neither the pixel count nor the choice much).
- * True when the decode alone gives the output size: no job runs at all. */
-static bool preplan_shrink(const struct batch *b, const char *path,
-                           struct cld_params *p, uint32_t *w, uint32_t *h)
+ * True when the decode alone gives resize's output size: no job runs at
+ * all. */
+static bool preplan_shrink(struct item *it, uint32_t *w, uint32_t *h)
 {
+    const struct cld_params *p = cld_engine_shrink_params(it->b);
     unsigned char magic[3] = {0};
     uint32_t ow, oh;
     FILE *f;
 
-    if (b->o->job != &cld_job_resize || b->o->no_shrink_on_load ||
-        cld_resize_output_size(p, *w, *h, &ow, &oh) != CLD_OK)
+    if (!p || cld_resize_output_size(p, *w, *h, &ow, &oh) != CLD_OK)
         return false;
-    f = fopen(path, "rb");
+    f = fopen(it->src[0], "rb");
     if (!f)
         return false;
     if (fread(magic, 1, 3, f) != 3 || magic[0] != 0xff || magic[1] != 0xd8 ||
@@ -74,16 +77,16 @@ static bool preplan_shrink(const struct batch *b, const char *path,
     }
     fclose(f);
     for (uint32_t s = 8; s >= 2; s /= 2) {
-        uint32_t sw = (*w + s - 1) / s, sh = (*h + s - 1) / s;
+        uint32_t sw = *w / s, sh = *h / s;
 
-        if (sw == ow && sh == oh)
-            return true;
-        if (sw / 2 >= ow && sh / 2 >= oh) {
-            if (cld_resize_set_size(p, ow, oh) == CLD_OK) {
-                *w = sw;
-                *h = sh;
-            }
-            return false;
+        if (*w % s != 0 || *h % s != 0)
+            continue;
+        if ((sw == ow && sh == oh) || (sw / 2 >= ow && sh / 2 >= oh)) {
+            if (cld_engine_shrunk(it, *w, *h, sw, sh) != CLD_OK)
+                return false;
+            *w = sw;
+            *h = sh;
+            return !it->b->o->job->chain && sw == ow && sh == oh;
         }
     }
     return false;
@@ -102,33 +105,37 @@ static bool all_on_host(struct batch *b, double startup_s)
     if (job->input == CLD_DATA_MATRIX)
         return false;
     for (size_t i = 0; i < b->nitems; i++) {
-        struct item *it = &b->items[i];
-        struct cld_params p = it->params;
+        /* The item as it will run: a copy, whose own chain (if shrink-on-
+         * load gives it one) is freed here. */
+        struct item it = b->items[i];
         struct cld_data in;
         struct cld_plan plan;
         uint32_t w = 0, h = 0;
         double best = -1;
+        bool ok;
 
-        if (it->st != CLD_OK)
+        if (it.st != CLD_OK)
             continue;
+        it.chain = NULL;
         memset(&in, 0, sizeof in);
         in.kind = job->input;
         if (job->input == CLD_DATA_IMAGE) {
-            if (cld_image_probe(it->src[0], &b->o->limits, &w, &h) != CLD_OK)
+            if (cld_image_probe(it.src[0], &b->o->limits, &w, &h) != CLD_OK)
                 return false;
-            if (preplan_shrink(b, it->src[0], &p, &w, &h))
+            if (preplan_shrink(&it, &w, &h))
                 continue;
-            if (cld_targets_synth_input(job, w, h, false, &p, &in) != CLD_OK)
-                return false;
         }
         cld_plan_init(&plan);
-        if (cld_targets_decide(b->targets, job, &p, &in, &b->hist, &plan) !=
-                CLD_OK ||
-            plan.n == 0 || plan.cand[0].excluded) {
-            cld_data_free(&in);
-            return false;
-        }
+        ok = (job->input != CLD_DATA_IMAGE ||
+              cld_targets_synth_input(it.job, w, h, false, &it.params,
+                                      &in) == CLD_OK) &&
+             cld_targets_decide(b->targets, it.job, &it.params, &in,
+                                &b->hist, &plan) == CLD_OK &&
+             plan.n > 0 && !plan.cand[0].excluded;
         cld_data_free(&in);
+        cld_chain_destroy(it.chain);
+        if (!ok)
+            return false;
         for (size_t t = 0; t < plan.n; t++) {
             if (!plan.cand[t].excluded &&
                 (best < 0 || plan.cand[t].seconds < best))

@@ -112,10 +112,11 @@ struct cld_load_info {
 };
 
 /* cld_image_load with options. JPEG shrink-on-load decodes at 1/2, 1/4 or
- * 1/8 scale (libjpeg-turbo's scaled IDCT): the smallest of these whose size
- * is exactly the one min_size asks for, or at least twice it on both
- * sides (so that a resize after it still averages); each side of the
- * result is the full side divided by the factor, rounded up. Scaled
+ * 1/8 scale (libjpeg-turbo's scaled IDCT): the smallest of these that
+ * divides both sides of the image and whose size is exactly the one
+ * min_size asks for, or at least twice it on both sides (so that a resize
+ * after it still averages); each side of the result is the full side
+ * divided by the factor. Scaled
  * decoding averages each 8x8 block's frequencies rather than its pixels,
  * so the result differs slightly from a full decode followed by area
  * averaging (see the README for the measured tolerance). o may be NULL (the

@@ -2,10 +2,11 @@
  * whose steps keep their own options (and a single job parsed as before),
  * the one-line usage errors of a bad chain, the chain as one workload
  * for placement (sizes from each step's declared output, transfer of the
- * first input and last output, compute summed, one history key), and the
+ * first input and last output, compute summed, one history key), the
  * split of a chain across a synthetic discrete GPU and the host (each
  * part priced as a job of its own, the cheapest of whole and split
- * chosen). */
+ * chosen), and an item's own copy of a chain after shrink-on-load (with
+ * parts of its own). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -322,6 +323,106 @@ static void test_chain_merges(void **state)
     cld_chain_destroy(c);
     /* A plain job is always one work. */
     assert_true(cld_job_one_work(&cld_job_blur, &gpu));
+}
+
+/* The item's own chain after shrink-on-load (cld_chain_shrunk): its
+ * first resize goes to the output size of the full image from the reduced
+ * input, or is left out when the decode already is that size; the copy
+ * keeps the chain's name and history key, its job points at itself, and
+ * the original is untouched. A chain that does not start with resize has
+ * no such copy. */
+static void test_chain_shrunk_copy(void **state)
+{
+    static const struct cld_job *const jobs[] = {
+        &cld_job_resize, &cld_job_blur, &cld_job_sharpen,
+    };
+    static const struct cld_job *const dither[] = {
+        &cld_job_resize, &cld_job_dither,
+    };
+    struct cld_chain *c = make_chain(jobs, 3), *s;
+    struct cld_image in = {.width = 1001, .height = 751, .channels = 3};
+    struct cld_image full[CLD_CHAIN_MAX_STEPS + 1];
+    struct cld_image part[CLD_CHAIN_MAX_STEPS + 1];
+    struct cld_dev_facts gpu = {.cpu = false};
+    uint32_t ow, oh;
+
+    (void)state;
+    /* 1001x751 at 0.5 is 501x376; decoded at 1/2 it is 501x376 too. */
+    assert_int_equal(cld_resize_output_size(&c->steps[0].params, 1001, 751,
+                                            &ow, &oh), CLD_OK);
+    assert_int_equal(ow, 501);
+    assert_int_equal(oh, 376);
+    cld_chain_shapes(c, &in, full);
+
+    /* Decoded at 1/4 (251x188): the first step resizes to 501x376. */
+    assert_int_equal(cld_chain_shrunk(c, 251, 188, ow, oh, &s), CLD_OK);
+    assert_ptr_equal(s->job.chain, s);
+    assert_ptr_equal(s->job.name, s->name);
+    assert_string_equal(s->job.name, "resize+blur+sharpen");
+    assert_string_equal(s->key, c->key);
+    assert_int_equal(s->nsteps, 3);
+    assert_ptr_equal(s->steps[0].job, &cld_job_resize);
+    in.width = 251;
+    in.height = 188;
+    cld_chain_shapes(s, &in, part);
+    for (unsigned k = 1; k <= 3; k++) {
+        assert_int_equal(part[k].width, full[k].width);
+        assert_int_equal(part[k].height, full[k].height);
+    }
+    assert_true(real_param(&c->steps[0].params, "scale") == 0.5);
+    assert_true(cld_job_one_work(&s->job, &gpu));
+    /* The parts a split runs are the copy's own, made of its steps (the
+     * first part resizes to 501x376 too), not c's: each chain frees its
+     * own (ASan and valgrind catch a double free here). */
+    {
+        const struct cld_params *pp, *cp;
+        const struct cld_job *head = cld_chain_part(s, 0, 2, &pp);
+        const struct cld_job *chead = cld_chain_part(c, 0, 2, &cp);
+        struct cld_image hs[CLD_CHAIN_MAX_STEPS + 1];
+
+        assert_non_null(head);
+        assert_non_null(chead);
+        assert_ptr_not_equal(head, chead);
+        assert_ptr_equal(pp, &s->steps[0].params);
+        assert_string_equal(head->name, "resize+blur");
+        cld_chain_shapes(head->chain, &in, hs);
+        assert_int_equal(hs[2].width, full[2].width);
+        assert_int_equal(hs[2].height, full[2].height);
+        assert_ptr_equal(cld_chain_part(s, 1, 3, &pp),
+                         &s->tail[1]->job);
+        assert_ptr_not_equal(s->tail[1], c->tail[1]);
+    }
+    cld_chain_destroy(s);
+
+    /* Decoded at 1/2: already 501x376, so the resize is left out. */
+    assert_int_equal(cld_chain_shrunk(c, 501, 376, ow, oh, &s), CLD_OK);
+    assert_int_equal(s->nsteps, 2);
+    assert_ptr_equal(s->steps[0].job, &cld_job_blur);
+    assert_ptr_equal(s->steps[1].job, &cld_job_sharpen);
+    assert_string_equal(s->job.name, "resize+blur+sharpen");
+    assert_string_equal(s->job.family, cld_job_blur.family);
+    in.width = 501;
+    in.height = 376;
+    cld_chain_shapes(s, &in, part);
+    assert_int_equal(part[2].width, full[3].width);
+    assert_int_equal(part[2].height, full[3].height);
+    cld_chain_destroy(s);
+    cld_chain_destroy(c);
+
+    /* Merging is found for the copy's own steps: dither alone still may
+     * need its fallback on a GPU. */
+    c = make_chain(dither, 2);
+    assert_int_equal(cld_chain_shrunk(c, 50, 40, 50, 40, &s), CLD_OK);
+    assert_int_equal(s->nsteps, 1);
+    assert_false(cld_chain_merges(s, &gpu));
+    cld_chain_destroy(s);
+    cld_chain_destroy(c);
+
+    c = make_chain(jobs + 1, 2);
+    assert_int_equal(cld_chain_shrunk(c, 50, 40, 100, 80, &s),
+                     CLD_ERR_INTERNAL);
+    assert_null(s);
+    cld_chain_destroy(c);
 }
 
 /* Regression (fuzz_options, out of memory): finishing a chain plans it on
@@ -656,6 +757,7 @@ int main(void)
         cmocka_unit_test(test_chain_workload),
         cmocka_unit_test(test_chain_shapes),
         cmocka_unit_test(test_chain_merges),
+        cmocka_unit_test(test_chain_shrunk_copy),
         cmocka_unit_test(test_chain_large_resizes_probe_small),
         cmocka_unit_test(test_chain_split_blur_dither),
         cmocka_unit_test(test_chain_parallel_does_not_split),

@@ -6,9 +6,12 @@
  * readback of the output per item, and uploads of the input and the
  * steps' small tables only); a chain whose step has a host step runs step
  * by step and still equals the composition; `cldispatch run A then B`
- * writes what the composition gives; and a chain split across a device
- * and the host by placement (test_chain_split_through_engine) writes the
- * composition too.
+ * writes what the composition gives; a chain split across a device and
+ * the host by placement (test_chain_split_through_engine) writes the
+ * composition too; and a chain that starts with resize shrinks JPEG
+ * inputs on load (within the stated tolerance of the full decode; exactly
+ * the remaining steps when the decode is the resize's size; never PNG or
+ * PPM, nor with --no-shrink-on-load).
  *
  * Tolerance: none. Every 8-bit image job gives its reference's bytes on
  * every target (test_exact_pocl), so every chain is compared byte for
@@ -704,6 +707,275 @@ static void test_chain_split_through_engine(void **state)
     free(dir);
 }
 
+/* ---- shrink-on-load -------------------------------------------------- */
+
+/* The tolerance of shrink-on-load against the full decode, as for resize
+ * alone (test_codec.c, stated in the README): a chain that starts with
+ * resize is held to it at its output. */
+#define SHRINK_MIN_PSNR 40.0
+#define SHRINK_MAX_DIFF 40
+
+/* The real photographs (JPEG): colour 4:2:0, greyscale, and an odd
+ * height (rocket.jpg, 640x427), which no DCT scale divides: never shrunk,
+ * so its output is the full path's, byte for byte. */
+static const char *const photos[] = {"mate_storm.jpg",
+                                     "kde_grey_2560x1600.jpg",
+                                     "hubble_deep_field.jpg", "rocket.jpg"};
+#define NPHOTOS (sizeof photos / sizeof photos[0])
+
+/* Run chain c by the batch, in this process, over inputs into dir/name
+ * (PNG) on device, with shrink-on-load or not; every item is done. */
+static void run_batch(const struct cld_chain *c, const char *device,
+                      bool no_shrink, char *const *inputs, int n,
+                      const char *dir, const char *name,
+                      struct cld_batch_result *res)
+{
+    struct cld_batch_opts o;
+    char out[4400];
+
+    memset(&o, 0, sizeof o);
+    snprintf(out, sizeof out, "%s/%s", dir, name);
+    o.job = &c->job;
+    o.outdir = out;
+    o.format = CLD_FMT_PNG;
+    o.no_shrink_on_load = no_shrink;
+    o.device = device;
+    o.threads = 2;
+    o.overwrite = true;
+    o.out = stdout;
+    o.err = stderr;
+    memset(res, 0, sizeof *res);
+    assert_int_equal(cld_batch_run(&o, inputs, n, res), CLD_OK);
+    assert_int_equal(res->done, (unsigned)n);
+    assert_int_equal(res->failed, 0);
+}
+
+/* The PNG the batch wrote for input `photo` into dir/name. */
+static void load_output(const char *dir, const char *name, const char *photo,
+                        struct cld_image *img)
+{
+    char path[4600];
+    const char *dot = strrchr(photo, '.');
+
+    snprintf(path, sizeof path, "%s/%s/%.*s.png", dir, name,
+             (int)(dot - photo), photo);
+    if (cld_image_load(path, NULL, img) != CLD_OK)
+        fail_msg("%s", cld_error_detail());
+}
+
+static void resize_need(void *arg, uint32_t w, uint32_t h, uint32_t *mw,
+                        uint32_t *mh)
+{
+    assert_int_equal(cld_resize_output_size(arg, w, h, mw, mh), CLD_OK);
+}
+
+/* Load photo as the batch does for chain c when it shrinks on load: the
+ * factor used and the decoded pixels. */
+static unsigned shrunk_decode(const struct cld_chain *c, const char *photo,
+                              struct cld_data *d)
+{
+    struct cld_params p = c->steps[0].params;
+    struct cld_load_opts lo = {.min_size = resize_need, .min_size_arg = &p};
+    struct cld_load_info info;
+
+    memset(d, 0, sizeof *d);
+    d->kind = CLD_DATA_IMAGE;
+    if (cld_image_load_ex(cld_test_image(photo), &lo, &d->img, &info) !=
+        CLD_OK)
+        fail_msg("%s: %s", photo, cld_error_detail());
+    return info.shrink;
+}
+
+/* The targets a batch test runs on: the host, then each device by
+ * index; returns how many. */
+static int batch_targets(const struct fix *f, char devices[4][16])
+{
+    int n = 0;
+
+    snprintf(devices[n++], 16, "host");
+    for (int d = 0; d < f->list.ndevices && n < 4; d++)
+        snprintf(devices[n++], 16, "%d", d);
+    return n;
+}
+
+/* Chains that start with resize, over the real photographs, on the host
+ * and on every PoCL device: decoded at a reduced scale against the full
+ * decode (--no-shrink-on-load), the same output size and within the
+ * tolerance; the batch counts the items it shrank, as the loader decides
+ * them. 0.25 and 0.5 reach a DCT scale exactly on most of these sides
+ * (the resize is then left out); 0.2 decodes at 1/2 and resizes the
+ * rest. */
+static void test_chain_shrink_on_load_tolerance(void **state)
+{
+    const struct fix *f = *state;
+    static const char *const blur[] = {"resize", "blur"};
+    static const char *const sharpen[] = {"resize", "sharpen"};
+    static const struct {
+        const char *const *names;
+        const char *sets[2];
+        unsigned shrunk;   /* photos decoded at a reduced scale */
+    } cases[] = {
+        {blur, {"scale=0.25", "sigma=2"}, NPHOTOS - 1},
+        {sharpen, {"scale=0.5", NULL}, NPHOTOS - 1},
+        {blur, {"scale=0.2", "sigma=2"}, NPHOTOS - 1},
+    };
+    char *dir = cld_test_tmpdir();
+    char *inputs[NPHOTOS];
+    char devices[4][16];
+    int ndev = batch_targets(f, devices);
+
+    assert_non_null(dir);
+    for (size_t i = 0; i < NPHOTOS; i++)
+        inputs[i] = (char *)cld_test_image(photos[i]);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        struct cld_chain *c = make_chain(cases[k].names, cases[k].sets, 2);
+        unsigned want = 0, shrink[NPHOTOS];
+
+        for (size_t i = 0; i < NPHOTOS; i++) {
+            struct cld_data d;
+
+            shrink[i] = shrunk_decode(c, photos[i], &d);
+            want += shrink[i] > 1;
+            cld_data_free(&d);
+        }
+        assert_int_equal(want, cases[k].shrunk);
+        for (int d = 0; d < ndev; d++) {
+            struct cld_batch_result res;
+
+            run_batch(c, devices[d], true, inputs, NPHOTOS, dir, "full",
+                      &res);
+            assert_int_equal(res.shrunk, 0);
+            run_batch(c, devices[d], false, inputs, NPHOTOS, dir, "shrunk",
+                      &res);
+            assert_int_equal(res.shrunk, want);
+            for (size_t i = 0; i < NPHOTOS; i++) {
+                struct cld_image a, b;
+                int maxdiff;
+                double psnr;
+
+                load_output(dir, "full", photos[i], &a);
+                load_output(dir, "shrunk", photos[i], &b);
+                assert_true(cld_test_image_diff(&a, &b, &maxdiff, &psnr));
+                print_message("%s %s on %s, %s: shrink %u, max "
+                              "difference %d, PSNR %.1f dB\n", c->name,
+                              cases[k].sets[0], devices[d], photos[i],
+                              shrink[i], maxdiff, psnr);
+                if (shrink[i] == 1)
+                    assert_int_equal(maxdiff, 0);
+                else if (psnr < SHRINK_MIN_PSNR ||
+                         maxdiff > SHRINK_MAX_DIFF)
+                    fail_msg("%s %s on %s, %s: outside the tolerance",
+                             c->name, cases[k].sets[0], devices[d],
+                             photos[i]);
+                cld_image_free(&a);
+                cld_image_free(&b);
+            }
+        }
+        cld_chain_destroy(c);
+    }
+    cld_test_rmtree(dir);
+    free(dir);
+}
+
+/* A chain whose resize reaches a DCT scale exactly (--size a quarter, a
+ * half of the photograph): the decode is step 0's output, the resize is
+ * left out, and what the batch writes is the remaining steps' references
+ * on the reduced decode, byte for byte, on the host and every device. */
+static void test_chain_shrink_on_load_exact_scale(void **state)
+{
+    const struct fix *f = *state;
+    static const char *const blur[] = {"resize", "blur"};
+    static const char *const sharpen[] = {"resize", "sharpen"};
+    static const struct {
+        const char *photo;
+        const char *const *names;
+        const char *sets[2];
+        unsigned shrink;
+    } cases[] = {
+        {"mate_storm.jpg", blur, {"size=480x320", "sigma=2"}, 4},
+        {"kde_grey_2560x1600.jpg", sharpen, {"size=1280x800", NULL}, 2},
+    };
+    char *dir = cld_test_tmpdir();
+    char devices[4][16];
+    int ndev = batch_targets(f, devices);
+
+    assert_non_null(dir);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        struct cld_chain *c = make_chain(cases[k].names, cases[k].sets, 2);
+        char *in[1] = {(char *)cld_test_image(cases[k].photo)};
+        struct cld_data d, want;
+        uint32_t ow, oh;
+
+        assert_int_equal(shrunk_decode(c, cases[k].photo, &d),
+                         cases[k].shrink);
+        assert_int_equal(cld_resize_output_size(&c->steps[0].params, 1, 1,
+                                                &ow, &oh), CLD_OK);
+        assert_int_equal(d.img.width, ow);
+        assert_int_equal(d.img.height, oh);
+        memset(&want, 0, sizeof want);
+        assert_int_equal(c->steps[1].job->run_host(&c->steps[1].params, &d,
+                                                   &want), CLD_OK);
+        for (int t = 0; t < ndev; t++) {
+            struct cld_batch_result res;
+            struct cld_image got;
+
+            run_batch(c, devices[t], false, in, 1, dir, "exact", &res);
+            assert_int_equal(res.shrunk, 1);
+            load_output(dir, "exact", cases[k].photo, &got);
+            cld_test_assert_same_image(&got, &want.img);
+            cld_image_free(&got);
+        }
+        cld_data_free(&want);
+        cld_data_free(&d);
+        cld_chain_destroy(c);
+    }
+    cld_test_rmtree(dir);
+    free(dir);
+}
+
+/* PNG and PPM inputs are never shrunk, and --no-shrink-on-load decodes
+ * JPEGs at full size for a chain too: the batch counts none, and writes
+ * the composition of the references on the full image, byte for byte, on
+ * the host and every device. */
+static void test_chain_shrink_on_load_only_jpeg(void **state)
+{
+    const struct fix *f = *state;
+    static const char *const names[] = {"resize", "blur"};
+    static const char *const sets[] = {"scale=0.25", "sigma=2"};
+    static const char *const files[] = {"astronaut.png", "astronaut.ppm",
+                                        "mate_storm.jpg"};
+    struct cld_chain *c = make_chain(names, sets, 2);
+    char *dir = cld_test_tmpdir();
+    char devices[4][16];
+    int ndev = batch_targets(f, devices);
+
+    assert_non_null(dir);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char *in[1] = {(char *)cld_test_image(files[i])};
+        bool jpeg = strstr(files[i], ".jpg") != NULL;
+        struct cld_data full, want;
+
+        cld_test_load(files[i], &full);
+        reference(c, &full, &want);
+        for (int t = 0; t < ndev; t++) {
+            struct cld_batch_result res;
+            struct cld_image got;
+
+            /* A JPEG with the option; the others without. */
+            run_batch(c, devices[t], jpeg, in, 1, dir, "o", &res);
+            assert_int_equal(res.shrunk, 0);
+            load_output(dir, "o", files[i], &got);
+            cld_test_assert_same_image(&got, &want.img);
+            cld_image_free(&got);
+        }
+        cld_data_free(&want);
+        cld_data_free(&full);
+    }
+    cld_chain_destroy(c);
+    cld_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -713,6 +985,9 @@ int main(void)
         cmocka_unit_test(test_chain_cli_writes_composition),
         cmocka_unit_test(test_chain_cli_explain_and_plan),
         cmocka_unit_test(test_chain_split_through_engine),
+        cmocka_unit_test(test_chain_shrink_on_load_tolerance),
+        cmocka_unit_test(test_chain_shrink_on_load_exact_scale),
+        cmocka_unit_test(test_chain_shrink_on_load_only_jpeg),
     };
 
     if (!cld_test_have_device())

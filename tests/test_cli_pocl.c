@@ -414,8 +414,9 @@ static long file_bytes(const char *dir, const char *name)
 }
 
 /* The codec options from the command line: PNG levels, EXIF orientation
- * (applied by default, kept on request) and shrink-on-load, which the
- * summary line and --explain report. */
+ * (applied by default, kept on request) and shrink-on-load (of resize, and
+ * of a chain that starts with it), which the summary line and --explain
+ * report. */
 static void test_cli_codec_options(void **state)
 {
     char *tmp = cld_test_tmpdir();
@@ -454,6 +455,24 @@ static void test_cli_codec_options(void **state)
                          "--no-shrink-on-load %s -o %s/full", six, tmp), 0);
     assert_null(strstr(output, "shrink-on-load"));
     image_size(tmp, "full/6.jpg", &w, &h);
+    assert_int_equal(w, 16);
+    assert_int_equal(h, 12);
+    /* A chain that starts with resize shrinks on load too, and says so;
+     * not with the option. */
+    assert_int_equal(run("run resize --scale 0.25 %s then blur --device "
+                         "host --explain -o %s/chain", six, tmp), 0);
+    assert_non_null(strstr(output, "1 done, 0 failed (1 JPEG decoded at "
+                                   "reduced size: shrink-on-load)"));
+    assert_non_null(strstr(output, "shrink-on-load: 1 JPEG item decoded "
+                                   "at 1/4 scale"));
+    image_size(tmp, "chain/6.jpg", &w, &h);
+    assert_int_equal(w, 16);
+    assert_int_equal(h, 12);
+    assert_int_equal(run("run resize --scale 0.25 %s then blur --device "
+                         "host --explain --no-shrink-on-load -o "
+                         "%s/chainfull", six, tmp), 0);
+    assert_null(strstr(output, "shrink-on-load"));
+    image_size(tmp, "chainfull/6.jpg", &w, &h);
     assert_int_equal(w, 16);
     assert_int_equal(h, 12);
     cld_test_rmtree(tmp);

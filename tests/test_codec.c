@@ -448,10 +448,10 @@ static void resize_both_ways(const char *name, double scale,
 
 /* Shrink-on-load against the full decode, resize on the host both ways, on
  * the real photographs: the same output size, and within the stated
- * tolerance. Measured here: 40.8-57.3 dB, largest single difference 34
+ * tolerance. Measured here: 40.8-57.3 dB, largest single difference 33
  * (at a sharp colour edge, where the scaled decode treats the subsampled
- * chroma differently). The factor chosen is the largest whose result is
- * the output size or at least twice it. */
+ * chroma differently). The factor chosen is the largest that divides both
+ * sides and whose result is the output size or at least twice it. */
 #define SHRINK_MIN_PSNR 40.0
 #define SHRINK_MAX_DIFF 40
 static void test_codec_shrink_on_load_tolerance(void **state)
@@ -469,7 +469,14 @@ static void test_codec_shrink_on_load_tolerance(void **state)
         {"kde_grey_2560x1600.jpg", 0.5, 2},   /* greyscale */
         {"kde_grey_2560x1600.jpg", 0.1, 4},
         {"hubble_deep_field.jpg", 0.25, 4},
-        {"rocket.jpg", 0.2, 2},
+        /* 427 rows, which no factor divides: a reduced decode's last
+         * row would stand for a partial block, and its rows drift from
+         * the resize's (at 0.5, 1/2 is the output size and measured 33 dB
+         * and 107 levels; at 0.25 and 0.2, 1/2 measured 40.2 dB and 47
+         * levels, and 41.7 dB and 34). Full decode. */
+        {"rocket.jpg", 0.5, 1},
+        {"rocket.jpg", 0.25, 1},
+        {"rocket.jpg", 0.2, 1},
         /* 1/2 would leave a resize of 1.25x: full decode instead. */
         {"rocket.jpg", 0.4, 1},
         {"rocket.jpg", 0.6, 1},               /* under 2x */

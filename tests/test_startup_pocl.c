@@ -2,7 +2,9 @@
  * initialise OpenCL once an earlier run has cached the device inventory
  * (shown by the discovery counter, not by timing); a run that needs a
  * device, a forced device, or a changed OpenCL installation discovers for
- * real. Each test works in its own cache folder. */
+ * real; items that shrink on load (a chain that starts with resize) are
+ * placed at the size they decode at. Each test works in its own cache
+ * folder. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,8 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "batch.h"
+#include "chain.h"
 #include "device.h"
 #include "fixtures.h"
 #include "image_io.h"
@@ -212,6 +217,63 @@ static void test_startup_changed_installation_rediscovers(void **state)
     check_gray(f);
 }
 
+/* A chain that starts with resize is pre-placed, like resize alone, at
+ * the size its JPEG inputs decode at: six 4224x3168 photographs made an
+ * eighth (then grey) are predicted faster on a device when decoded at
+ * full size (the resize of 13 megapixels each), so that run discovers;
+ * shrunk on load to the output size, the rest of the chain (grayscale on
+ * 528x396) belongs on the host, and OpenCL is not started. */
+static void test_startup_chain_sees_shrink_on_load(void **state)
+{
+    struct fx *f = *state;
+    char *in[1] = {f->small};
+    char folder[4300], link[4400], out[4300];
+    struct cld_chain *c;
+    struct cld_params p;
+    unsigned n0 = cld_device_discover_count();
+
+    snprintf(folder, sizeof folder, "%s/photos", f->tmp->dir);
+    assert_int_equal(mkdir(folder, 0755), 0);
+    for (int i = 0; i < 6; i++) {
+        snprintf(link, sizeof link, "%s/d%d.jpg", folder, i);
+        assert_int_equal(symlink(cld_test_image("dragonfly_by_bolly.jpg"),
+                                 link), 0);
+    }
+    assert_int_equal(cld_chain_create(&c), CLD_OK);
+    cld_params_default(&p, &cld_job_resize);
+    assert_int_equal(cld_params_set_real(&p, "scale", 0.125), CLD_OK);
+    assert_int_equal(cld_chain_add(c, &cld_job_resize, &p), CLD_OK);
+    cld_params_default(&p, cld_job_find("grayscale"));
+    assert_int_equal(cld_chain_add(c, cld_job_find("grayscale"), &p),
+                     CLD_OK);
+    assert_int_equal(cld_chain_finish(c), CLD_OK);
+
+    run(f, "grayscale", NULL, NULL, in, 1, 1);
+    assert_int_equal(cld_device_discover_count(), n0 + 1);
+    for (int shrink = 0; shrink < 2; shrink++) {
+        struct cld_batch_opts o;
+        struct cld_batch_result res;
+        char *photos[1] = {folder};
+
+        memset(&o, 0, sizeof o);
+        snprintf(out, sizeof out, "%s/chain", f->tmp->dir);
+        o.job = &c->job;
+        o.outdir = out;
+        o.no_shrink_on_load = !shrink;
+        o.threads = 2;
+        o.overwrite = true;
+        o.out = stdout;
+        o.err = stderr;
+        assert_int_equal(cld_batch_run(&o, photos, 1, &res), CLD_OK);
+        assert_int_equal(res.done, 6);
+        assert_int_equal(res.failed, 0);
+        assert_int_equal(res.shrunk, shrink ? 6 : 0);
+        /* Discovery at full size only. */
+        assert_int_equal(cld_device_discover_count(), n0 + 2);
+    }
+    cld_chain_destroy(c);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -219,6 +281,7 @@ int main(void)
         T(test_startup_host_items_never_start_opencl),
         T(test_startup_device_items_start_opencl),
         T(test_startup_changed_installation_rediscovers),
+        T(test_startup_chain_sees_shrink_on_load),
     };
 
     if (!cld_test_have_device())
