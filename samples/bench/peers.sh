@@ -20,8 +20,9 @@
 # 10-30x slower than the others, runs in the first MAGICK_ROUNDS rounds
 # only (default 1).
 #
-# Measurement only: needs python3-opencv, libvips-tools, imagemagick and
-# libimage-exiftool-perl, which the project itself does not.
+# Measurement only: needs python3-opencv, libvips-tools, imagemagick,
+# libimage-exiftool-perl and libjpeg-turbo-progs (jpegtran), which the
+# project itself does not.
 #
 #   samples/bench/peers.sh [ROUNDS] [ROWS]   # defaults: 5 "png ppm jpeg"
 #   CLDISPATCH=build/cldispatch KEEP=1 samples/bench/peers.sh 3 jpeg
@@ -38,7 +39,7 @@ ROWS=${2:-png ppm jpeg}
 MAGICK_ROUNDS=${MAGICK_ROUNDS:-1}
 PY=/usr/bin/python3
 
-for tool in "$CLDISPATCH" vips vipsthumbnail convert mogrify exiftool; do
+for tool in "$CLDISPATCH" vips vipsthumbnail convert mogrify exiftool jpegtran; do
   command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 2; }
 done
 $PY -c 'import cv2' || { echo "missing: python3-opencv" >&2; exit 2; }

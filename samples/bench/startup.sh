@@ -5,7 +5,8 @@
 # how a tiny auto run compares with --device host.
 #
 # Each cell runs one PPM image through one job, as a whole `cldispatch run`
-# process, once per target per round; rounds are interleaved and the
+# process, once per target per round (after an untimed `sync`, the
+# targets in an order that turns each round); rounds are interleaved and the
 # minimum per target is kept (the machine may be shared). The inputs are
 # made at run time from samples/images in a temporary folder. The cache
 # folder is the script's own: it is calibrated first (`--calibrate`,
@@ -47,9 +48,13 @@ opts() {
   esac
 }
 
-# Nanoseconds of one whole command.
+# Nanoseconds of one whole command. Every command fsyncs its output, so
+# `sync` first (untimed): otherwise the previous command's data, still
+# being written back, lands on this one's fsync (a 64x64 run timed right
+# after a 4000x2800 one took twice as long as the same run elsewhere).
 timed() {
   local t0 t1
+  sync
   t0=$(date +%s%N)
   "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; return 1; }
   t1=$(date +%s%N)
@@ -60,7 +65,11 @@ declare -A best
 for r in $(seq "$ROUNDS"); do
   for j in $JOBS; do
     for s in $SIZES; do
-      for t in "${targets[@]}"; do
+      # Each round starts the targets at another one, so that none always
+      # runs right after the same command.
+      n=${#targets[@]}
+      for i in $(seq 0 $((n - 1))); do
+        t=${targets[$(( (i + r) % n ))]}
         # shellcheck disable=SC2046
         ns=$(timed "$CLDISPATCH" run "$j" $(opts "$j") --device "$t" \
           --overwrite "$work/in-$s/chelsea.ppm" -o "$work/out")
