@@ -554,10 +554,10 @@ static enum cld_status device_failed(struct item *it, int target,
     /* Synchronously: a failure there comes back here for the next. */
     again = place_and_run(it, in, res, NULL, NULL);
     if (again == CLD_OK && first) {
-        pthread_mutex_lock(&b->lock);
         /* A split part's error line names its target already. */
         bool named = strstr(line, name) != NULL;
 
+        pthread_mutex_lock(&b->lock);
         fprintf(o->err, "%scldispatch: warning: %s: %s%s%s; done again "
                 "on another target\n", clear_line(b),
                 it->src[0] ? it->src[0] : it->out, line,
