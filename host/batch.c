@@ -403,18 +403,31 @@ enum cld_status cld_batch_run(const struct cld_batch_opts *o,
     cld_history_init(&b.hist);
     cld_history_init(&b.fresh);
     pthread_mutex_init(&b.lock, NULL);
+    pthread_cond_init(&b.setup_cond, NULL);
     if ((st = plan(&b, inputs, ninputs)) != CLD_OK ||
         (st = check_outputs(&b)) != CLD_OK)
         goto out;
     if ((st = cld_mkdir_p(o->outdir)) != CLD_OK)
         goto out;
-    if ((st = cld_engine_setup_targets(&b)) != CLD_OK)
-        goto out;
     cld_launch_set_inflight(o->inflight);
     if ((st = cld_trace_create(o->trace_path != NULL, &b.trace)) != CLD_OK)
         goto out;
     cld_trace_set_current(b.trace);
+    /* The workers first: a thread started while OpenCL's libraries load
+     * waits for the loader's lock. */
     if ((st = cld_executor_create(threads, 2 * threads, &ex)) != CLD_OK)
+        goto out;
+    /* The targets (OpenCL's discovery and contexts, 20-30 ms with PoCL)
+     * are set up while the workers decode the first items; the plain
+     * loop (--inflight 1) sets them up first, as a plain loop would. */
+    if (o->inflight == 1 || threads == 1)
+        st = cld_engine_setup_targets(&b);
+    else if (cld_device_selector_check(o->device ? o->device : "auto") ==
+             CLD_OK)
+        st = cld_engine_setup_start(&b);
+    else
+        st = cld_engine_setup_targets(&b);  /* its usage error, at once */
+    if (st != CLD_OK)
         goto out;
     b.ex = ex;
     for (size_t i = 0; i < b.nitems; i++)
@@ -428,6 +441,8 @@ enum cld_status cld_batch_run(const struct cld_batch_opts *o,
             goto out;
     }
     cld_executor_drain(ex);
+    if ((st = cld_engine_setup_join(&b)) != CLD_OK)
+        goto out;
     summarize(&b, res);
     if (o->trace_path &&
         cld_trace_write(b.trace, o->trace_path, b.t_start) != CLD_OK)
@@ -438,6 +453,16 @@ enum cld_status cld_batch_run(const struct cld_batch_opts *o,
     res->shrunk = b.shrunk[1] + b.shrunk[2] + b.shrunk[3];
 out:
     cld_executor_destroy(ex);
+    if (b.setup_running) {
+        /* Failed after the start: the setup's own error is not this one. */
+        enum cld_status err = st;
+        char detail[1024];
+
+        snprintf(detail, sizeof detail, "%s", cld_error_detail());
+        cld_engine_setup_join(&b);
+        if (err != CLD_OK)
+            cld_error_set(err, "%s", detail);
+    }
     cld_trace_set_current(NULL);
     cld_trace_destroy(b.trace);
     if (b.store && b.fresh.n > 0
@@ -464,6 +489,7 @@ out:
     cld_history_clear(&b.fresh);
     cld_profile_store_close(b.store);
     cld_targets_destroy(b.targets);
+    pthread_cond_destroy(&b.setup_cond);
     pthread_mutex_destroy(&b.lock);
     return st;
 }

@@ -648,6 +648,12 @@ enum cld_status cld_engine_run_item(void *arg)
     st = load_input(it, &in);
     if (it->src[0])
         span(it, "decode", t0);
+    /* The targets may still be setting up (cld_engine_setup_start). */
+    if (st == CLD_OK && !shrunk_to_size(it, &in) &&
+        cld_engine_setup_wait(it->b) != CLD_OK) {
+        cld_data_free(&in);
+        return CLD_ERR_CL;  /* the batch fails with the setup's error */
+    }
     if (st == CLD_OK && shrunk_to_size(it, &in)) {
         /* Shrink-on-load made the output size itself: resizing to the
          * same size is a copy, so the decoded pixels are the result. */
@@ -691,7 +697,11 @@ void cld_engine_item_done(struct cld_future *f, void *user)
     enum cld_status st = cld_future_status(f);
 
     pthread_mutex_lock(&b->lock);
-    if (st != CLD_OK) {
+    if (st != CLD_OK && b->setup_done && b->setup_st != CLD_OK) {
+        /* Dropped: the targets could not be set up, which the batch
+         * reports once. */
+        it->st = st;
+    } else if (st != CLD_OK) {
         it->st = st;
         free(it->err);
         it->err = strdup(cld_future_detail(f));

@@ -331,6 +331,48 @@ static void test_cli_kernel_build_failure(void **state)
     free(tmp);
 }
 
+/* A pipelined batch sets its targets up on a thread of its own while the
+ * first items decode. When that fails (no device matches the selector,
+ * or every device is dropped), the batch fails with that one error: no
+ * line per item, nothing written, the exit code of a device error (3);
+ * the items decoded meanwhile are dropped quietly. */
+static void test_cli_background_setup_failure(void **state)
+{
+    char *tmp = cld_test_tmpdir();
+    char out[4200];
+    const char *imgs[] = {"camera.png", "chelsea.png", "astronaut.png",
+                          "clock_motion.png", "rocket.jpg", "mate_storm.jpg"};
+    char list[4096] = "";
+
+    (void)state;
+    assert_non_null(tmp);
+    for (size_t i = 0; i < sizeof imgs / sizeof imgs[0]; i++) {
+        size_t n = strlen(list);
+
+        snprintf(list + n, sizeof list - n, " %s", cld_test_image(imgs[i]));
+    }
+    snprintf(out, sizeof out, "%s/gpu", tmp);
+    assert_int_equal(run("run blur -j 2 --device gpu%s -o %s", list, out),
+                     3);
+    assert_int_equal(count_lines_with("cldispatch:"), 1);
+    assert_non_null(strstr(output, "cldispatch: no device matches 'gpu'"));
+    assert_true(cld_test_count_entries(out) <= 0);
+    /* Every device dropped by discovery, a device forced. */
+    setenv("CLDISPATCH_FAULT", "clGetDeviceInfo:0:CL_OUT_OF_HOST_MEMORY", 1);
+    snprintf(out, sizeof out, "%s/cpu", tmp);
+    assert_int_equal(run("run blur -j 2 --device cpu%s -o %s", list, out),
+                     3);
+    unsetenv("CLDISPATCH_FAULT");
+    assert_int_equal(count_lines_with("cldispatch: warning: OpenCL "
+                                      "platform 0"), 1);
+    assert_int_equal(count_lines_with("cldispatch: no device matches "
+                                      "'cpu'"), 1);
+    assert_int_equal(count_lines_with("cldispatch:"), 2);
+    assert_true(cld_test_count_entries(out) <= 0);
+    cld_test_rmtree(tmp);
+    free(tmp);
+}
+
 /* A platform or device that discovery drops is named once on stderr with
  * the failing call, in `run` as in `--devices`, instead of vanishing. */
 static void test_cli_dropped_devices_warned(void **state)
@@ -535,6 +577,7 @@ int main(void)
         cmocka_unit_test(test_cli_inflight_and_copy_path),
         cmocka_unit_test(test_cli_kernel_build_failure),
         cmocka_unit_test(test_cli_dropped_devices_warned),
+        cmocka_unit_test(test_cli_background_setup_failure),
         cmocka_unit_test(test_cli_codec_warning_names_file),
         cmocka_unit_test(test_cli_codec_options),
         cmocka_unit_test(test_cli_progress_trace_summary),
