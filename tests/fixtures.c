@@ -11,6 +11,7 @@
 #include "fsutil.h"
 #include "image_io.h"
 #include "jobs.h"
+#include "profile.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -288,4 +289,14 @@ void cld_test_assert_same_image(const struct cld_image *a,
     assert_int_equal(a->channels, b->channels);
     assert_memory_equal(a->data, b->data,
                         (size_t)a->width * a->height * a->channels);
+}
+
+void cld_test_saved_history(struct cld_history *h)
+{
+    struct cld_profile_store *s = NULL;
+
+    cld_history_init(h);
+    assert_int_equal(cld_profile_store_open(NULL, &s), CLD_OK);
+    assert_int_equal(cld_profile_load_history(s, h), CLD_OK);
+    cld_profile_store_close(s);
 }

@@ -82,6 +82,11 @@ int cld_test_devices_teardown(void **state);
 
 struct cld_data;
 
+/* The run history saved in the cache folder of XDG_CACHE_HOME, into h
+ * (initialised here; the caller clears it with cld_history_clear). */
+struct cld_history;
+void cld_test_saved_history(struct cld_history *h);
+
 /* A device run for cld_test_fault_sweep: fills out from what arg holds. */
 typedef enum cld_status (*cld_test_run_fn)(void *arg, struct cld_data *out);
 

@@ -559,14 +559,10 @@ static unsigned count_lines(const char *text, const char *s)
  * target). */
 static unsigned history_samples(const char *job, const char *key)
 {
-    struct cld_profile_store *s = NULL;
     struct cld_history h;
     unsigned n = 0;
 
-    cld_history_init(&h);
-    assert_int_equal(cld_profile_store_open(NULL, &s), CLD_OK);
-    assert_int_equal(cld_profile_load_history(s, &h), CLD_OK);
-    cld_profile_store_close(s);
+    cld_test_saved_history(&h);
     for (size_t i = 0; i < h.n; i++) {
         if (strcmp(h.entries[i].job, job) == 0 &&
             (!key || strcmp(h.entries[i].key, key) == 0))

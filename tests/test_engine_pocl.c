@@ -361,14 +361,10 @@ static void whole_batch(struct fx *f, const char *device, bool copy,
  * for a duration once gave hours). */
 static void check_history(void)
 {
-    struct cld_profile_store *s;
     struct cld_history h;
     size_t dev = 0;
 
-    cld_history_init(&h);
-    assert_int_equal(cld_profile_store_open(NULL, &s), CLD_OK);
-    assert_int_equal(cld_profile_load_history(s, &h), CLD_OK);
-    cld_profile_store_close(s);
+    cld_test_saved_history(&h);
     for (size_t i = 0; i < h.n; i++) {
         const struct cld_history_entry *e = &h.entries[i];
 
