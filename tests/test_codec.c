@@ -524,6 +524,35 @@ static void test_codec_shrink_on_load_tolerance(void **state)
     }
 }
 
+/* The rule the loader and the start-up pre-plan share: the extent (side /
+ * factor) at least twice the output on both sides, or the decode the
+ * output size on both, dividing the side or where the full image's resize
+ * averages it. */
+static void test_codec_shrink_fits_rule(void **state)
+{
+    (void)state;
+    /* Divides, and is the output. */
+    assert_true(cld_jpeg_shrink_fits(1000, 752, 2, 500, 376));
+    /* 1001 / 2 rounds up to the output, 501, whose full resize is
+     * bilinear (1001 / 501 < 2): full decode. */
+    assert_false(cld_jpeg_shrink_fits(1001, 751, 2, 501, 376));
+    /* 427 / 4 rounds up to the output, 107; the full resize averages
+     * (427 / 107 > 2): used, and resized by the extent 106.75. */
+    assert_true(cld_jpeg_shrink_fits(640, 427, 4, 160, 107));
+    /* Extent 213.5 rows, at least twice 85. */
+    assert_true(cld_jpeg_shrink_fits(640, 427, 2, 128, 85));
+    /* The decode's 214 rows are twice 107, its extent 213.5 is not (the
+     * resize would interpolate, not average). */
+    assert_false(cld_jpeg_shrink_fits(640, 427, 2, 160, 107));
+    /* 427 / 8 rounds up to 54, not 53; not twice either. */
+    assert_false(cld_jpeg_shrink_fits(640, 427, 8, 80, 53));
+    assert_true(cld_jpeg_shrink_fits(640, 427, 4, 80, 53));
+    /* Both sides must fit the same way. */
+    assert_false(cld_jpeg_shrink_fits(1000, 1000, 2, 500, 250));
+    assert_false(cld_jpeg_shrink_fits(640, 427, 1, 160, 107));
+    assert_false(cld_jpeg_shrink_fits(640, 427, 2, 0, 0));
+}
+
 /* Write img to path as a JPEG (quality 95) carrying EXIF orientation n:
  * an APP1 segment right after SOI, big-endian TIFF with the one tag. */
 static void save_oriented(const char *path, const struct cld_image *img,
@@ -635,6 +664,7 @@ int main(void)
         cmocka_unit_test(test_codec_orientation_upright),
         cmocka_unit_test(test_codec_orientation_kept),
         cmocka_unit_test(test_codec_orient_corners),
+        cmocka_unit_test(test_codec_shrink_fits_rule),
         cmocka_unit_test(test_codec_shrink_on_load_tolerance),
         TMP_TEST(test_codec_shrink_on_load_oriented),
     };
