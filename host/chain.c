@@ -267,17 +267,21 @@ static enum cld_status make_parts(struct cld_chain *c)
     return CLD_OK;
 }
 
-enum cld_status cld_chain_shrunk(const struct cld_chain *c, uint32_t width,
-                                 uint32_t height, uint32_t ow, uint32_t oh,
+enum cld_status cld_chain_shrunk(const struct cld_chain *c,
+                                 const struct cld_params *first,
+                                 uint32_t width, uint32_t height,
                                  struct cld_chain **out)
 {
     struct cld_chain *s;
     enum cld_status st;
 
     *out = NULL;
-    if (c->nsteps < 2 || c->steps[0].job != &cld_job_resize)
+    if (c->nsteps < 2 || c->steps[0].job != &cld_job_resize ||
+        first->decl != c->steps[0].params.decl)
         return cld_error_set(CLD_ERR_INTERNAL, "chain %s does not start "
                              "with resize", c->name);
+    if ((st = cld_job_validate(&cld_job_resize, first)) != CLD_OK)
+        return st;
     if ((st = cld_chain_create(&s)) != CLD_OK)
         return st;
     *s = *c;
@@ -285,14 +289,12 @@ enum cld_status cld_chain_shrunk(const struct cld_chain *c, uint32_t width,
      * makes its own below. */
     memset(s->head, 0, sizeof s->head);
     memset(s->tail, 0, sizeof s->tail);
-    if (width == ow && height == oh) {
+    if (cld_resize_copies(first, width, height)) {
         memmove(&s->steps[0], &s->steps[1],
                 (s->nsteps - 1) * sizeof s->steps[0]);
         s->nsteps--;
-    } else if ((st = cld_resize_set_size(&s->steps[0].params, ow, oh)) !=
-               CLD_OK) {
-        cld_chain_destroy(s);
-        return st;
+    } else {
+        s->steps[0].params = *first;
     }
     /* Name and parameter text stay c's: the job's strings are the
      * copy's own. */

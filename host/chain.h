@@ -92,18 +92,20 @@ const struct cld_job *cld_chain_part(const struct cld_chain *c,
                                      const struct cld_params **p);
 
 /* For an input that shrink-on-load decoded at a reduced scale (image_io.h)
- * when c starts with resize: a copy of c whose first step resizes the
- * reduced width x height input to ow x oh, the size that step gives the
- * full-size image (cld_resize_output_size), so that the chain's output
- * has the same size either way; when the input already is ow x oh, the
- * copy leaves the first step out and the rest runs unchanged on the
- * decode (a resize to the same size would only copy it). The copy keeps
+ * when c starts with resize: a copy of c whose first step has parameters
+ * first (resize's: c's first step's, set to the size that step gives the
+ * full-size image and to the decode's extent by cld_resize_set_size and
+ * cld_resize_set_source), so that the chain's output has the same size
+ * either way; when that resize would only copy the reduced width x height
+ * input (cld_resize_copies), the copy leaves the first step out and the
+ * rest runs unchanged on the decode. The copy keeps
  * c's name and parameter text, so that placement and the run history see
  * the same chain, and its job points at the copy; whether its steps merge
  * is found again for its own steps. Caller frees with cld_chain_destroy.
  * CLD_ERR_INTERNAL when c does not start with resize. */
-enum cld_status cld_chain_shrunk(const struct cld_chain *c, uint32_t width,
-                                 uint32_t height, uint32_t ow, uint32_t oh,
+enum cld_status cld_chain_shrunk(const struct cld_chain *c,
+                                 const struct cld_params *first,
+                                 uint32_t width, uint32_t height,
                                  struct cld_chain **out);
 
 /* Every step's parameters valid (cld_job_validate). */

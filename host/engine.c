@@ -53,22 +53,35 @@ const struct cld_params *cld_engine_shrink_params(const struct batch *b)
 }
 
 enum cld_status cld_engine_shrunk(struct item *it, uint32_t width,
-                                  uint32_t height, uint32_t sw, uint32_t sh)
+                                  uint32_t height, unsigned shrink,
+                                  int orientation)
 {
     const struct cld_params *p = cld_engine_shrink_params(it->b);
+    struct cld_params q;
     uint32_t ow, oh;
     enum cld_status st;
 
     if (!p)
         return cld_error_set(CLD_ERR_INTERNAL, "%s shrinks on load",
                              it->b->o->job->name);
-    if ((st = cld_resize_output_size(p, width, height, &ow, &oh)) != CLD_OK)
+    /* The output size from the full image; the mapping from the decode's
+     * extent (width / shrink, which is fractional when shrink does not
+     * divide a side). */
+    q = *p;
+    if ((st = cld_resize_output_size(p, width, height, &ow, &oh)) != CLD_OK ||
+        (st = cld_resize_set_size(&q, ow, oh)) != CLD_OK ||
+        (st = cld_resize_set_source(&q, width, height, shrink,
+                                    orientation)) != CLD_OK)
         return st;
-    if (!it->b->o->job->chain)
-        return cld_resize_set_size(&it->params, ow, oh);
+    if (!it->b->o->job->chain) {
+        it->params = q;
+        return CLD_OK;
+    }
     cld_chain_destroy(it->chain);
     it->chain = NULL;
-    st = cld_chain_shrunk(it->b->o->job->chain, sw, sh, ow, oh, &it->chain);
+    st = cld_chain_shrunk(it->b->o->job->chain, &q,
+                          (width + shrink - 1) / shrink,
+                          (height + shrink - 1) / shrink, &it->chain);
     it->job = it->chain ? &it->chain->job : it->b->o->job;
     return st;
 }
@@ -96,8 +109,8 @@ static enum cld_status load_image(struct item *it, struct cld_image *img)
     st = cld_image_load_ex(it->src[0], &lo, img, &info);
     if (st != CLD_OK || info.shrink == 1)
         return st;
-    st = cld_engine_shrunk(it, info.width, info.height, img->width,
-                           img->height);
+    st = cld_engine_shrunk(it, info.width, info.height, info.shrink,
+                           info.oriented ? info.orientation : 1);
     if (st != CLD_OK)
         return st;
     it->shrink = info.shrink;
@@ -567,16 +580,14 @@ static enum cld_status device_failed(struct item *it, int target,
     return again;
 }
 
-/* True when a resize item shrunk on load is already its output size (a
- * chain's own copy leaves its resize out instead: cld_chain_shrunk). */
+/* True when a resize item shrunk on load is already its output size,
+ * with the factor dividing both sides (a decode whose last row or column
+ * stands for a partial block still resamples to its true extent); a
+ * chain's own copy leaves its resize out instead: cld_chain_shrunk. */
 static bool shrunk_to_size(const struct item *it, const struct cld_data *in)
 {
-    uint32_t ow, oh;
-
     return it->shrink > 1 && it->job == &cld_job_resize &&
-           cld_resize_output_size(&it->params, in->img.width,
-                                  in->img.height, &ow, &oh) == CLD_OK &&
-           ow == in->img.width && oh == in->img.height;
+           cld_resize_copies(&it->params, in->img.width, in->img.height);
 }
 
 /* Save the item's result, count its pixels, and note its time. */

@@ -159,12 +159,17 @@ void cld_engine_record_split(struct batch *b, const struct cld_job *job,
  * the first step's for a chain that starts with resize), or NULL when
  * the batch decodes at full size (another job, --no-shrink-on-load). */
 const struct cld_params *cld_engine_shrink_params(const struct batch *b);
-/* After the input of it was decoded at sw x sh from a full width x
- * height: what the item runs so that its output is the size the full image
- * gives. For resize, its parameters ask for that size; for a chain, it
- * runs its own copy (it->chain, it->job). */
+/* After the input of it was decoded at 1/shrink scale from a full width x
+ * height (upright; turned upright by EXIF orientation after the decode, 1
+ * when not): what the item runs so that its output is the size the full
+ * image gives. The resize that takes the reduced decode asks for that
+ * size and maps by the decode's true extent (cld_resize_set_source); for
+ * resize its parameters, for a chain its own copy (it->chain, it->job),
+ * whose first step is that resize, or is left out when it would only
+ * copy. */
 enum cld_status cld_engine_shrunk(struct item *it, uint32_t width,
-                                  uint32_t height, uint32_t sw, uint32_t sh);
+                                  uint32_t height, unsigned shrink,
+                                  int orientation);
 
 /* Set up b->targets for the selector (engine_startup.c), or in auto mode
  * decide from the cached inventory that no item needs OpenCL. */

@@ -55,9 +55,11 @@ static void explain_targets(const struct batch *b, unsigned nprof)
  * it then runs, set up in *it as the load does it (cld_engine_shrunk: for
  * a chain, it->chain is then the caller's to free). The rule of
  * jpeg_pick_shrink in image_io.c, on the stored size (an orientation that
- * swaps the sides changes neither the pixel count nor the choice much).
- * True when the decode alone gives resize's output size: no job runs at
- * all. */
+ * swaps the sides changes neither the pixel count nor the choice much, and
+ * one that mirrors an axis only moves its partial sample), the same
+ * cld_jpeg_shrink_fits; the decode at 1/s is ceil(side / s). True when
+ * the decode alone gives resize's output size (s divides both sides): no
+ * job runs at all. */
 static bool preplan_shrink(struct item *it, uint32_t *w, uint32_t *h)
 {
     const struct cld_params *p = cld_engine_shrink_params(it->b);
@@ -77,16 +79,15 @@ static bool preplan_shrink(struct item *it, uint32_t *w, uint32_t *h)
     }
     fclose(f);
     for (uint32_t s = 8; s >= 2; s /= 2) {
-        uint32_t sw = *w / s, sh = *h / s;
+        uint32_t sw = (*w + s - 1) / s, sh = (*h + s - 1) / s;
 
-        if (*w % s != 0 || *h % s != 0)
-            continue;
-        if ((sw == ow && sh == oh) || (sw / 2 >= ow && sh / 2 >= oh)) {
-            if (cld_engine_shrunk(it, *w, *h, sw, sh) != CLD_OK)
+        if (cld_jpeg_shrink_fits(*w, *h, s, ow, oh)) {
+            if (cld_engine_shrunk(it, *w, *h, s, 1) != CLD_OK)
                 return false;
             *w = sw;
             *h = sh;
-            return !it->b->o->job->chain && sw == ow && sh == oh;
+            return !it->b->o->job->chain &&
+                   cld_resize_copies(&it->params, sw, sh);
         }
     }
     return false;

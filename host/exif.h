@@ -22,6 +22,20 @@ static inline int cld_orientation_swaps(int orientation)
     return orientation >= 5 && orientation <= 8;
 }
 
+/* True when the upright image's x (or y) axis runs against the stored
+ * one's: orientations 2, 3, 6, 7 (x) and 3, 4, 7, 8 (y). */
+static inline int cld_orientation_flips_x(int orientation)
+{
+    return orientation == 2 || orientation == 3 || orientation == 6 ||
+           orientation == 7;
+}
+
+static inline int cld_orientation_flips_y(int orientation)
+{
+    return orientation == 3 || orientation == 4 || orientation == 7 ||
+           orientation == 8;
+}
+
 /* Turn img upright by an EXIF orientation (1..8, as the EXIF specification
  * defines them: 2 mirror, 3 rotate 180, 4 flip, 5 transpose, 6 rotate 90
  * clockwise, 7 transverse, 8 rotate 90 anticlockwise). Replaces img's

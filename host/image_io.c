@@ -592,20 +592,44 @@ static int jpeg_orientation(const struct jpeg_decompress_struct *d)
     return 1;
 }
 
-/* Shrink-on-load: the largest DCT scaling (1/8, 1/4, 1/2) whose output is
- * exactly what the caller asked for, or at least twice it on both sides;
- * sets d's scale and returns the factor (1 when none fits). The request is
- * in upright terms, d's sizes are stored ones. A reduced decode that is
- * just above the target would leave a resize of less than 2x, which
- * interpolates instead of averaging and shows the aliasing that the
- * averaging avoids on fine detail (measured on tests/images: 32-36 dB
- * against the full decode, instead of 41-57 dB). Only a factor that
- * divides both sides is used: otherwise the last row or column of the
- * reduced decode stands for a partial block, and its rows or columns
- * drift from those of the full image's resize towards that edge (by half
- * an output pixel when the decode is the output size; on rocket.jpg,
- * 640x427, that measured 33 dB and 107 levels at 0.5, and 40.2 dB and 47
- * levels at 0.25 decoded at 1/2). */
+/* One side for cld_jpeg_shrink_fits: *wide when its extent is at least
+ * twice the output m, *exact when the decode is m and either f divides
+ * the side or the full image's resize averages it. */
+static void shrink_side(uint32_t side, unsigned f, uint32_t m, bool *wide,
+                        bool *exact)
+{
+    *wide = (uint64_t)side >= 2ull * f * m;
+    *exact = (side + f - 1) / f == m &&
+             (side % f == 0 || (uint64_t)side > 2ull * m);
+}
+
+bool cld_jpeg_shrink_fits(uint32_t width, uint32_t height, unsigned shrink,
+                          uint32_t min_width, uint32_t min_height)
+{
+    bool wx, ex, wy, ey;
+
+    if (shrink < 2 || min_width == 0 || min_height == 0)
+        return false;
+    shrink_side(width, shrink, min_width, &wx, &ex);
+    shrink_side(height, shrink, min_height, &wy, &ey);
+    return (wx && wy) || (ex && ey);
+}
+
+/* Shrink-on-load: the largest DCT scaling (1/8, 1/4, 1/2) that
+ * cld_jpeg_shrink_fits what the caller asked for; sets d's scale and
+ * returns the factor (1 when none fits). The request is in upright terms,
+ * d's sizes are stored ones. A reduced decode that is just above the
+ * target would leave a resize of less than 2x, which interpolates instead
+ * of averaging and shows the aliasing that the averaging avoids on fine
+ * detail (measured on tests/images: 32-36 dB against the full decode,
+ * instead of 41-57 dB). A factor need not divide the sides: the decode
+ * then has ceil(side / f) samples, the last standing for a partial block,
+ * and the resize after it maps by the true extent side / f
+ * (cld_resize_set_source), so its rows do not drift towards that edge
+ * (which, resized as if the extent were ceil(side / f), measured 33 dB
+ * and 107 levels on rocket.jpg, 640x427, at 0.5, and 40.2 dB and 47 levels
+ * at 0.25 decoded at 1/2). The "at least twice" test is on that extent,
+ * as the resize's choice of area averaging is. */
 static unsigned jpeg_pick_shrink(struct jpeg_ctx *c, int orientation)
 {
     struct jpeg_decompress_struct *d = &c->d;
@@ -630,10 +654,7 @@ static unsigned jpeg_pick_shrink(struct jpeg_ctx *c, int orientation)
         jpeg_calc_output_dimensions(d);
         if (mw == 0 || mh == 0)
             break;
-        if (d->image_width % f != 0 || d->image_height % f != 0)
-            continue;
-        if ((d->output_width == mw && d->output_height == mh) ||
-            (d->output_width / 2 >= mw && d->output_height / 2 >= mh))
+        if (cld_jpeg_shrink_fits(d->image_width, d->image_height, f, mw, mh))
             return f;
     }
     d->scale_num = 1;

@@ -24,6 +24,16 @@ enum cld_status cld__resize_cl(struct cld_clctx *ctx,
                                const struct cld_data *in, const char *kernel,
                                struct cld_data *out);
 
+/* The filter taps resize computes for one axis of in samples resized to
+ * out, the input standing for full / shrink samples (full == in, shrink
+ * 1: the plain input), mirrored when flip (cld_resize_set_source): output
+ * o reads samples (*start)[o] .. (*start)[o] + *ntap - 1 with weights
+ * (*w)[o * *ntap + t] (summing to 65536). Caller frees *start and *w
+ * with cld_buffer_free. */
+enum cld_status cld__resize_taps(uint32_t in, uint32_t out, uint32_t full,
+                                 uint32_t shrink, bool flip, uint32_t *ntap,
+                                 int32_t **start, uint32_t **w);
+
 /* Equalize; partial: per-work-item histograms instead of local atomics. */
 enum cld_status cld__equalize_cl(struct cld_clctx *ctx,
                                  const struct cld_data *in, bool partial,

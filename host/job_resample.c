@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "exif.h"
 #include "job_hooks.h"
 #include "jobs.h"
 
@@ -63,14 +64,49 @@ static enum cld_status axis_alloc(struct axis *a, uint32_t n, uint32_t ntap)
     return CLD_OK;
 }
 
-/* Source footprint [lo, hi) of output o when averaging with ratio r. */
-static void footprint(uint32_t in, uint32_t o, double r, double *lo,
-                      double *hi)
+/* What the in samples of one input axis stand for. Usually themselves;
+ * after shrink-on-load, full / shrink samples (fractional when shrink
+ * does not divide full): the image spans [off, off + full / shrink) of
+ * the samples, off being 0, or, when the axis was mirrored after the
+ * decode, what the partial sample lacks (in - full / shrink). */
+struct extent {
+    uint32_t in;
+    uint32_t full, shrink;
+    double off;
+};
+
+static struct extent extent_of(uint32_t in, uint32_t full, uint32_t shrink,
+                               bool flip)
 {
-    *lo = o * r;
-    *hi = (o + 1) * r;
-    if (*hi > in)
-        *hi = in;
+    struct extent e = {in, in, 1, 0.0};
+
+    /* A factor that divides the side maps as the plain input does. */
+    if (shrink > 1 && (uint64_t)in * shrink != full) {
+        e.full = full;
+        e.shrink = shrink;
+        if (flip)
+            e.off = in - (double)full / shrink;
+    }
+    return e;
+}
+
+/* Source samples per output sample: in / out, or full / shrink / out
+ * (the same double when shrink is 1: both divisions round the same real
+ * number). */
+static double ratio(const struct extent *e, uint32_t out)
+{
+    return (double)e->full / ((double)e->shrink * out);
+}
+
+/* Source footprint [lo, hi) of output o when averaging with ratio r,
+ * clamped to the samples there are. */
+static void footprint(const struct extent *e, uint32_t o, double r,
+                      double *lo, double *hi)
+{
+    *lo = o * r + e->off;
+    *hi = (o + 1) * r + e->off;
+    if (*hi > e->in)
+        *hi = e->in;
 }
 
 /* Integer taps for the ntap real weights w (non-negative, not all zero)
@@ -99,14 +135,16 @@ static void quantize(const double *w, uint32_t ntap, uint32_t *q)
 
 /* Area averaging: each output sample is the mean of its exact source
  * footprint, edge samples weighted by the fraction they cover. */
-static enum cld_status axis_area(uint32_t in, uint32_t out, struct axis *a)
+static enum cld_status axis_area(const struct extent *e, uint32_t out,
+                                 struct axis *a)
 {
-    double r = (double)in / out, lo, hi, *w = NULL;
+    uint32_t in = e->in;
+    double r = ratio(e, out), lo, hi, *w = NULL;
     uint32_t ntap = 1;
     enum cld_status st;
 
     for (uint32_t o = 0; o < out; o++) {
-        footprint(in, o, r, &lo, &hi);
+        footprint(e, o, r, &lo, &hi);
         if ((uint32_t)(ceil(hi) - floor(lo)) > ntap)
             ntap = (uint32_t)(ceil(hi) - floor(lo));
     }
@@ -120,7 +158,7 @@ static enum cld_status axis_area(uint32_t in, uint32_t out, struct axis *a)
     for (uint32_t o = 0; o < out; o++) {
         uint32_t i0, i1, s;
 
-        footprint(in, o, r, &lo, &hi);
+        footprint(e, o, r, &lo, &hi);
         i0 = (uint32_t)floor(lo);
         i1 = (uint32_t)ceil(hi);
         s = i0 + ntap > in ? in - ntap : i0;
@@ -138,17 +176,20 @@ static enum cld_status axis_area(uint32_t in, uint32_t out, struct axis *a)
 }
 
 /* Bilinear with pixel centres at +0.5 (as OpenCV and Pillow): output o
- * samples the source at (o + 0.5) * in / out - 0.5, clamped to the image. */
-static enum cld_status axis_bilinear(uint32_t in, uint32_t out,
+ * samples the source at (o + 0.5) * in / out - 0.5 (with an extent: at
+ * (o + 0.5) * r - 0.5 + off, r = full / shrink / out), clamped to the
+ * samples there are. */
+static enum cld_status axis_bilinear(const struct extent *e, uint32_t out,
                                      struct axis *a)
 {
-    double r = (double)in / out;
+    uint32_t in = e->in;
+    double r = ratio(e, out);
     enum cld_status st;
 
     if ((st = axis_alloc(a, out, in > 1 ? 2 : 1)) != CLD_OK)
         return st;
     for (uint32_t o = 0; o < out; o++) {
-        double src = (o + 0.5) * r - 0.5, f;
+        double src = (o + 0.5) * r - 0.5 + e->off, f;
         uint32_t i0;
 
         if (in == 1) {
@@ -195,10 +236,27 @@ static enum cld_status axis_expand(const struct axis *a, uint32_t ch,
     return CLD_OK;
 }
 
-static enum cld_status axis_build(uint32_t in, uint32_t out, struct axis *a)
+/* Area averaging where the axis shrinks by more than 2x (by its extent),
+ * bilinear otherwise. */
+static enum cld_status axis_build(const struct extent *e, uint32_t out,
+                                  struct axis *a)
 {
-    return (double)in / out > 2.0 ? axis_area(in, out, a)
-                                  : axis_bilinear(in, out, a);
+    return ratio(e, out) > 2.0 ? axis_area(e, out, a)
+                               : axis_bilinear(e, out, a);
+}
+
+enum cld_status cld__resize_taps(uint32_t in, uint32_t out, uint32_t full,
+                                 uint32_t shrink, bool flip, uint32_t *ntap,
+                                 int32_t **start, uint32_t **w)
+{
+    struct extent e = extent_of(in, full, shrink, flip);
+    struct axis a;
+    enum cld_status st = axis_build(&e, out, &a);
+
+    *ntap = st == CLD_OK ? a.ntap : 0;
+    *start = st == CLD_OK ? a.start : NULL;
+    *w = st == CLD_OK ? a.w : NULL;
+    return st;
 }
 
 enum { P_SCALE, P_SIZE };
@@ -269,11 +327,78 @@ enum cld_status cld_resize_set_size(struct cld_params *p, uint32_t ow,
     return cld_params_set_size(p, "size", ow, oh);
 }
 
-/* Validate, then the output size and both axes' taps. */
+enum cld_status cld_resize_set_source(struct cld_params *p, uint32_t width,
+                                      uint32_t height, unsigned shrink,
+                                      int orientation)
+{
+    if (p->decl != resize_params)
+        return cld_error_set(CLD_ERR_INTERNAL, "a source extent is for "
+                             "resize only");
+    if (shrink != 1 && shrink != 2 && shrink != 4 && shrink != 8)
+        return cld_error_set(CLD_ERR_INVALID, "resize: no source scale "
+                             "1/%u", shrink);
+    if (width == 0 || height == 0)
+        return cld_error_set(CLD_ERR_INVALID, "resize: empty source "
+                             "%ux%u", width, height);
+    memset(&p->source, 0, sizeof p->source);
+    if (shrink == 1)
+        return CLD_OK;
+    p->source.width = width;
+    p->source.height = height;
+    p->source.shrink = shrink;
+    p->source.flip_x = cld_orientation_flips_x(orientation);
+    p->source.flip_y = cld_orientation_flips_y(orientation);
+    return CLD_OK;
+}
+
+/* The input's extents: those of the source the parameters were told of
+ * when the input is its decode; an input of other sides is not (a chain's
+ * merge probe, a synthetic input timed for placement) and maps as itself. */
+static void source_extents(const struct cld_params *p,
+                           const struct cld_image *src, struct extent *ex,
+                           struct extent *ey)
+{
+    const struct cld_source *s = &p->source;
+
+    if (s->shrink > 1 &&
+        (s->width + s->shrink - 1) / s->shrink == src->width &&
+        (s->height + s->shrink - 1) / s->shrink == src->height) {
+        *ex = extent_of(src->width, s->width, s->shrink, s->flip_x);
+        *ey = extent_of(src->height, s->height, s->shrink, s->flip_y);
+    } else {
+        *ex = extent_of(src->width, src->width, 1, false);
+        *ey = extent_of(src->height, src->height, 1, false);
+    }
+}
+
+/* True when e maps as the plain input does. */
+static bool plain(const struct extent *e)
+{
+    return e->shrink == 1;
+}
+
+bool cld_resize_copies(const struct cld_params *p, uint32_t width,
+                       uint32_t height)
+{
+    const struct cld_image shape = {.width = width, .height = height};
+    struct extent ex, ey;
+    uint32_t ow, oh;
+
+    if (cld_resize_output_size(p, width, height, &ow, &oh) != CLD_OK ||
+        ow != width || oh != height)
+        return false;
+    source_extents(p, &shape, &ex, &ey);
+    return plain(&ex) && plain(&ey);
+}
+
+/* Validate, then the output size and both axes' taps; *exact (may be
+ * NULL) tells whether both axes map as the plain input does. */
 static enum cld_status resize_plan(const struct cld_params *p,
                                    const struct cld_image *src,
-                                   struct axis *ax, struct axis *ay)
+                                   struct axis *ax, struct axis *ay,
+                                   bool *exact)
 {
+    struct extent ex, ey;
     uint32_t ow, oh;
     enum cld_status st;
 
@@ -282,9 +407,12 @@ static enum cld_status resize_plan(const struct cld_params *p,
     if ((st = cld_resize_output_size(p, src->width, src->height, &ow,
                                      &oh)) != CLD_OK)
         return st;
-    if ((st = axis_build(src->width, ow, ax)) != CLD_OK)
+    source_extents(p, src, &ex, &ey);
+    if (exact)
+        *exact = plain(&ex) && plain(&ey);
+    if ((st = axis_build(&ex, ow, ax)) != CLD_OK)
         return st;
-    if ((st = axis_build(src->height, oh, ay)) != CLD_OK)
+    if ((st = axis_build(&ey, oh, ay)) != CLD_OK)
         axis_free(ax);
     return st;
 }
@@ -300,7 +428,7 @@ static enum cld_status resize_host(const struct cld_params *p,
     uint32_t *acc = NULL;
     enum cld_status st;
 
-    if ((st = resize_plan(p, src, &ax, &ay)) != CLD_OK)
+    if ((st = resize_plan(p, src, &ax, &ay, NULL)) != CLD_OK)
         return st;
     if ((st = cld_image_alloc(&out->img, ax.n, ay.n, ch)) != CLD_OK)
         goto out;
@@ -347,11 +475,13 @@ out:
 
 /* True when both sides halve exactly: bilinear at 0.5 then averages 2x2
  * blocks with taps of WONE / 2, which resample_half does directly as
- * (a + b + c + d + 2) >> 2: the same value, bit for bit. */
+ * (a + b + c + d + 2) >> 2: the same value, bit for bit. Not on a reduced
+ * decode whose extent is not its size (exact false): its taps are not
+ * halves. */
 static bool halves(const struct cld_image *src, const struct axis *ax,
-                   const struct axis *ay)
+                   const struct axis *ay, bool exact)
 {
-    return src->width == 2 * ax->n && src->height == 2 * ay->n;
+    return exact && src->width == 2 * ax->n && src->height == 2 * ay->n;
 }
 
 /* Variants: resample_rows (CPU: a row of vertical sums in local memory,
@@ -414,9 +544,10 @@ static enum cld_status resize_plan_cl(const struct cld_params *p,
     struct axis ax, ay, bx = {0};
     struct cld_work_launch *l;
     unsigned bin, bout;
+    bool exact = true;
     enum cld_status st;
 
-    if ((st = resize_plan(p, src, &ax, &ay)) != CLD_OK)
+    if ((st = resize_plan(p, src, &ax, &ay, &exact)) != CLD_OK)
         return st;
     out_w = ax.n;
     out_h = ay.n;
@@ -424,9 +555,9 @@ static enum cld_status resize_plan_cl(const struct cld_params *p,
      * "local memory" is ordinary cached memory); GPUs a pixel each. */
     if (variant == CLD_VARIANT_AUTO)
         variant = !dev->cpu ? RS_DIRECT
-                  : halves(src, &ax, &ay) ? RS_HALF
+                  : halves(src, &ax, &ay, exact) ? RS_HALF
                   : rowbytes <= dev->local_mem ? RS_ROWS : RS_DIRECT;
-    if (variant == RS_HALF && !halves(src, &ax, &ay)) {
+    if (variant == RS_HALF && !halves(src, &ax, &ay, exact)) {
         st = cld_error_set(CLD_ERR_UNSUPPORTED, "resize: resample_half "
                            "needs a size of exactly half");
         goto out;

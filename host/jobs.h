@@ -139,6 +139,25 @@ enum cld_status cld_resize_output_size(const struct cld_params *p,
  * item shrunk on load still gets the size computed from the full image. */
 enum cld_status cld_resize_set_size(struct cld_params *p, uint32_t ow,
                                     uint32_t oh);
+/* Tell resize parameters that their input is a JPEG of width x height
+ * (upright) decoded at 1/shrink scale and then turned upright by EXIF
+ * orientation (1 when it was not): ceil(width / shrink) x ceil(height /
+ * shrink) samples, the last of a side that shrink does not divide
+ * standing for a partial block. Resize then maps as if the input's extent
+ * were width / shrink x height / shrink, as the full image would be
+ * resized, clamped to the samples there are (p->source, params.h; not in
+ * the parameter text). shrink 1 clears it. CLD_ERR_INVALID for a shrink
+ * other than 1, 2, 4, 8, or an empty side; CLD_ERR_INTERNAL when p is not
+ * resize's. An input of other sides than that decode's (a chain's merge
+ * probe, a synthetic input timed for placement) maps as a plain input. */
+enum cld_status cld_resize_set_source(struct cld_params *p, uint32_t width,
+                                      uint32_t height, unsigned shrink,
+                                      int orientation);
+/* True when resize with parameters p would only copy a width x height
+ * input: the output is that size and the input's extent is its size (a
+ * reduced decode whose extent is fractional still resamples). */
+bool cld_resize_copies(const struct cld_params *p, uint32_t width,
+                       uint32_t height);
 
 /* Job declarations used before their definition in their own files (the
  * table in jobs.c declares every job itself). */

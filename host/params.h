@@ -48,12 +48,30 @@ union cld_value {
     } size;
 };
 
+/* What a job's input stands for when it is a reduced decode of a larger
+ * image: set by programs only (shrink-on-load tells resize with
+ * cld_resize_set_source in jobs.h), never parsed, listed or part of the
+ * parameter text (placement and the run history see the job as asked
+ * for), since it describes the input rather than the job. All zero: the
+ * input is the image itself. */
+struct cld_source {
+    uint32_t width, height; /* the full image's (upright) size */
+    uint32_t shrink;        /* each input sample stands for shrink x shrink
+                               pixels; the input is ceil(width / shrink) x
+                               ceil(height / shrink), its last column and
+                               row covering what is left of the image */
+    bool flip_x, flip_y;    /* that axis was mirrored after the decode (EXIF
+                               orientation): its partial sample is its
+                               first, not its last */
+};
+
 /* The parameter values of one job. */
 struct cld_params {
     const struct cld_param *decl; /* the job's declaration (static) */
     size_t n;                     /* entries of decl */
     union cld_value v[CLD_JOB_PARAMS_MAX];
     unsigned given;               /* bit i: parameter i was set */
+    struct cld_source source;     /* zero unless the input is reduced */
 };
 
 /* Values of one item's parameters, by declaration index. */

@@ -325,12 +325,31 @@ static void test_chain_merges(void **state)
     assert_true(cld_job_one_work(&cld_job_blur, &gpu));
 }
 
+/* Step 0's parameters as shrink-on-load sets them (cld_engine_shrunk) for
+ * a full width x height decoded at 1/shrink. */
+static struct cld_params shrunk_first(const struct cld_params *p,
+                                      uint32_t width, uint32_t height,
+                                      unsigned shrink)
+{
+    struct cld_params q = *p;
+    uint32_t ow, oh;
+
+    assert_int_equal(cld_resize_output_size(p, width, height, &ow, &oh),
+                     CLD_OK);
+    assert_int_equal(cld_resize_set_size(&q, ow, oh), CLD_OK);
+    assert_int_equal(cld_resize_set_source(&q, width, height, shrink, 1),
+                     CLD_OK);
+    return q;
+}
+
 /* The item's own chain after shrink-on-load (cld_chain_shrunk): its
  * first resize goes to the output size of the full image from the reduced
- * input, or is left out when the decode already is that size; the copy
- * keeps the chain's name and history key, its job points at itself, and
- * the original is untouched. A chain that does not start with resize has
- * no such copy. */
+ * input, mapping by the decode's true extent, or is left out when the
+ * decode already is that size and the factor divides both sides (a decode
+ * that is the output size only by rounding up a partial block, 1001 / 2 to
+ * 501, still resamples); the copy keeps the chain's name and history key,
+ * its job points at itself, and the original is untouched. A chain that
+ * does not start with resize has no such copy. */
 static void test_chain_shrunk_copy(void **state)
 {
     static const struct cld_job *const jobs[] = {
@@ -344,6 +363,7 @@ static void test_chain_shrunk_copy(void **state)
     struct cld_image full[CLD_CHAIN_MAX_STEPS + 1];
     struct cld_image part[CLD_CHAIN_MAX_STEPS + 1];
     struct cld_dev_facts gpu = {.cpu = false};
+    struct cld_params q;
     uint32_t ow, oh;
 
     (void)state;
@@ -355,7 +375,8 @@ static void test_chain_shrunk_copy(void **state)
     cld_chain_shapes(c, &in, full);
 
     /* Decoded at 1/4 (251x188): the first step resizes to 501x376. */
-    assert_int_equal(cld_chain_shrunk(c, 251, 188, ow, oh, &s), CLD_OK);
+    q = shrunk_first(&c->steps[0].params, 1001, 751, 4);
+    assert_int_equal(cld_chain_shrunk(c, &q, 251, 188, &s), CLD_OK);
     assert_ptr_equal(s->job.chain, s);
     assert_ptr_equal(s->job.name, s->name);
     assert_string_equal(s->job.name, "resize+blur+sharpen");
@@ -370,6 +391,10 @@ static void test_chain_shrunk_copy(void **state)
         assert_int_equal(part[k].height, full[k].height);
     }
     assert_true(real_param(&c->steps[0].params, "scale") == 0.5);
+    assert_int_equal(c->steps[0].params.source.shrink, 0);
+    assert_int_equal(s->steps[0].params.source.shrink, 4);
+    assert_int_equal(s->steps[0].params.source.width, 1001);
+    assert_int_equal(s->steps[0].params.source.height, 751);
     assert_true(cld_job_one_work(&s->job, &gpu));
     /* The parts a split runs are the copy's own, made of its steps (the
      * first part resizes to 501x376 too), not c's: each chain frees its
@@ -394,14 +419,36 @@ static void test_chain_shrunk_copy(void **state)
     }
     cld_chain_destroy(s);
 
-    /* Decoded at 1/2: already 501x376, so the resize is left out. */
-    assert_int_equal(cld_chain_shrunk(c, 501, 376, ow, oh, &s), CLD_OK);
+    /* Decoded at 1/2: 501x376 too, but its extent is 500.5x375.5 (the
+     * last column and row stand for half a block each): the resize stays,
+     * to the same size, mapping by that extent. */
+    q = shrunk_first(&c->steps[0].params, 1001, 751, 2);
+    assert_false(cld_resize_copies(&q, 501, 376));
+    assert_int_equal(cld_chain_shrunk(c, &q, 501, 376, &s), CLD_OK);
+    assert_int_equal(s->nsteps, 3);
+    assert_ptr_equal(s->steps[0].job, &cld_job_resize);
+    assert_int_equal(s->steps[0].params.source.shrink, 2);
+    in.width = 501;
+    in.height = 376;
+    cld_chain_shapes(s, &in, part);
+    assert_int_equal(part[3].width, full[3].width);
+    assert_int_equal(part[3].height, full[3].height);
+    cld_chain_destroy(s);
+
+    /* 1000x752 decoded at 1/2 is exactly its 500x376 output: the resize
+     * is left out. */
+    in.width = 1000;
+    in.height = 752;
+    cld_chain_shapes(c, &in, full);
+    q = shrunk_first(&c->steps[0].params, 1000, 752, 2);
+    assert_true(cld_resize_copies(&q, 500, 376));
+    assert_int_equal(cld_chain_shrunk(c, &q, 500, 376, &s), CLD_OK);
     assert_int_equal(s->nsteps, 2);
     assert_ptr_equal(s->steps[0].job, &cld_job_blur);
     assert_ptr_equal(s->steps[1].job, &cld_job_sharpen);
     assert_string_equal(s->job.name, "resize+blur+sharpen");
     assert_string_equal(s->job.family, cld_job_blur.family);
-    in.width = 501;
+    in.width = 500;
     in.height = 376;
     cld_chain_shapes(s, &in, part);
     assert_int_equal(part[2].width, full[3].width);
@@ -412,15 +459,15 @@ static void test_chain_shrunk_copy(void **state)
     /* Merging is found for the copy's own steps: dither alone still may
      * need its fallback on a GPU. */
     c = make_chain(dither, 2);
-    assert_int_equal(cld_chain_shrunk(c, 50, 40, 50, 40, &s), CLD_OK);
+    q = shrunk_first(&c->steps[0].params, 100, 80, 2);
+    assert_int_equal(cld_chain_shrunk(c, &q, 50, 40, &s), CLD_OK);
     assert_int_equal(s->nsteps, 1);
     assert_false(cld_chain_merges(s, &gpu));
     cld_chain_destroy(s);
     cld_chain_destroy(c);
 
     c = make_chain(jobs + 1, 2);
-    assert_int_equal(cld_chain_shrunk(c, 50, 40, 100, 80, &s),
-                     CLD_ERR_INTERNAL);
+    assert_int_equal(cld_chain_shrunk(c, &q, 50, 40, &s), CLD_ERR_INTERNAL);
     assert_null(s);
     cld_chain_destroy(c);
 }

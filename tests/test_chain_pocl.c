@@ -716,26 +716,33 @@ static void test_chain_split_through_engine(void **state)
 #define SHRINK_MAX_DIFF 40
 
 /* The real photographs (JPEG): colour 4:2:0, greyscale, and an odd
- * height (rocket.jpg, 640x427), which no DCT scale divides: never shrunk,
- * so its output is the full path's, byte for byte. */
+ * height (rocket.jpg, 640x427), which no DCT scale divides: shrunk where
+ * cld_jpeg_shrink_fits (at 0.25 to 1/4, 107 rows standing for 106.75; at
+ * 0.2 to 1/2), the resize mapping by that extent; at 0.5 not (the full
+ * path's own resize is bilinear, just under 2x), and its output is then
+ * the full path's, byte for byte. */
 static const char *const photos[] = {"mate_storm.jpg",
                                      "kde_grey_2560x1600.jpg",
                                      "hubble_deep_field.jpg", "rocket.jpg"};
 #define NPHOTOS (sizeof photos / sizeof photos[0])
 
-/* Run chain c by the batch, in this process, over inputs into dir/name
- * (PNG) on device, with shrink-on-load or not; every item is done. */
-static void run_batch(const struct cld_chain *c, const char *device,
-                      bool no_shrink, char *const *inputs, int n,
-                      const char *dir, const char *name,
-                      struct cld_batch_result *res)
+/* Run job (with parameters p; NULL for a chain's) by the batch, in this
+ * process, over inputs into dir/name (PNG) on device, with shrink-on-load
+ * or not; every item is done. */
+static void run_job_batch(const struct cld_job *job,
+                          const struct cld_params *p, const char *device,
+                          bool no_shrink, char *const *inputs, int n,
+                          const char *dir, const char *name,
+                          struct cld_batch_result *res)
 {
     struct cld_batch_opts o;
     char out[4400];
 
     memset(&o, 0, sizeof o);
     snprintf(out, sizeof out, "%s/%s", dir, name);
-    o.job = &c->job;
+    o.job = job;
+    if (p)
+        o.params = *p;
     o.outdir = out;
     o.format = CLD_FMT_PNG;
     o.no_shrink_on_load = no_shrink;
@@ -748,6 +755,16 @@ static void run_batch(const struct cld_chain *c, const char *device,
     assert_int_equal(cld_batch_run(&o, inputs, n, res), CLD_OK);
     assert_int_equal(res->done, (unsigned)n);
     assert_int_equal(res->failed, 0);
+}
+
+/* The same for chain c. */
+static void run_batch(const struct cld_chain *c, const char *device,
+                      bool no_shrink, char *const *inputs, int n,
+                      const char *dir, const char *name,
+                      struct cld_batch_result *res)
+{
+    run_job_batch(&c->job, NULL, device, no_shrink, inputs, n, dir, name,
+                  res);
 }
 
 /* The PNG the batch wrote for input `photo` into dir/name. */
@@ -803,8 +820,9 @@ static int batch_targets(const struct fix *f, char devices[4][16])
  * decode (--no-shrink-on-load), the same output size and within the
  * tolerance; the batch counts the items it shrank, as the loader decides
  * them. 0.25 and 0.5 reach a DCT scale exactly on most of these sides
- * (the resize is then left out); 0.2 decodes at 1/2 and resizes the
- * rest. */
+ * (the resize is then left out; on rocket.jpg at 0.25 it stays, to its
+ * decode's size, for the decode's extent); 0.2 decodes at 1/2 and resizes
+ * the rest. */
 static void test_chain_shrink_on_load_tolerance(void **state)
 {
     const struct fix *f = *state;
@@ -815,9 +833,9 @@ static void test_chain_shrink_on_load_tolerance(void **state)
         const char *sets[2];
         unsigned shrunk;   /* photos decoded at a reduced scale */
     } cases[] = {
-        {blur, {"scale=0.25", "sigma=2"}, NPHOTOS - 1},
+        {blur, {"scale=0.25", "sigma=2"}, NPHOTOS},
         {sharpen, {"scale=0.5", NULL}, NPHOTOS - 1},
-        {blur, {"scale=0.2", "sigma=2"}, NPHOTOS - 1},
+        {blur, {"scale=0.2", "sigma=2"}, NPHOTOS},
     };
     char *dir = cld_test_tmpdir();
     char *inputs[NPHOTOS];
@@ -933,6 +951,63 @@ static void test_chain_shrink_on_load_exact_scale(void **state)
     free(dir);
 }
 
+/* A decode that is the output size only by rounding up a partial block
+ * (rocket.jpg, 640x427, at 0.25: decoded at 1/4 to 160x107, standing for
+ * 160x106.75) is not the result: resize alone still resizes it to its
+ * size, by that extent, and a chain keeps its resize step; what the batch
+ * writes is the references of those on the decode, byte for byte, on the
+ * host and every device, and not the decode itself. */
+static void test_chain_shrink_on_load_rounded(void **state)
+{
+    const struct fix *f = *state;
+    static const char *const names[] = {"resize", "blur"};
+    static const char *const sets[] = {"scale=0.25", "sigma=2"};
+    struct cld_chain *c = make_chain(names, sets, 2);
+    char *in[1] = {(char *)cld_test_image("rocket.jpg")};
+    char *dir = cld_test_tmpdir();
+    char devices[4][16];
+    int ndev = batch_targets(f, devices);
+    struct cld_params q = c->steps[0].params;
+    struct cld_data d, sized, want;
+
+    assert_non_null(dir);
+    assert_int_equal(shrunk_decode(c, "rocket.jpg", &d), 4);
+    assert_int_equal(d.img.width, 160);
+    assert_int_equal(d.img.height, 107);
+    assert_int_equal(cld_resize_set_size(&q, 160, 107), CLD_OK);
+    assert_int_equal(cld_resize_set_source(&q, 640, 427, 4, 1), CLD_OK);
+    assert_false(cld_resize_copies(&q, 160, 107));
+    memset(&sized, 0, sizeof sized);
+    memset(&want, 0, sizeof want);
+    assert_int_equal(cld_job_resize.run_host(&q, &d, &sized), CLD_OK);
+    assert_memory_not_equal(sized.img.data, d.img.data,
+                            cld_image_bytes(160, 107, 3));
+    assert_int_equal(c->steps[1].job->run_host(&c->steps[1].params, &sized,
+                                               &want), CLD_OK);
+    for (int t = 0; t < ndev; t++) {
+        struct cld_batch_result res;
+        struct cld_image got;
+
+        run_job_batch(&cld_job_resize, &c->steps[0].params, devices[t],
+                      false, in, 1, dir, "alone", &res);
+        assert_int_equal(res.shrunk, 1);
+        load_output(dir, "alone", "rocket.jpg", &got);
+        cld_test_assert_same_image(&got, &sized.img);
+        cld_image_free(&got);
+        run_batch(c, devices[t], false, in, 1, dir, "chain", &res);
+        assert_int_equal(res.shrunk, 1);
+        load_output(dir, "chain", "rocket.jpg", &got);
+        cld_test_assert_same_image(&got, &want.img);
+        cld_image_free(&got);
+    }
+    cld_data_free(&want);
+    cld_data_free(&sized);
+    cld_data_free(&d);
+    cld_chain_destroy(c);
+    cld_test_rmtree(dir);
+    free(dir);
+}
+
 /* PNG and PPM inputs are never shrunk, and --no-shrink-on-load decodes
  * JPEGs at full size for a chain too: the batch counts none, and writes
  * the composition of the references on the full image, byte for byte, on
@@ -987,6 +1062,7 @@ int main(void)
         cmocka_unit_test(test_chain_split_through_engine),
         cmocka_unit_test(test_chain_shrink_on_load_tolerance),
         cmocka_unit_test(test_chain_shrink_on_load_exact_scale),
+        cmocka_unit_test(test_chain_shrink_on_load_rounded),
         cmocka_unit_test(test_chain_shrink_on_load_only_jpeg),
     };
 

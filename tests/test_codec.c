@@ -410,11 +410,14 @@ static void resize_need(void *arg, uint32_t w, uint32_t h, uint32_t *mw,
     assert_int_equal(cld_resize_output_size(arg, w, h, mw, mh), CLD_OK);
 }
 
-/* Resize a real photograph by scale, once from a full decode and once
- * shrunk on load (as a batch does it); *shrink gets the factor used. */
+/* Resize a real photograph (its path) by scale, once from a full decode
+ * and once shrunk on load (as a batch does it: cld_engine_shrunk); *shrink
+ * gets the factor used. unmirrored (may be NULL) gets the shrunk decode
+ * resized as if its EXIF orientation had mirrored nothing. */
 static void resize_both_ways(const char *name, double scale,
                              struct cld_data *full_out,
-                             struct cld_data *shrunk_out, unsigned *shrink)
+                             struct cld_data *shrunk_out, unsigned *shrink,
+                             struct cld_data *unmirrored)
 {
     struct cld_params p, q;
     struct cld_load_opts lo = {.min_size = resize_need, .min_size_arg = &p};
@@ -425,9 +428,8 @@ static void resize_both_ways(const char *name, double scale,
 
     cld_params_default(&p, &cld_job_resize);
     assert_int_equal(cld_params_set_real(&p, "scale", scale), CLD_OK);
-    load_or_fail(cld_test_image(name), &full.img);
-    if (cld_image_load_ex(cld_test_image(name), &lo, &small.img, &info) !=
-        CLD_OK)
+    load_or_fail(name, &full.img);
+    if (cld_image_load_ex(name, &lo, &small.img, &info) != CLD_OK)
         fail_msg("%s: %s", name, cld_error_detail());
     assert_int_equal(info.width, full.img.width);
     assert_int_equal(info.height, full.img.height);
@@ -437,10 +439,20 @@ static void resize_both_ways(const char *name, double scale,
     assert_int_equal(cld_resize_output_size(&p, info.width, info.height,
                                             &ow, &oh), CLD_OK);
     assert_int_equal(cld_resize_set_size(&q, ow, oh), CLD_OK);
+    assert_int_equal(cld_resize_set_source(&q, info.width, info.height,
+                                           info.shrink,
+                                           info.oriented ? info.orientation
+                                                         : 1), CLD_OK);
     assert_int_equal(cld_job_run(&cld_job_resize, NULL, &p, &full,
                                  full_out), CLD_OK);
     assert_int_equal(cld_job_run(&cld_job_resize, NULL, &q, &small,
                                  shrunk_out), CLD_OK);
+    if (unmirrored) {
+        assert_int_equal(cld_resize_set_source(&q, info.width, info.height,
+                                               info.shrink, 1), CLD_OK);
+        assert_int_equal(cld_job_run(&cld_job_resize, NULL, &q, &small,
+                                     unmirrored), CLD_OK);
+    }
     *shrink = info.shrink;
     cld_data_free(&full);
     cld_data_free(&small);
@@ -450,8 +462,9 @@ static void resize_both_ways(const char *name, double scale,
  * the real photographs: the same output size, and within the stated
  * tolerance. Measured here: 40.8-57.3 dB, largest single difference 33
  * (at a sharp colour edge, where the scaled decode treats the subsampled
- * chroma differently). The factor chosen is the largest that divides both
- * sides and whose result is the output size or at least twice it. */
+ * chroma differently). The factor chosen is the largest that
+ * cld_jpeg_shrink_fits (its extent at least twice the output, or its
+ * decode the output size), dividing the sides or not. */
 #define SHRINK_MIN_PSNR 40.0
 #define SHRINK_MAX_DIFF 40
 static void test_codec_shrink_on_load_tolerance(void **state)
@@ -470,13 +483,19 @@ static void test_codec_shrink_on_load_tolerance(void **state)
         {"kde_grey_2560x1600.jpg", 0.1, 4},
         {"hubble_deep_field.jpg", 0.25, 4},
         /* 427 rows, which no factor divides: a reduced decode's last
-         * row would stand for a partial block, and its rows drift from
-         * the resize's (at 0.5, 1/2 is the output size and measured 33 dB
-         * and 107 levels; at 0.25 and 0.2, 1/2 measured 40.2 dB and 47
-         * levels, and 41.7 dB and 34). Full decode. */
+         * row stands for a partial block, and the resize maps by the
+         * true extent (427 / f rows). At 0.25 the decode at 1/4 is the
+         * output size (107 rows) only by rounding up: it still
+         * resamples, to 106.75 rows, against the full image's area
+         * averaging. At 0.5 the decode at 1/2 would be the output size
+         * (214) only by rounding up too, but the full image's resize is
+         * bilinear there (427 / 214, just under 2x), close to point
+         * sampling single rows, which pair averages cannot give: 35.8 dB
+         * and 86 levels. Full decode. */
         {"rocket.jpg", 0.5, 1},
-        {"rocket.jpg", 0.25, 1},
-        {"rocket.jpg", 0.2, 1},
+        {"rocket.jpg", 0.25, 4},
+        {"rocket.jpg", 0.2, 2},
+        {"rocket.jpg", 0.125, 4},             /* 1/8: 54 rows for 53 */
         /* 1/2 would leave a resize of 1.25x: full decode instead. */
         {"rocket.jpg", 0.4, 1},
         {"rocket.jpg", 0.6, 1},               /* under 2x */
@@ -489,7 +508,8 @@ static void test_codec_shrink_on_load_tolerance(void **state)
         int maxdiff;
         double psnr;
 
-        resize_both_ways(cases[i].name, cases[i].scale, &a, &b, &shrink);
+        resize_both_ways(cld_test_image(cases[i].name), cases[i].scale, &a,
+                         &b, &shrink, NULL);
         assert_true(cld_test_image_diff(&a.img, &b.img, &maxdiff, &psnr));
         print_message("%s x%g: shrink %u, max difference %d, PSNR %.1f dB\n",
                       cases[i].name, cases[i].scale, shrink, maxdiff, psnr);
@@ -502,6 +522,132 @@ static void test_codec_shrink_on_load_tolerance(void **state)
         cld_data_free(&a);
         cld_data_free(&b);
     }
+}
+
+/* The rule the loader and the start-up pre-plan share: the extent (side /
+ * factor) at least twice the output on both sides, or the decode the
+ * output size on both, dividing the side or where the full image's resize
+ * averages it. */
+static void test_codec_shrink_fits_rule(void **state)
+{
+    (void)state;
+    /* Divides, and is the output. */
+    assert_true(cld_jpeg_shrink_fits(1000, 752, 2, 500, 376));
+    /* 1001 / 2 rounds up to the output, 501, whose full resize is
+     * bilinear (1001 / 501 < 2): full decode. */
+    assert_false(cld_jpeg_shrink_fits(1001, 751, 2, 501, 376));
+    /* 427 / 4 rounds up to the output, 107; the full resize averages
+     * (427 / 107 > 2): used, and resized by the extent 106.75. */
+    assert_true(cld_jpeg_shrink_fits(640, 427, 4, 160, 107));
+    /* Extent 213.5 rows, at least twice 85. */
+    assert_true(cld_jpeg_shrink_fits(640, 427, 2, 128, 85));
+    /* The decode's 214 rows are twice 107, its extent 213.5 is not (the
+     * resize would interpolate, not average). */
+    assert_false(cld_jpeg_shrink_fits(640, 427, 2, 160, 107));
+    /* 427 / 8 rounds up to 54, not 53; not twice either. */
+    assert_false(cld_jpeg_shrink_fits(640, 427, 8, 80, 53));
+    assert_true(cld_jpeg_shrink_fits(640, 427, 4, 80, 53));
+    /* Both sides must fit the same way. */
+    assert_false(cld_jpeg_shrink_fits(1000, 1000, 2, 500, 250));
+    assert_false(cld_jpeg_shrink_fits(640, 427, 1, 160, 107));
+    assert_false(cld_jpeg_shrink_fits(640, 427, 2, 0, 0));
+}
+
+/* Write img to path as a JPEG (quality 95) carrying EXIF orientation n:
+ * an APP1 segment right after SOI, big-endian TIFF with the one tag. */
+static void save_oriented(const char *path, const struct cld_image *img,
+                          int n)
+{
+    const uint8_t app1[] = {
+        0xff, 0xe1, 0, 34, 'E', 'x', 'i', 'f', 0, 0,  /* length 34 */
+        'M', 'M', 0, 42, 0, 0, 0, 8,                   /* IFD0 at 8 */
+        0, 1,                                          /* one entry */
+        0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, (uint8_t)n, 0, 0,
+        0, 0, 0, 0,                                    /* no IFD1 */
+    };
+    struct cld_save_opts so = {.fmt = CLD_FMT_JPEG, .quality = 95,
+                               .overwrite = true};
+    uint8_t *jpg, *out;
+    size_t len;
+
+    assert_int_equal(cld_image_save(path, img, &so), CLD_OK);
+    jpg = cld_test_read_file(path, &len);
+    assert_true(len > 2 && jpg[0] == 0xff && jpg[1] == 0xd8);
+    out = malloc(len + sizeof app1);
+    assert_non_null(out);
+    memcpy(out, jpg, 2);
+    memcpy(out + 2, app1, sizeof app1);
+    memcpy(out + 2 + sizeof app1, jpg + 2, len - 2);
+    cld_test_write_file(path, out, len + sizeof app1);
+    free(out);
+    free(jpg);
+}
+
+/* Shrink-on-load of a JPEG whose side no factor divides, stored turned or
+ * mirrored with the EXIF orientation that turns it upright (rocket.jpg,
+ * 640x427 upright, re-encoded as each orientation stores it): where an
+ * orientation mirrors an upright axis, the decode's partial sample ends
+ * up first on that axis, and the resize maps it there
+ * (cld_resize_set_source). Each is within the tolerance at 0.25 (decoded
+ * at 1/4, the output size by rounding up) and 0.2 (at 1/2); where the
+ * 427-row axis is mirrored, mapping it as if it were not is 3 dB or more
+ * further from the full decode (measured 6 dB). */
+static void test_codec_shrink_on_load_oriented(void **state)
+{
+    struct cld_test_tmp *t = *state;
+    static const double scales[] = {0.25, 0.2};
+    static const unsigned want[] = {4, 2};
+    struct cld_image up;
+
+    load_or_fail(cld_test_image("rocket.jpg"), &up);
+    for (int n = 1; n <= 8; n++) {
+        /* Orientation n turns the stored image upright: stored is the
+         * upright one turned the inverse way (6 and 8 undo each other,
+         * the others themselves). */
+        int inverse = n == 6 ? 8 : n == 8 ? 6 : n;
+        struct cld_image stored;
+        char name[16];
+        const char *path;
+
+        assert_int_equal(cld_image_alloc(&stored, up.width, up.height,
+                                         up.channels), CLD_OK);
+        memcpy(stored.data, up.data,
+               cld_image_bytes(up.width, up.height, up.channels));
+        assert_int_equal(cld_image_orient(&stored, inverse), CLD_OK);
+        snprintf(name, sizeof name, "o%d.jpg", n);
+        path = cld_test_tmp_path(t, name);
+        save_oriented(path, &stored, n);
+        cld_image_free(&stored);
+        for (size_t s = 0; s < sizeof scales / sizeof scales[0]; s++) {
+            struct cld_data a, b, c;
+            unsigned shrink;
+            int maxdiff, cdiff;
+            double psnr, cpsnr;
+
+            resize_both_ways(path, scales[s], &a, &b, &shrink, &c);
+            assert_true(cld_test_image_diff(&a.img, &b.img, &maxdiff,
+                                            &psnr));
+            assert_true(cld_test_image_diff(&a.img, &c.img, &cdiff,
+                                            &cpsnr));
+            print_message("rocket.jpg stored for orientation %d x%g: "
+                          "shrink %u, max difference %d, PSNR %.1f dB "
+                          "(unmirrored: %d, %.1f dB)\n", n, scales[s],
+                          shrink, maxdiff, psnr, cdiff, cpsnr);
+            if (cld_orientation_flips_y(n))
+                assert_true(psnr >= cpsnr + 3.0);
+            else
+                cld_test_assert_same_image(&b.img, &c.img);
+            cld_data_free(&c);
+            assert_int_equal(a.img.width, 640 * scales[s] + 0.5);
+            assert_int_equal(shrink, want[s]);
+            if (psnr < SHRINK_MIN_PSNR || maxdiff > SHRINK_MAX_DIFF)
+                fail_msg("orientation %d x%g: outside the tolerance", n,
+                         scales[s]);
+            cld_data_free(&a);
+            cld_data_free(&b);
+        }
+    }
+    cld_image_free(&up);
 }
 
 #define TMP_TEST(f)                                                         \
@@ -518,7 +664,9 @@ int main(void)
         cmocka_unit_test(test_codec_orientation_upright),
         cmocka_unit_test(test_codec_orientation_kept),
         cmocka_unit_test(test_codec_orient_corners),
+        cmocka_unit_test(test_codec_shrink_fits_rule),
         cmocka_unit_test(test_codec_shrink_on_load_tolerance),
+        TMP_TEST(test_codec_shrink_on_load_oriented),
     };
 
     return cmocka_run_group_tests_name("codec", tests, NULL, NULL);

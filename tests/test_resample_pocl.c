@@ -211,6 +211,318 @@ static size_t exact_taps(uint32_t in, uint32_t out, uint32_t o, size_t cap,
     return n;
 }
 
+/* ---- a reduced decode's extent (shrink-on-load) ----------------------- */
+
+/* The filter of an axis of W full samples resized to out, moved onto the
+ * grid of its decode at 1/f (ceil(W / f) = in samples, the image covering
+ * [off, off + W / f) of them; off is what the partial sample lacks when
+ * the axis is mirrored, else 0): bilinear at the full image's position
+ * x = (o + 0.5) W / out - 0.5, which is (x + 0.5) / f - 0.5 on the
+ * reduced grid, clamped to the samples; area averaging (beyond 2x by the
+ * extent) over the full footprint [o W / out, (o + 1) W / out) divided by
+ * f, clamped likewise. Real weights summing to 1, by sample index. */
+static void reduced_filter(uint32_t full, uint32_t f, uint32_t out,
+                           uint32_t o, bool flip, double *w)
+{
+    uint32_t in = (full + f - 1) / f;
+    double rf = (double)full / out, off = flip ? in - (double)full / f : 0.0;
+
+    memset(w, 0, in * sizeof *w);
+    if (rf / f > 2.0) {
+        double lo = o * rf / f + off, hi = (o + 1) * rf / f + off;
+
+        hi = hi < in ? hi : in;
+        for (uint32_t i = (uint32_t)floor(lo); i < hi; i++) {
+            double l = i > lo ? i : lo, h = i + 1 < hi ? i + 1 : hi;
+
+            w[i] = (h - l) / (hi - lo);
+        }
+    } else {
+        double x = ((o + 0.5) * rf - 0.5 + 0.5) / f - 0.5 + off;
+        uint32_t i0;
+
+        x = x < 0 ? 0 : x > in - 1 ? in - 1 : x;
+        i0 = (uint32_t)floor(x);
+        if (i0 + 1 >= in) {
+            w[in - 1] = 1.0;
+            if (in > 1)
+                w[in - 2] = i0 + 1 > in - 1 ? 0.0 : 1.0 - (x - i0);
+            return;
+        }
+        w[i0] = 1.0 - (x - i0);
+        w[i0 + 1] = x - i0;
+    }
+}
+
+struct taps {
+    uint32_t ntap;
+    int32_t *start;
+    uint32_t *w;
+};
+
+static void taps_of(uint32_t in, uint32_t out, uint32_t full, uint32_t f,
+                    bool flip, struct taps *t)
+{
+    assert_int_equal(cld__resize_taps(in, out, full, f, flip, &t->ntap,
+                                      &t->start, &t->w), CLD_OK);
+}
+
+static void taps_free(struct taps *t)
+{
+    cld_buffer_free(t->start);
+    cld_buffer_free(t->w);
+}
+
+/* The weight of sample i in output o's taps (0 outside them). */
+static long tap_at(const struct taps *t, uint32_t o, uint32_t i)
+{
+    uint32_t s = (uint32_t)t->start[o];
+
+    return i >= s && i < s + t->ntap ? (long)t->w[o * t->ntap + i - s] : 0;
+}
+
+static bool taps_equal(const struct taps *a, const struct taps *b,
+                       uint32_t out)
+{
+    return a->ntap == b->ntap &&
+           !memcmp(a->start, b->start, out * sizeof *a->start) &&
+           !memcmp(a->w, b->w, (size_t)out * a->ntap * sizeof *a->w);
+}
+
+/* The taps resize computes for a reduced decode (cld__resize_taps, as
+ * cld_resize_set_source gives them) are the full image's filter moved
+ * onto the reduced grid (reduced_filter): each integer weight within 1 of
+ * its share of 65536, summing to 65536, reading only samples there are.
+ * Mirrored, they are the unmirrored ones reversed. Where f divides W (or
+ * f is 1) they are the plain axis's taps, byte for byte, so every
+ * existing exactness test holds for them; where it does not, the plain
+ * taps of ceil(W / f) differ (the drift this extent removes). */
+static void test_resample_reduced_taps(void **state)
+{
+    static const uint32_t fulls[] = {427, 1001, 853, 13, 640, 1000};
+    static const double scales[] = {0.5, 0.25, 0.2, 0.125, 0.1, 0.37, 0.06};
+    double *w = malloc(1001 * sizeof *w);
+    unsigned checked = 0, drifted = 0;
+
+    (void)state;
+    assert_non_null(w);
+    for (size_t k = 0; k < sizeof fulls / sizeof fulls[0]; k++) {
+        for (uint32_t f = 2; f <= 8; f *= 2) {
+            uint32_t full = fulls[k], in = (full + f - 1) / f;
+
+            /* The scales', and the decode's own size: 1001 / 2 rounds up
+             * to 501, which 0.5 also gives. */
+            for (size_t s = 0; s <= sizeof scales / sizeof scales[0]; s++) {
+                uint32_t out = s < sizeof scales / sizeof scales[0]
+                                   ? (uint32_t)floor(full * scales[s] + 0.5)
+                                   : in;
+                struct taps t[2], plain;
+
+                if (out == 0 || out > in)
+                    continue;
+                for (int flip = 0; flip < 2; flip++) {
+                    taps_of(in, out, full, f, flip, &t[flip]);
+                    for (uint32_t o = 0; o < out; o++) {
+                        uint32_t sum = 0;
+
+                        reduced_filter(full, f, out, o, flip, w);
+                        assert_true(t[flip].start[o] >= 0);
+                        assert_true(t[flip].start[o] + t[flip].ntap <= in);
+                        for (uint32_t i = 0; i < in; i++) {
+                            long tap = tap_at(&t[flip], o, i);
+                            long share = lround(w[i] * 65536.0);
+
+                            sum += (uint32_t)tap;
+                            if (labs(tap - share) > 1)
+                                fail_msg("W %u f %u out %u flip %d: output "
+                                         "%u sample %u weighs %ld, the "
+                                         "filter %.6f", full, f, out, flip,
+                                         o, i, tap, w[i] * 65536.0);
+                        }
+                        assert_int_equal(sum, 65536);
+                        checked++;
+                    }
+                }
+                /* Mirrored: reversed (a footprint may straddle one more
+                 * sample one way than the other: by sample index). */
+                for (uint32_t o = 0; o < out; o++) {
+                    for (uint32_t i = 0; i < in; i++) {
+                        long a = tap_at(&t[1], o, i);
+                        long b = tap_at(&t[0], out - 1 - o, in - 1 - i);
+
+                        assert_true(labs(a - b) <= 1);
+                    }
+                }
+                taps_of(in, out, in, 1, false, &plain);
+                if (full % f == 0) {
+                    assert_true(taps_equal(&t[0], &plain, out));
+                    assert_true(taps_equal(&t[1], &plain, out));
+                } else {
+                    drifted += !taps_equal(&t[0], &plain, out);
+                }
+                taps_free(&plain);
+                taps_free(&t[0]);
+                taps_free(&t[1]);
+            }
+        }
+    }
+    /* Every plain case: f 1, and f dividing the side. */
+    for (uint32_t in = 1; in <= 64; in++) {
+        for (uint32_t out = 1; out <= 64; out++) {
+            struct taps a, b, c;
+
+            taps_of(in, out, in, 1, false, &a);
+            taps_of(in, out, in, 1, true, &b);
+            taps_of(in, out, 4 * in, 4, true, &c);
+            assert_true(taps_equal(&a, &b, out));
+            assert_true(taps_equal(&a, &c, out));
+            taps_free(&a);
+            taps_free(&b);
+            taps_free(&c);
+        }
+    }
+    print_message("%u reduced outputs checked, %u cases differ from the "
+                  "plain taps\n", checked, drifted);
+    assert_true(drifted > 0);
+    free(w);
+}
+
+/* Every kernel on every device uses the taps of a reduced decode's extent
+ * (cld_resize_set_source) as the reference does, byte for byte: rocket.jpg
+ * as the decode at 1/2 of a 1279x853 image, mirrored or not, at sizes
+ * that average and interpolate; and an input exactly twice the output
+ * whose extent is not (63.5 x 47.5 samples): its taps are not halves, so
+ * no device takes resample_half for it (which refuses it). The results
+ * differ from those of the plain input. */
+static void test_resample_reduced_kernels(void **state)
+{
+    struct cld_test_devices *t = *state;
+    static const uint32_t sizes[][2] = {{320, 213}, {333, 101}, {100, 50}};
+    struct cld_data in, small = {.kind = CLD_DATA_IMAGE};
+    struct cld_params p, plain;
+
+    cld_test_load("rocket.jpg", &in);
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        for (int o = 1; o <= 3; o += 2) {
+            struct cld_data ref, pref;
+            char what[96];
+
+            params(&plain, 0, sizes[k][0], sizes[k][1]);
+            p = plain;
+            /* 3 mirrors both axes. */
+            assert_int_equal(cld_resize_set_source(&p, 1279, 853, 2, o),
+                             CLD_OK);
+            assert_int_equal(p.source.flip_x, o == 3);
+            snprintf(what, sizeof what, "rocket.jpg as 1279x853 at 1/2, "
+                     "orientation %d, to %ux%u", o, sizes[k][0],
+                     sizes[k][1]);
+            assert_int_equal(cld_job_run(job(), NULL, &p, &in, &ref),
+                             CLD_OK);
+            assert_int_equal(cld_job_run(job(), NULL, &plain, &in, &pref),
+                             CLD_OK);
+            assert_int_equal(ref.img.width, sizes[k][0]);
+            assert_int_equal(ref.img.height, sizes[k][1]);
+            assert_memory_not_equal(ref.img.data, pref.img.data,
+                                    cld_image_bytes(ref.img.width,
+                                                    ref.img.height, 3));
+            check_kernels(t, &p, &in, &ref, what, true);
+            cld_data_free(&ref);
+            cld_data_free(&pref);
+        }
+    }
+    cld_data_free(&in);
+
+    assert_int_equal(cld_image_alloc(&small.img, 64, 48, 3), CLD_OK);
+    for (size_t i = 0; i < 64 * 48 * 3; i++)
+        small.img.data[i] = (uint8_t)(i * 37u + (i / 192) * 11u);
+    params(&plain, 0, 32, 24);
+    p = plain;
+    assert_int_equal(cld_resize_set_source(&p, 127, 95, 2, 1), CLD_OK);
+    {
+        struct cld_data ref, pref;
+
+        assert_int_equal(cld_job_run(job(), NULL, &p, &small, &ref), CLD_OK);
+        assert_int_equal(cld_job_run(job(), NULL, &plain, &small, &pref),
+                         CLD_OK);
+        assert_memory_not_equal(ref.img.data, pref.img.data, 32 * 24 * 3);
+        for (int d = 0; d < t->n; d++) {
+            for (size_t k = 0; k < NKERNELS; k++) {
+                struct cld_data got = {0};
+                enum cld_status st = run_kernel(t->ctx[d], &p, &small, k,
+                                                &got);
+
+                if (kernels[k] && !strcmp(kernels[k], "resample_half")) {
+                    assert_int_equal(st, CLD_ERR_UNSUPPORTED);
+                    continue;
+                }
+                assert_int_equal(st, CLD_OK);
+                cld_test_assert_same_image(&ref.img, &got.img);
+                cld_data_free(&got);
+            }
+        }
+        cld_data_free(&ref);
+        cld_data_free(&pref);
+    }
+    cld_data_free(&small);
+}
+
+/* set_source's checks; an input other than the decode it names (a merge
+ * probe, a synthetic timing input) resizes as a plain input; only a
+ * resize to the decode's size whose extent is that size copies. */
+static void test_resample_source_rules(void **state)
+{
+    struct cld_params p, q;
+    struct cld_data in = {.kind = CLD_DATA_IMAGE}, a, b;
+
+    (void)state;
+    params(&p, 0, 50, 30);
+    q = p;
+    assert_int_equal(cld_resize_set_source(&q, 101, 61, 3, 1),
+                     CLD_ERR_INVALID);
+    assert_int_equal(cld_resize_set_source(&q, 0, 61, 2, 1),
+                     CLD_ERR_INVALID);
+    assert_int_equal(q.source.shrink, 0);
+    {
+        struct cld_params blur;
+
+        cld_params_default(&blur, cld_job_find("blur"));
+        assert_int_equal(cld_resize_set_source(&blur, 101, 61, 2, 1),
+                         CLD_ERR_INTERNAL);
+    }
+    /* The parameter text does not change. */
+    assert_int_equal(cld_resize_set_source(&q, 101, 61, 2, 1), CLD_OK);
+    {
+        char k1[128], k2[128];
+
+        cld_params_key(&p, k1, sizeof k1);
+        cld_params_key(&q, k2, sizeof k2);
+        assert_string_equal(k1, k2);
+    }
+    /* 101x61 at 1/2 is 51x31: a 40x40 input is not that decode. */
+    assert_int_equal(cld_image_alloc(&in.img, 40, 40, 1), CLD_OK);
+    for (size_t i = 0; i < 1600; i++)
+        in.img.data[i] = (uint8_t)(i * 29u);
+    assert_int_equal(cld_job_run(job(), NULL, &p, &in, &a), CLD_OK);
+    assert_int_equal(cld_job_run(job(), NULL, &q, &in, &b), CLD_OK);
+    cld_test_assert_same_image(&a.img, &b.img);
+    cld_data_free(&a);
+    cld_data_free(&b);
+    cld_data_free(&in);
+    /* Copies: 1001 / 2 rounds up to the output, 501, but its extent is
+     * 500.5; 1000 / 2 is 500 exactly; shrink 1 clears the source. */
+    params(&p, 0, 501, 376);
+    assert_true(cld_resize_copies(&p, 501, 376));
+    assert_int_equal(cld_resize_set_source(&p, 1001, 751, 2, 1), CLD_OK);
+    assert_false(cld_resize_copies(&p, 501, 376));
+    assert_int_equal(cld_resize_set_source(&p, 1001, 751, 1, 1), CLD_OK);
+    assert_int_equal(p.source.shrink, 0);
+    assert_true(cld_resize_copies(&p, 501, 376));
+    params(&p, 0, 500, 376);
+    assert_int_equal(cld_resize_set_source(&p, 1000, 752, 2, 6), CLD_OK);
+    assert_true(cld_resize_copies(&p, 500, 376));
+    assert_false(cld_resize_copies(&p, 500, 377));
+}
+
 /* Tolerance of the fixed-point C reference against the double-precision
  * filters rounded to nearest: a byte may differ, by 1, only where the
  * exact value lies within TIE_DIST of a .5 boundary (weights such as 1/6
@@ -496,6 +808,9 @@ int main(void)
         cmocka_unit_test(test_resample_usage_errors),
         cmocka_unit_test(test_resample_scale_one_is_identity),
         cmocka_unit_test(test_resample_reference_accuracy),
+        cmocka_unit_test(test_resample_reduced_taps),
+        cmocka_unit_test(test_resample_reduced_kernels),
+        cmocka_unit_test(test_resample_source_rules),
         cmocka_unit_test(test_resample_area_means),
         cmocka_unit_test(test_resample_edges),
         cmocka_unit_test(test_resample_real_images),
