@@ -383,6 +383,64 @@ static unsigned default_threads(void)
     return n > 0 ? (unsigned)n : 1;
 }
 
+/* Submit every item still to run to the batch's executor (which may
+ * block while its queue is full). */
+static enum cld_status submit_all(struct batch *b)
+{
+    for (size_t i = 0; i < b->nitems; i++) {
+        enum cld_status st;
+
+        if (b->items[i].st != CLD_OK)
+            continue;
+        st = cld_executor_submit(b->ex, cld_engine_run_item, &b->items[i],
+                                 cld_engine_item_done, b, NULL);
+        if (st != CLD_OK)
+            return st;
+    }
+    return CLD_OK;
+}
+
+struct submitter {
+    struct batch *b;
+    enum cld_status st;
+    char detail[1024];
+};
+
+static void *submitter_main(void *arg)
+{
+    struct submitter *s = arg;
+
+    s->st = submit_all(s->b);
+    if (s->st != CLD_OK)
+        snprintf(s->detail, sizeof s->detail, "%s", cld_error_detail());
+    return NULL;
+}
+
+/* Set the targets up (OpenCL's discovery and contexts: 20-30 ms with
+ * PoCL, most of it loading PoCL and LLVM) on this thread while another
+ * submits the items and the workers decode the first ones; each worker
+ * waits for the targets before placing its item. The setup's error, or
+ * else the submitter's. */
+static enum cld_status setup_while_submitting(struct batch *b)
+{
+    struct submitter s = {.b = b, .st = CLD_OK};
+    pthread_t th;
+    enum cld_status st;
+
+    cld_engine_setup_begin(b);
+    if (pthread_create(&th, NULL, submitter_main, &s) != 0) {
+        st = cld_engine_setup_targets(b);
+        cld_engine_setup_end(b, st);
+        return st == CLD_OK ? submit_all(b) : st;
+    }
+    st = cld_engine_setup_targets(b);
+    cld_engine_setup_end(b, st);
+    pthread_join(th, NULL);
+    if (st == CLD_OK && s.st != CLD_OK)
+        st = cld_error_set(s.st, "%s", s.detail);
+    return st;
+}
+
 enum cld_status cld_batch_run(const struct cld_batch_opts *o,
                               char *const *inputs, int ninputs,
                               struct cld_batch_result *res)
@@ -417,32 +475,22 @@ enum cld_status cld_batch_run(const struct cld_batch_opts *o,
      * waits for the loader's lock. */
     if ((st = cld_executor_create(threads, 2 * threads, &ex)) != CLD_OK)
         goto out;
-    /* The targets (OpenCL's discovery and contexts, 20-30 ms with PoCL)
-     * are set up while the workers decode the first items; the plain
-     * loop (--inflight 1) sets them up first, as a plain loop would. */
-    if (o->inflight == 1 || threads == 1)
-        st = cld_engine_setup_targets(&b);
-    else if (cld_device_selector_check(o->device ? o->device : "auto") ==
-             CLD_OK)
-        st = cld_engine_setup_start(&b);
-    else
-        st = cld_engine_setup_targets(&b);  /* its usage error, at once */
-    if (st != CLD_OK)
-        goto out;
     b.ex = ex;
     for (size_t i = 0; i < b.nitems; i++)
         b.nrun += b.items[i].st == CLD_OK;
-    for (size_t i = 0; i < b.nitems; i++) {
-        if (b.items[i].st != CLD_OK)
-            continue;
-        st = cld_executor_submit(ex, cld_engine_run_item, &b.items[i],
-                                 cld_engine_item_done, &b, NULL);
-        if (st != CLD_OK)
-            goto out;
+    if (o->inflight == 1 || threads == 1 ||
+        cld_device_selector_check(o->device ? o->device : "auto") !=
+            CLD_OK) {
+        /* The plain loop sets its targets up first, as a plain loop
+         * would; a bad selector is a usage error at once. */
+        if ((st = cld_engine_setup_targets(&b)) == CLD_OK)
+            st = submit_all(&b);
+    } else {
+        st = setup_while_submitting(&b);
     }
-    cld_executor_drain(ex);
-    if ((st = cld_engine_setup_join(&b)) != CLD_OK)
+    if (st != CLD_OK)
         goto out;
+    cld_executor_drain(ex);
     summarize(&b, res);
     if (o->trace_path &&
         cld_trace_write(b.trace, o->trace_path, b.t_start) != CLD_OK)
@@ -453,16 +501,6 @@ enum cld_status cld_batch_run(const struct cld_batch_opts *o,
     res->shrunk = b.shrunk[1] + b.shrunk[2] + b.shrunk[3];
 out:
     cld_executor_destroy(ex);
-    if (b.setup_running) {
-        /* Failed after the start: the setup's own error is not this one. */
-        enum cld_status err = st;
-        char detail[1024];
-
-        snprintf(detail, sizeof detail, "%s", cld_error_detail());
-        cld_engine_setup_join(&b);
-        if (err != CLD_OK)
-            cld_error_set(err, "%s", detail);
-    }
     cld_trace_set_current(NULL);
     cld_trace_destroy(b.trace);
     if (b.store && b.fresh.n > 0

@@ -659,7 +659,7 @@ enum cld_status cld_engine_run_item(void *arg)
     st = load_input(it, &in);
     if (it->src[0])
         span(it, "decode", t0);
-    /* The targets may still be setting up (cld_engine_setup_start). */
+    /* The targets may still be setting up (cld_engine_setup_begin). */
     if (st == CLD_OK && !shrunk_to_size(it, &in) &&
         cld_engine_setup_wait(it->b) != CLD_OK) {
         cld_data_free(&in);

@@ -103,15 +103,14 @@ struct batch {
     bool progress_shown;       /* a progress line is on the terminal */
     unsigned nrun;             /* items submitted */
     double progress_s;         /* when it was drawn */
-    /* Targets set up on a thread of their own while the first items
-     * decode (cld_engine_setup_start): workers wait for them
-     * (cld_engine_setup_wait) before placing an item. */
-    pthread_t setup_thread;
-    bool setup_running;        /* the thread exists (not yet joined) */
+    /* Targets set up while the first items decode (cld_engine_setup_begin
+     * and _end, on the batch's thread while another one submits the
+     * items): workers wait for them (cld_engine_setup_wait) before
+     * placing an item. */
+    bool setup_pending;        /* begun, with workers possibly waiting */
     pthread_cond_t setup_cond; /* with lock: setup_done set */
     bool setup_done;
     enum cld_status setup_st;
-    char setup_err[1024];      /* its error detail */
 };
 
 /* One item's task for the executor, and its completion callback (user is
@@ -174,17 +173,19 @@ enum cld_status cld_engine_shrunk(struct item *it, uint32_t width,
 /* Set up b->targets for the selector (engine_startup.c), or in auto mode
  * decide from the cached inventory that no item needs OpenCL. */
 enum cld_status cld_engine_setup_targets(struct batch *b);
-/* The same on a thread of its own, so that the workers decode the first
- * items meanwhile (OpenCL's start-up is then not paid before the first
- * decode): start it; wait for it from a worker before placing an item
- * (its status: on failure the batch fails with the setup's error, and
- * the item is dropped without a message of its own); join it from the
- * batch's thread (its status, with its error detail set on that thread).
- * Without a start, wait returns CLD_OK at once (the targets were set up
- * before any item) and join does nothing. */
-enum cld_status cld_engine_setup_start(struct batch *b);
+/* Setting the targets up while the workers decode the first items
+ * (OpenCL's start-up is then not paid before the first decode): begin
+ * before the items are submitted, end with the setup's status once
+ * cld_engine_setup_targets returns. A worker calls wait before placing
+ * an item: it returns once the setup has ended, with its status (on
+ * failure the batch fails with the setup's error, and the item is
+ * dropped without a message of its own); without a begin, CLD_OK at
+ * once. OpenCL starts on the batch's thread either way: a thread that
+ * starts LLVM (PoCL's compiler) gets LLVM's alternate signal stack,
+ * which AddressSanitizer then fails to unmap when that thread ends. */
+void cld_engine_setup_begin(struct batch *b);
+void cld_engine_setup_end(struct batch *b, enum cld_status st);
 enum cld_status cld_engine_setup_wait(struct batch *b);
-enum cld_status cld_engine_setup_join(struct batch *b);
 /* After a batch that started OpenCL: save what the next run prices in. */
 void cld_engine_save_inventory(struct batch *b);
 

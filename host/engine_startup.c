@@ -265,33 +265,21 @@ void cld_engine_save_inventory(struct batch *b)
                            b->discovery_s + load_s);
 }
 
-static void *setup_main(void *arg)
+void cld_engine_setup_begin(struct batch *b)
 {
-    struct batch *b = arg;
-    enum cld_status st = cld_engine_setup_targets(b);
+    pthread_mutex_lock(&b->lock);
+    b->setup_pending = true;
+    b->setup_done = false;
+    pthread_mutex_unlock(&b->lock);
+}
 
+void cld_engine_setup_end(struct batch *b, enum cld_status st)
+{
     pthread_mutex_lock(&b->lock);
     b->setup_st = st;
-    if (st != CLD_OK)
-        snprintf(b->setup_err, sizeof b->setup_err, "%s",
-                 cld_error_detail());
     b->setup_done = true;
     pthread_cond_broadcast(&b->setup_cond);
     pthread_mutex_unlock(&b->lock);
-    return NULL;
-}
-
-enum cld_status cld_engine_setup_start(struct batch *b)
-{
-    int err;
-
-    b->setup_done = false;
-    err = pthread_create(&b->setup_thread, NULL, setup_main, b);
-    if (err != 0)
-        return cld_error_set(CLD_ERR_INTERNAL, "cannot start a thread: %s",
-                             strerror(err));
-    b->setup_running = true;
-    return CLD_OK;
 }
 
 enum cld_status cld_engine_setup_wait(struct batch *b)
@@ -299,20 +287,9 @@ enum cld_status cld_engine_setup_wait(struct batch *b)
     enum cld_status st;
 
     pthread_mutex_lock(&b->lock);
-    while (b->setup_running && !b->setup_done)
+    while (b->setup_pending && !b->setup_done)
         pthread_cond_wait(&b->setup_cond, &b->lock);
     st = b->setup_st;
     pthread_mutex_unlock(&b->lock);
     return st;
-}
-
-enum cld_status cld_engine_setup_join(struct batch *b)
-{
-    if (!b->setup_running)
-        return CLD_OK;
-    pthread_join(b->setup_thread, NULL);
-    b->setup_running = false;
-    if (b->setup_st != CLD_OK)
-        return cld_error_set(b->setup_st, "%s", b->setup_err);
-    return CLD_OK;
 }
