@@ -387,6 +387,24 @@ static enum cld_status run_split(struct item *it, const struct cld_split *s,
     return st;
 }
 
+/* Exclude target for the rest of the batch because of the error just
+ * reported (what, then its first line), giving back the item's probe
+ * (may be NULL); true for the caller that excluded it first (who has the
+ * next placement announce it). */
+static bool exclude_target(struct batch *b, int target, const char *what,
+                           struct group *probe)
+{
+    char line[256];
+    bool first;
+
+    cld_calibrate_first_error(cld_error_detail(), line, sizeof line);
+    pthread_mutex_lock(&b->lock);
+    cld_engine_probe_return(b, probe);
+    first = cld_engine_exclude(b, target, what, line);
+    pthread_mutex_unlock(&b->lock);
+    return first;
+}
+
 /* Run the job on the item's input: place it and run it, on a kernel build
  * failure (or a device that cannot be opened) excluding that target and
  * trying the next best one; never on the item's failed targets. With pd,
@@ -401,7 +419,6 @@ static enum cld_status place_and_run(struct item *it,
     const struct cld_batch_opts *o = b->o;
     size_t nt = cld_targets_count(b->targets);
     enum cld_status st = CLD_ERR_NO_DEVICE;
-    char line[256];
     int announce = -1;  /* target whose exclusion this item announces */
 
     if (started)
@@ -439,15 +456,10 @@ static enum cld_status place_and_run(struct item *it,
             if (st == CLD_OK || bad < 0)
                 return st;
             if (opening || st == CLD_ERR_BUILD) {
-                pthread_mutex_lock(&b->lock);
-                if (cld_engine_exclude(b, bad, opening ? "cannot be opened"
-                                                       : "kernel build "
-                                                         "failed",
-                                       cld_calibrate_first_error(
-                                           cld_error_detail(), line,
-                                           sizeof line)))
+                if (exclude_target(b, bad, opening ? "cannot be opened"
+                                                   : "kernel build failed",
+                                   NULL))
                     announce = bad;
-                pthread_mutex_unlock(&b->lock);
                 continue;
             }
             return device_failed(it, bad, st, in, res);
@@ -456,14 +468,8 @@ static enum cld_status place_and_run(struct item *it,
         if (st != CLD_OK) {
             if (b->forced >= 0)
                 return st;
-            pthread_mutex_lock(&b->lock);
-            cld_engine_probe_return(b, probe);
-            if (cld_engine_exclude(b, target, "cannot be opened",
-                                   cld_calibrate_first_error(
-                                       cld_error_detail(), line,
-                                       sizeof line)))
+            if (exclude_target(b, target, "cannot be opened", probe))
                 announce = target;
-            pthread_mutex_unlock(&b->lock);
             continue;
         }
         if (ctx)
@@ -481,15 +487,9 @@ static enum cld_status place_and_run(struct item *it,
         }
         t0 = cld_now_s() - t0;
         if (st == CLD_ERR_BUILD) {
-            bool first;
+            bool first = exclude_target(b, target, "kernel build failed",
+                                        probe);
 
-            pthread_mutex_lock(&b->lock);
-            cld_engine_probe_return(b, probe);
-            first = cld_engine_exclude(b, target, "kernel build failed",
-                                       cld_calibrate_first_error(
-                                           cld_error_detail(), line,
-                                           sizeof line));
-            pthread_mutex_unlock(&b->lock);
             if (b->forced >= 0)
                 return st;
             if (first)
