@@ -11,7 +11,10 @@
  * x86-64 lacks, so there the RGB loop is also compiled for x86-64-v2, -v3
  * and -v4, and the dynamic loader picks the best one that the CPU supports.
  * Every clone is the same C code. */
-#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
+/* Not under ThreadSanitizer: the loader runs the clones' resolver before
+ * its runtime starts, and the instrumented resolver crashes. */
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute) && \
+    !defined(__SANITIZE_THREAD__)
 #if __has_attribute(target_clones)
 #define HOST_CLONES \
     __attribute__((target_clones("default", "arch=x86-64-v2", \
