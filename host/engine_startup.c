@@ -106,18 +106,29 @@ static bool all_on_host(struct batch *b, double startup_s)
     if (job->input == CLD_DATA_MATRIX)
         return false;
     for (size_t i = 0; i < b->nitems; i++) {
-        /* The item as it will run: a copy, whose own chain (if shrink-on-
-         * load gives it one) is freed here. */
-        struct item it = b->items[i];
+        /* The item as it will run, made afresh from what never changes
+         * (its inputs; the batch's job and parameters): the workers may be
+         * decoding the real items meanwhile (cld_engine_setup_begin) and
+         * shrinking them on load. Its own chain, if shrink-on-load gives
+         * it one, is freed here. */
+        struct item it;
         struct cld_data in;
         struct cld_plan plan;
         uint32_t w = 0, h = 0;
         double best = -1;
         bool ok;
 
-        if (it.st != CLD_OK)
+        pthread_mutex_lock(&b->lock);
+        ok = b->items[i].st == CLD_OK;
+        pthread_mutex_unlock(&b->lock);
+        if (!ok)
             continue;
-        it.chain = NULL;
+        memset(&it, 0, sizeof it);
+        it.b = b;
+        it.job = job;
+        it.params = b->o->params;
+        it.src[0] = b->items[i].src[0];
+        it.src[1] = b->items[i].src[1];
         memset(&in, 0, sizeof in);
         in.kind = job->input;
         if (job->input == CLD_DATA_IMAGE) {
