@@ -114,6 +114,7 @@ static enum cld_status load_image(struct item *it, struct cld_image *img)
     if (st != CLD_OK)
         return st;
     it->shrink = info.shrink;
+    it->full_pixels = (double)info.width * info.height;
     pthread_mutex_lock(&b->lock);
     b->shrunk[info.shrink == 2 ? 1 : info.shrink == 4 ? 2 : 3]++;
     pthread_mutex_unlock(&b->lock);
@@ -590,7 +591,8 @@ static bool shrunk_to_size(const struct item *it, const struct cld_data *in)
            cld_resize_copies(&it->params, in->img.width, in->img.height);
 }
 
-/* Save the item's result, count its pixels, and note its time. */
+/* Save the item's result, count its input's pixels (the image's own for
+ * one shrunk on load, not the reduced decode's), and note its time. */
 static enum cld_status save_item(struct item *it, const struct cld_data *in,
                                  const struct cld_data *res, double t0)
 {
@@ -602,7 +604,9 @@ static enum cld_status save_item(struct item *it, const struct cld_data *in,
     span(it, "encode", e0);
     if (st == CLD_OK && px->kind == CLD_DATA_IMAGE) {
         pthread_mutex_lock(&b->lock);
-        b->pixels += (double)px->img.width * px->img.height;
+        b->pixels += it->full_pixels > 0
+                         ? it->full_pixels
+                         : (double)px->img.width * px->img.height;
         pthread_mutex_unlock(&b->lock);
     }
     it->seconds = cld_now_s() - t0;

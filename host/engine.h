@@ -52,6 +52,7 @@ struct item {
     struct cld_params params; /* the batch's, or after shrink-on-load
                                  resize's output size as --size */
     unsigned shrink;          /* JPEG decoded at 1/shrink scale */
+    double full_pixels;       /* then the image's own pixel count */
     bool retried;             /* ran again after a device error */
     uint64_t failed_on;       /* bit t: target t had a device error */
 };

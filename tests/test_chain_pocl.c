@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -860,12 +861,18 @@ static void test_chain_shrink_on_load_tolerance(void **state)
         for (int d = 0; d < ndev; d++) {
             struct cld_batch_result res;
 
+            double full_mpix;
+
             run_batch(c, devices[d], true, inputs, NPHOTOS, dir, "full",
                       &res);
             assert_int_equal(res.shrunk, 0);
+            full_mpix = res.mpix;
             run_batch(c, devices[d], false, inputs, NPHOTOS, dir, "shrunk",
                       &res);
             assert_int_equal(res.shrunk, want);
+            /* The summary's pixels are the inputs' own, shrunk or not. */
+            assert_true(fabs(res.mpix - full_mpix) < 1e-9);
+            assert_true(full_mpix > 0);
             for (size_t i = 0; i < NPHOTOS; i++) {
                 struct cld_image a, b;
                 int maxdiff;
