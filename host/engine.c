@@ -653,7 +653,7 @@ enum cld_status cld_engine_run_item(void *arg)
     struct pending *pd = NULL;
     struct cld_data in, res;
     double t0 = cld_now_s();
-    bool started = false;
+    bool started = false, copy;
     enum cld_status st;
 
     /* A run that waits for a ring slot (the sequential loop, a chain run
@@ -663,13 +663,13 @@ enum cld_status cld_engine_run_item(void *arg)
     st = load_input(it, &in);
     if (it->src[0])
         span(it, "decode", t0);
+    copy = st == CLD_OK && shrunk_to_size(it, &in);
     /* The targets may still be setting up (cld_engine_setup_begin). */
-    if (st == CLD_OK && !shrunk_to_size(it, &in) &&
-        cld_engine_setup_wait(it->b) != CLD_OK) {
+    if (st == CLD_OK && !copy && cld_engine_setup_wait(it->b) != CLD_OK) {
         cld_data_free(&in);
         return CLD_ERR_CL;  /* the batch fails with the setup's error */
     }
-    if (st == CLD_OK && shrunk_to_size(it, &in)) {
+    if (copy) {
         /* Shrink-on-load made the output size itself: resizing to the
          * same size is a copy, so the decoded pixels are the result. */
         res = in;
