@@ -301,7 +301,9 @@ enum cld_status cld_chain_shrunk(const struct cld_chain *c,
     s->job.name = s->name;
     s->job.family = s->steps[0].job->family;
     s->job.chain = s;
-    for (int gpu = 0; gpu < 2; gpu++)
+    /* Whether the steps merge depends on the jobs, not on sizes: c's
+     * answer stands unless a step was left out. */
+    for (int gpu = 0; gpu < 2 && s->nsteps != c->nsteps; gpu++)
         s->merges[gpu] = probe_merge(s, &probe_facts[gpu], s->why[gpu],
                                      sizeof s->why[gpu]);
     if ((st = make_parts(s)) != CLD_OK) {

@@ -101,7 +101,9 @@ const struct cld_job *cld_chain_part(const struct cld_chain *c,
  * rest runs unchanged on the decode. The copy keeps
  * c's name and parameter text, so that placement and the run history see
  * the same chain, and its job points at the copy; whether its steps merge
- * is found again for its own steps. Caller frees with cld_chain_destroy.
+ * is c's when it keeps every step (merging depends on the jobs, not on
+ * sizes), else found again for its own steps; its split parts are its
+ * own. Caller frees with cld_chain_destroy.
  * CLD_ERR_INTERNAL when c does not start with resize. */
 enum cld_status cld_chain_shrunk(const struct cld_chain *c,
                                  const struct cld_params *first,
