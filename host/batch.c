@@ -22,6 +22,11 @@
 #include "targets.h"
 #include "trace.h"
 
+/* Threads that fsync and rename finished outputs, and the outputs that
+ * may wait for them (written, open) before a worker's hand-off blocks. */
+#define COMMIT_THREADS 2u
+#define COMMIT_PENDING 8u
+
 static enum cld_status add_item(struct batch *b, const char *src0,
                                 const char *src1, const char *out)
 {
@@ -476,6 +481,13 @@ enum cld_status cld_batch_run(const struct cld_batch_opts *o,
     if ((st = cld_executor_create(threads, 2 * threads, &ex)) != CLD_OK)
         goto out;
     b.ex = ex;
+    /* Pipelined, the fsync and rename of each output wait on threads of
+     * their own (engine.c save_item): they wait on the disk, not the CPU,
+     * and a worker waiting there would leave the devices without input. */
+    if (o->inflight != 1 &&
+        (st = cld_executor_create(COMMIT_THREADS, COMMIT_PENDING,
+                                  &b.commits)) != CLD_OK)
+        goto out;
     for (size_t i = 0; i < b.nitems; i++)
         b.nrun += b.items[i].st == CLD_OK;
     if (o->inflight == 1 || threads == 1 ||
@@ -501,6 +513,7 @@ enum cld_status cld_batch_run(const struct cld_batch_opts *o,
     res->shrunk = b.shrunk[1] + b.shrunk[2] + b.shrunk[3];
 out:
     cld_executor_destroy(ex);
+    cld_executor_destroy(b.commits);
     cld_trace_set_current(NULL);
     cld_trace_destroy(b.trace);
     if (b.store && b.fresh.n > 0

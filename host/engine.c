@@ -148,12 +148,18 @@ static enum cld_status load_input(struct item *it, struct cld_data *in)
     return st;
 }
 
-static enum cld_status save_output(struct item *it, const struct cld_data *r)
+/* Write the item's result. With af, an image is encoded into af's
+ * temporary file and left open for the caller to commit; a matrix, or
+ * without af, is written and committed here (af then stays empty). */
+static enum cld_status save_output(struct item *it, const struct cld_data *r,
+                                   struct cld_atomic_file *af)
 {
     const struct cld_batch_opts *o = it->b->o;
     char *dir = strdup(it->out);
     enum cld_status st;
 
+    if (af)
+        memset(af, 0, sizeof *af);
     if (!dir)
         return cld_error_set(CLD_ERR_NOMEM, "out of memory");
     st = cld_mkdir_p(dirname(dir));
@@ -169,7 +175,8 @@ static enum cld_status save_output(struct item *it, const struct cld_data *r)
             .png_compression = o->png_compression,
             .png_filter = o->png_filter};
 
-        st = cld_image_save(it->out, &r->img, &so);
+        st = af ? cld_image_save_begin(it->out, &r->img, &so, af)
+                : cld_image_save(it->out, &r->img, &so);
         codec_warning(o, it->out, st);
         return st;
     }
@@ -591,25 +598,101 @@ static bool shrunk_to_size(const struct item *it, const struct cld_data *in)
            cld_resize_copies(&it->params, in->img.width, in->img.height);
 }
 
-/* Save the item's result, count its input's pixels (the image's own for
- * one shrunk on load, not the reduced decode's), and note its time. */
-static enum cld_status save_item(struct item *it, const struct cld_data *in,
-                                 const struct cld_data *res, double t0)
+/* An output written and flushed, waiting on a commit thread for its
+ * fsync and rename; the item's future completes after them. */
+struct commit {
+    struct item *it;
+    struct cld_atomic_file af;
+    struct cld_future *f;
+    double pixels;       /* the item's input pixels, counted when done */
+    double t0;           /* when the item's task began */
+};
+
+/* The item is done once its output is in place: count its pixels and
+ * time. */
+static void item_saved(struct item *it, double pixels, double t0)
 {
     struct batch *b = it->b;
-    double e0 = cld_now_s();
-    enum cld_status st = save_output(it, res);
-    const struct cld_data *px = in->kind == CLD_DATA_IMAGE ? in : res;
 
-    span(it, "encode", e0);
-    if (st == CLD_OK && px->kind == CLD_DATA_IMAGE) {
+    if (pixels > 0) {
         pthread_mutex_lock(&b->lock);
-        b->pixels += it->full_pixels > 0
-                         ? it->full_pixels
-                         : (double)px->img.width * px->img.height;
+        b->pixels += pixels;
         pthread_mutex_unlock(&b->lock);
     }
     it->seconds = cld_now_s() - t0;
+}
+
+/* On a commit thread: fsync, close and rename the output, then complete
+ * the item's future (with the commit's detail line on failure). */
+static enum cld_status commit_item(void *arg)
+{
+    struct commit *c = arg;
+    struct batch *b = c->it->b;
+    double c0 = cld_now_s();
+    enum cld_status st = cld_atomic_commit(&c->af);
+
+    if (b->trace) {
+        char name[32];
+
+        snprintf(name, sizeof name, "host commit %d",
+                 cld_executor_worker_index() + 1);
+        cld_trace_span(b->trace, cld_trace_wait_lane(b->trace, name),
+                       "fsync+rename", item_name(c->it), c0, cld_now_s());
+    }
+    if (st == CLD_OK)
+        item_saved(c->it, c->pixels, c->t0);
+    cld_future_complete(c->f, st);
+    free(c);
+    return st;
+}
+
+/* Save the item's result, and count its input's pixels (the image's own
+ * for one shrunk on load, not the reduced decode's) and its time. *f is
+ * the item's future when it is deferred already, else NULL. With the
+ * batch's commit threads (b->commits), an image is encoded here and its
+ * fsync and rename wait there: the future (deferred now if need be) goes
+ * with it, *f becomes NULL, and the item completes once its file is in
+ * place. */
+static enum cld_status save_item(struct item *it, const struct cld_data *in,
+                                 const struct cld_data *res, double t0,
+                                 struct cld_future **f)
+{
+    struct batch *b = it->b;
+    double e0 = cld_now_s(), pixels = 0;
+    const struct cld_data *px = in->kind == CLD_DATA_IMAGE ? in : res;
+    struct commit *c = NULL;
+    enum cld_status st;
+
+    if (px->kind == CLD_DATA_IMAGE)
+        pixels = it->full_pixels > 0
+                     ? it->full_pixels
+                     : (double)px->img.width * px->img.height;
+    if (b->commits && res->kind == CLD_DATA_IMAGE &&
+        !(c = calloc(1, sizeof *c)))
+        return cld_error_set(CLD_ERR_NOMEM, "out of memory");
+    st = save_output(it, res, c ? &c->af : NULL);
+    span(it, "encode", e0);
+    if (st != CLD_OK || !c) {
+        free(c);
+        if (st == CLD_OK)
+            item_saved(it, pixels, t0);
+        return st;
+    }
+    c->it = it;
+    c->pixels = pixels;
+    c->t0 = t0;
+    c->f = *f ? *f : cld_executor_defer();
+    if (c->f && cld_executor_submit(b->commits, commit_item, c, NULL, NULL,
+                                    NULL) == CLD_OK) {
+        *f = NULL;
+        return CLD_OK;
+    }
+    /* Not on a worker, or the commit threads have stopped: commit here. */
+    *f = c->f;
+    st = cld_atomic_commit(&c->af);
+    if (st == CLD_OK)
+        item_saved(it, pixels, t0);
+    free(c);
     return st;
 }
 
@@ -637,12 +720,13 @@ static enum cld_status finish_item(void *arg)
     else
         st = device_failed(it, pd->target, st, &pd->in, &pd->res);
     if (st == CLD_OK)
-        st = save_item(it, &pd->in, &pd->res, pd->t0);
+        st = save_item(it, &pd->in, &pd->res, pd->t0, &pd->f);
     else
         cld_error_prefix("%s", it->src[0] ? it->src[0] : it->out);
     cld_data_free(&pd->in);
     cld_data_free(&pd->res);
-    cld_future_complete(pd->f, st);
+    if (pd->f)
+        cld_future_complete(pd->f, st);
     free(pd);
     return st;
 }
@@ -651,6 +735,7 @@ enum cld_status cld_engine_run_item(void *arg)
 {
     struct item *it = arg;
     struct pending *pd = NULL;
+    struct cld_future *f = NULL;
     struct cld_data in, res;
     double t0 = cld_now_s();
     bool started = false, copy;
@@ -695,12 +780,14 @@ enum cld_status cld_engine_run_item(void *arg)
         if (st != CLD_OK)
             cld_error_prefix("%s", it->src[0] ? it->src[0] : it->out);
     }
+    if (pd)
+        f = pd->f;
     if (st == CLD_OK)
-        st = save_item(it, &in, &res, t0);
+        st = save_item(it, &in, &res, t0, &f);
     cld_data_free(&in);
     cld_data_free(&res);
-    if (pd && pd->f)
-        cld_future_complete(pd->f, st);
+    if (f)
+        cld_future_complete(f, st);
     free(pd);
     return st;
 }

@@ -95,6 +95,10 @@ struct batch {
     double discovery_s;    /* this batch's discovery, when it ran one */
     bool hist_loaded;      /* hist was read before discovery */
     struct cld_executor *ex;
+    /* Threads that fsync and rename the outputs the workers have written,
+     * so that no worker waits on the disk; NULL in the sequential loop
+     * (--inflight 1), which saves each output whole before the next. */
+    struct cld_executor *commits;
     struct cld_trace *trace;   /* the timeline (always: the summary) */
     double t_start;            /* when the batch began */
     double pixels;             /* input pixels of the items done */

@@ -257,6 +257,20 @@ static void atomic_clear(struct cld_atomic_file *af)
     memset(af, 0, sizeof *af);
 }
 
+enum cld_status cld_atomic_flush(struct cld_atomic_file *af)
+{
+    if (!af || !af->fp)
+        return cld_error_set(CLD_ERR_INVALID,
+                             "cld_atomic_flush: no open file");
+    if (ferror(af->fp))
+        return cld__path_error(CLD_ERR_IO, af->path,
+                               "write error (an earlier write failed)");
+    if (fflush(af->fp) != 0)
+        return cld__path_error(CLD_ERR_IO, af->path, "write error: %s",
+                               strerror(errno));
+    return CLD_OK;
+}
+
 enum cld_status cld_atomic_commit(struct cld_atomic_file *af)
 {
     enum cld_status st = CLD_OK;

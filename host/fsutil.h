@@ -39,6 +39,12 @@ struct cld_atomic_file {
 enum cld_status cld_atomic_open(const char *path, bool overwrite,
                                 struct cld_atomic_file *af);
 
+/* Write what the stream holds to the file, reporting a failed write (a
+ * full disk) as "PATH: write error: ..."; the file stays open for
+ * cld_atomic_commit (or abort). For a writer that hands the commit, with
+ * its wait for the disk, to another thread. */
+enum cld_status cld_atomic_flush(struct cld_atomic_file *af);
+
 /* Flush, fsync (unless no_sync), close and move the temporary file to its
  * final path. Without overwrite an existing file is never replaced (link(2),
  * else renameat2 RENAME_NOREPLACE): CLD_ERR_EXISTS naming the path. On any

@@ -1202,16 +1202,18 @@ enum cld_status cld_image_probe(const char *path,
     return st;
 }
 
-enum cld_status cld_image_save(const char *path, const struct cld_image *img,
-                               const struct cld_save_opts *opts)
+enum cld_status cld_image_save_begin(const char *path,
+                                     const struct cld_image *img,
+                                     const struct cld_save_opts *opts,
+                                     struct cld_atomic_file *af)
 {
     struct cld_save_opts o = {CLD_FMT_AUTO, 0, false, 0,
                               CLD_PNG_FILTER_DEFAULT};
-    struct cld_atomic_file af;
     enum cld_status st;
     enum cld_format fmt;
     const char *ext;
 
+    memset(af, 0, sizeof *af);
     warning_clear();
     if (opts)
         o = *opts;
@@ -1251,27 +1253,36 @@ enum cld_status cld_image_save(const char *path, const struct cld_image *img,
         return cld__path_error(CLD_ERR_INVALID, path,
                                "cannot tell the output format (use a .png, "
                                ".jpg, .ppm or .pgm name or set the format)");
-    st = cld_atomic_open(path, o.overwrite, &af);
+    st = cld_atomic_open(path, o.overwrite, af);
     if (st != CLD_OK)
         return st;
     switch (fmt) {
     case CLD_FMT_PNG:
-        st = save_png(path, af.fp, img,
+        st = save_png(path, af->fp, img,
                       o.png_compression - CLD_PNG_LEVEL(0), o.png_filter);
         break;
     case CLD_FMT_JPEG:
-        st = save_jpeg(path, af.fp, img, o.quality);
+        st = save_jpeg(path, af->fp, img, o.quality);
         break;
     case CLD_FMT_PPM:
-        st = save_pnm(path, af.fp, img, 3);
+        st = save_pnm(path, af->fp, img, 3);
         break;
     default:
-        st = save_pnm(path, af.fp, img, 1);
+        st = save_pnm(path, af->fp, img, 1);
         break;
     }
     if (st == CLD_OK)
-        st = cld_atomic_commit(&af);
-    else
-        cld_atomic_abort(&af);
+        st = cld_atomic_flush(af);
+    if (st != CLD_OK)
+        cld_atomic_abort(af);
     return st;
+}
+
+enum cld_status cld_image_save(const char *path, const struct cld_image *img,
+                               const struct cld_save_opts *opts)
+{
+    struct cld_atomic_file af;
+    enum cld_status st = cld_image_save_begin(path, img, opts, &af);
+
+    return st == CLD_OK ? cld_atomic_commit(&af) : st;
 }

@@ -26,6 +26,8 @@
 #include "error.h"
 #include "image.h"
 
+struct cld_atomic_file; /* fsutil.h */
+
 enum cld_format {
     CLD_FMT_AUTO = 0, /* load: by content; save: by the path's extension */
     CLD_FMT_PNG,
@@ -186,5 +188,14 @@ struct cld_save_opts {
  * Without overwrite an existing file gives CLD_ERR_EXISTS and is untouched. */
 enum cld_status cld_image_save(const char *path, const struct cld_image *img,
                                const struct cld_save_opts *opts);
+
+/* cld_image_save up to the commit: img encoded into af's temporary file
+ * and flushed (cld_atomic_flush), for the caller, or a thread it hands af
+ * to, to finish with cld_atomic_commit (fsync, rename) or cld_atomic_abort.
+ * On failure nothing is left behind and af needs no abort. */
+enum cld_status cld_image_save_begin(const char *path,
+                                     const struct cld_image *img,
+                                     const struct cld_save_opts *opts,
+                                     struct cld_atomic_file *af);
 
 #endif

@@ -24,6 +24,7 @@ struct cld_trace {
     bool record;
     char *lane[MAX_LANES];
     double busy[MAX_LANES];
+    bool waits[MAX_LANES];  /* a lane that waits (on the disk): not busy */
     unsigned nlanes;
     struct span *spans;
     size_t nspans, cap;
@@ -80,7 +81,7 @@ struct cld_trace *cld_trace_current(void)
     return t;
 }
 
-int cld_trace_lane(struct cld_trace *t, const char *name)
+static int lane(struct cld_trace *t, const char *name, bool waits)
 {
     int id = -1;
 
@@ -92,10 +93,22 @@ int cld_trace_lane(struct cld_trace *t, const char *name)
             id = (int)i;
     }
     if (id < 0 && t->nlanes < MAX_LANES &&
-        (t->lane[t->nlanes] = strdup(name)) != NULL)
+        (t->lane[t->nlanes] = strdup(name)) != NULL) {
+        t->waits[t->nlanes] = waits;
         id = (int)t->nlanes++;
+    }
     pthread_mutex_unlock(&t->lock);
     return id;
+}
+
+int cld_trace_lane(struct cld_trace *t, const char *name)
+{
+    return lane(t, name, false);
+}
+
+int cld_trace_wait_lane(struct cld_trace *t, const char *name)
+{
+    return lane(t, name, true);
 }
 
 /* The interned copy of s. Caller holds t->lock. */
@@ -159,6 +172,8 @@ double cld_trace_busy(struct cld_trace *t, unsigned *lanes)
     if (t) {
         pthread_mutex_lock(&t->lock);
         for (unsigned i = 0; i < t->nlanes; i++) {
+            if (t->waits[i])
+                continue;
             sum += t->busy[i];
             n += t->busy[i] > 0;
         }

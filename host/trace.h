@@ -27,6 +27,10 @@ struct cld_trace *cld_trace_current(void);
 
 /* The lane called name (made on first use); -1 when out of memory. */
 int cld_trace_lane(struct cld_trace *t, const char *name);
+/* The same for a lane whose spans wait on something outside the process
+ * (the disk's fsync): written to the file like any other, but neither
+ * its seconds nor the lane count in cld_trace_busy. */
+int cld_trace_wait_lane(struct cld_trace *t, const char *name);
 
 /* One busy interval [t0, t1] on lane: what (a stage or kernel name) for
  * item (a file name, or NULL). Thread-safe; accepts t == NULL or lane < 0
@@ -34,7 +38,8 @@ int cld_trace_lane(struct cld_trace *t, const char *name);
 void cld_trace_span(struct cld_trace *t, int lane, const char *what,
                     const char *item, double t0, double t1);
 
-/* Busy seconds summed over lanes, and the lanes with any. */
+/* Busy seconds summed over lanes, and the lanes with any (wait lanes
+ * left out). */
 double cld_trace_busy(struct cld_trace *t, unsigned *lanes);
 
 /* Seconds on the lanes whose name starts with prefix. */

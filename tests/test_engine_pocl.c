@@ -13,9 +13,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -30,6 +33,36 @@
 
 #define NITEMS 200
 #define NBIG 4
+
+/* fsync, wrapped at link time (tests/meson.build): when armed, the
+ * fsync_fail_at-th call on a temporary output in fsync_dir fails with
+ * EIO, as a disk that fails its writeback would. Called from commit and
+ * worker threads: atomics only, no cmocka. */
+int __real_fsync(int fd);
+int __wrap_fsync(int fd);
+static char fsync_dir[4400];
+static atomic_uint fsync_calls, fsync_fail_at, fsync_failed;
+
+int __wrap_fsync(int fd)
+{
+    char link[64], path[4400];
+    ssize_t n;
+
+    if (atomic_load(&fsync_fail_at) == 0)
+        return __real_fsync(fd);
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    n = readlink(link, path, sizeof path - 1);
+    if (n <= 0)
+        return __real_fsync(fd);
+    path[n] = '\0';
+    if (strncmp(path, fsync_dir, strlen(fsync_dir)) != 0 ||
+        n < 4 || strcmp(path + n - 4, ".tmp") != 0 ||
+        atomic_fetch_add(&fsync_calls, 1) + 1 != atomic_load(&fsync_fail_at))
+        return __real_fsync(fd);
+    atomic_fetch_add(&fsync_failed, 1);
+    errno = EIO;
+    return -1;
+}
 
 struct fx {
     char *tmp;
@@ -210,8 +243,10 @@ static unsigned check_outputs(struct fx *f, const struct run *r)
 
 /* What the trace shows. */
 struct shown {
-    unsigned decode[NITEMS], encode[NITEMS];
+    unsigned decode[NITEMS], encode[NITEMS], commit[NITEMS];
+    double encode_end[NITEMS], commit_start[NITEMS];
     unsigned host_spans, device_spans, transfers;
+    unsigned busy_lanes;         /* lanes with spans, commit lanes aside */
     unsigned host_over_device;   /* host spans overlapping device spans */
     unsigned transfer_over_kernel; /* transfers during another item's
                                       kernel */
@@ -219,7 +254,7 @@ struct shown {
 
 struct ev {
     double t0, t1;
-    int lane;       /* 0 host, 1 compute, 2 transfer */
+    int lane;       /* 0 host, 1 compute, 2 transfer, 3 commit */
     const char *item;
 };
 
@@ -237,6 +272,7 @@ static void read_trace(const char *path, struct shown *s)
 {
     json_object *root = json_object_from_file(path), *events;
     const char *lanes[64] = {NULL};
+    bool used[64] = {false};
     struct ev *ev;
     size_t n, nev = 0;
 
@@ -277,6 +313,22 @@ static void read_trace(const char *path, struct shown *s)
         if (json_object_object_get_ex(e, "args", &a) &&
             json_object_object_get_ex(a, "item", &v))
             ev[nev].item = json_object_get_string(v);
+        if (strncmp(lanes[tid], "host commit", 11) == 0) {
+            /* A commit thread's fsync and rename of an item's output. */
+            int k = item_index(ev[nev].item);
+
+            ev[nev].lane = 3;
+            assert_string_equal(name, "fsync+rename");
+            assert_true(k >= 0);
+            s->commit[k]++;
+            s->commit_start[k] = ev[nev].t0;
+            nev++;
+            continue;
+        }
+        if (!used[tid]) {
+            used[tid] = true;
+            s->busy_lanes++;
+        }
         if (strncmp(lanes[tid], "host worker", 11) == 0) {
             int k = item_index(ev[nev].item);
 
@@ -284,8 +336,10 @@ static void read_trace(const char *path, struct shown *s)
             s->host_spans++;
             if (k >= 0 && strcmp(name, "decode") == 0)
                 s->decode[k]++;
-            if (k >= 0 && strcmp(name, "encode") == 0)
+            if (k >= 0 && strcmp(name, "encode") == 0) {
                 s->encode[k]++;
+                s->encode_end[k] = ev[nev].t1;
+            }
         } else if (strstr(lanes[tid], ": compute") &&
                    strcmp(name, "map") != 0) {
             ev[nev].lane = 1;
@@ -299,7 +353,8 @@ static void read_trace(const char *path, struct shown *s)
     for (size_t i = 0; i < nev; i++) {
         bool hd = false, tk = false;
 
-        for (size_t j = 0; j < nev && ev[i].lane != 1; j++) {
+        for (size_t j = 0; j < nev && ev[i].lane != 1 && ev[i].lane != 3;
+             j++) {
             bool over = ev[i].t0 < ev[j].t1 && ev[j].t0 < ev[i].t1;
 
             if (!over || ev[j].lane != 1)
@@ -334,7 +389,13 @@ static void whole_batch(struct fx *f, const char *device, bool copy,
     for (int i = 0; i < NITEMS; i++) {
         assert_int_equal(s->decode[i], 1);
         assert_int_equal(s->encode[i], 1);
+        /* Its fsync and rename on a commit thread, after the encode. */
+        assert_int_equal(s->commit[i], 1);
+        assert_true(s->commit_start[i] >= s->encode_end[i]);
     }
+    /* The summary's lanes are the workers' and the device's: the commit
+     * threads, which wait on the disk, are not among them. */
+    assert_int_equal(r.res.lanes, s->busy_lanes);
     /* Each item's kernel is on the device's compute lane. */
     assert_true(s->device_spans >= NITEMS);
     printf("  %s%s: %u host spans, %u kernels, %u transfers; %u host spans "
@@ -417,6 +478,10 @@ static void test_engine_inflight_one_is_sequential(void **state)
     read_trace(r.trace, s);
     assert_true(s->device_spans >= NITEMS);
     assert_int_equal(s->host_over_device, 0);
+    /* The plain loop saves each output whole, fsync included, on its one
+     * worker. */
+    for (int i = 0; i < NITEMS; i++)
+        assert_int_equal(s->commit[i], 0);
     free(r.err);
     free(s);
 }
@@ -487,6 +552,58 @@ static void test_engine_failing_device_dropped(void **state)
     free(r.err);
 }
 
+/* The disk fails one output's fsync: that item alone fails, named with
+ * the cause, its file is neither in place nor left as a temporary one,
+ * and every other item is done. Pipelined the fsync runs on a commit
+ * thread; in the plain loop on the worker. */
+static void commit_fault(struct fx *f, struct run *r)
+{
+    char dir[4200], path[4400];
+    int missing = -1;
+
+    snprintf(dir, sizeof dir, "%s/%s", f->tmp, r->outdir);
+    snprintf(fsync_dir, sizeof fsync_dir, "%s/", dir);
+    atomic_store(&fsync_calls, 0);
+    atomic_store(&fsync_failed, 0);
+    atomic_store(&fsync_fail_at, 37);
+    assert_int_equal(run_batch(f, r), CLD_OK);
+    atomic_store(&fsync_fail_at, 0);
+    assert_int_equal(atomic_load(&fsync_failed), 1);
+    assert_int_equal(r->res.failed, 1);
+    assert_int_equal(r->res.done, NITEMS - 1);
+    assert_non_null(strstr(r->err, "fsync failed: Input/output error"));
+    assert_int_equal(check_outputs(f, r), NITEMS - 1);
+    /* No temporary file left: one entry per output done. */
+    assert_int_equal(cld_test_count_entries(dir), NITEMS - 1);
+    for (int i = 0; i < NITEMS; i++) {
+        out_path(f, r, i, path, sizeof path);
+        if (access(path, F_OK) != 0) {
+            assert_int_equal(missing, -1);
+            missing = i;
+        }
+    }
+    /* The error line names the output that failed. */
+    assert_true(missing >= 0);
+    out_path(f, r, missing, path, sizeof path);
+    assert_non_null(strstr(r->err, path));
+    free(r->err);
+}
+
+static void test_engine_commit_fault_pipelined(void **state)
+{
+    struct run r = {.device = "pocl:pthread", .outdir = "commit-fault"};
+
+    commit_fault(*state, &r);
+}
+
+static void test_engine_commit_fault_sequential(void **state)
+{
+    struct run r = {.device = "pocl:pthread", .inflight = 1,
+                    .outdir = "commit-fault-seq"};
+
+    commit_fault(*state, &r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -496,6 +613,8 @@ int main(void)
         cmocka_unit_test(test_engine_device_error_forced),
         cmocka_unit_test(test_engine_device_error_auto_retries),
         cmocka_unit_test(test_engine_failing_device_dropped),
+        cmocka_unit_test(test_engine_commit_fault_pipelined),
+        cmocka_unit_test(test_engine_commit_fault_sequential),
     };
 
     if (!cld_test_have_device())
