@@ -14,6 +14,8 @@
 
 #include "bench.h"
 #include "fixtures.h"
+#include "fsutil.h"
+#include "image_io.h"
 #include "jobs.h"
 #include "targets.h"
 
@@ -226,6 +228,87 @@ static void test_bench_pocl_cli(void **state)
     free(out);
 }
 
+/* A folder of n PPM crops (w x h) of a real photo. */
+static void make_ppms(const char *dir, unsigned n, uint32_t w, uint32_t h)
+{
+    struct cld_image src;
+    char path[4400];
+
+    assert_int_equal(cld_mkdir_p(dir), CLD_OK);
+    assert_int_equal(cld_image_load(cld_test_image("astronaut.png"), NULL,
+                                    &src), CLD_OK);
+    for (unsigned i = 0; i < n; i++) {
+        struct cld_image c;
+        struct cld_save_opts so = {.fmt = CLD_FMT_PPM};
+        uint32_t x = i * 29 % (src.width - w), y = i * 17 % (src.height - h);
+
+        assert_int_equal(cld_image_alloc(&c, w, h, src.channels), CLD_OK);
+        for (uint32_t r = 0; r < h; r++)
+            memcpy(c.data + (size_t)r * w * c.channels,
+                   src.data + ((size_t)(y + r) * src.width + x) *
+                                  src.channels,
+                   (size_t)w * c.channels);
+        snprintf(path, sizeof path, "%s/p%02u.ppm", dir, i);
+        assert_int_equal(cld_image_save(path, &c, &so), CLD_OK);
+        cld_image_free(&c);
+    }
+    cld_image_free(&src);
+}
+
+/* The ratio printed after "label" on a line of out ("...: 1.23x"). */
+static double ratio_after(const char *out, const char *label)
+{
+    const char *p = strstr(out, label), *x;
+    double r = 0;
+
+    assert_non_null(p);
+    x = strchr(p, 'x');
+    while (x && !(x[1] == '\n' || x[1] == ' ' || x[1] == '\0'))
+        x = strchr(x + 1, 'x');
+    assert_non_null(x);
+    while (x > p && (x[-1] == '.' || (x[-1] >= '0' && x[-1] <= '9')))
+        x--;
+    assert_int_equal(sscanf(x, "%lf", &r), 1);
+    return r;
+}
+
+/* bench pipeline over a small folder of its own: every row printed with a
+ * ratio, the chain both in-process and as whole commands (this binary run
+ * again), its temporary folder removed; a corrupt input fails it naming
+ * the file. */
+static void test_bench_pocl_pipeline(void **state)
+{
+    struct fx *f = *state;
+    char in[4200], tmpdir[4200], args[8600], bad[4400];
+    char *out = NULL;
+    const char *rows[] = {"zero-copy, --inflight 1", "zero-copy, pipelined",
+                          "copy path, --inflight 1", "copy path, pipelined"};
+
+    snprintf(in, sizeof in, "%s/pipe-in", f->tmp);
+    snprintf(tmpdir, sizeof tmpdir, "%s/pipe-tmp", f->tmp);
+    make_ppms(in, 6, 96, 64);
+    assert_int_equal(cld_mkdir_p(tmpdir), CLD_OK);
+    setenv("TMPDIR", tmpdir, 1);
+    snprintf(args, sizeof args, "bench pipeline --runs 1 --device "
+             "pocl:pthread '%s'", in);
+    assert_int_equal(run_cli(args, &out), 0);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        assert_true(ratio_after(out, rows[i]) > 0);
+    assert_true(ratio_after(out, "chain resize --scale 0.5") > 0);
+    assert_true(ratio_after(out, "the same as whole commands") > 0);
+    free(out);
+    /* Nothing of its own left behind. */
+    assert_int_equal(cld_test_count_entries(tmpdir), 0);
+
+    snprintf(bad, sizeof bad, "%s/p03.ppm", in);
+    cld_test_write_file(bad, "P6\n96 64\n255\n", 13);
+    assert_int_not_equal(run_cli(args, &out), 0);
+    assert_non_null(strstr(out, bad));
+    free(out);
+    assert_int_equal(cld_test_count_entries(tmpdir), 0);
+    unsetenv("TMPDIR");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_bench_pocl_placement_two_passes),
         cmocka_unit_test(test_bench_pocl_unknown_job),
         cmocka_unit_test(test_bench_pocl_cli),
+        cmocka_unit_test(test_bench_pocl_pipeline),
     };
 
     if (!cld_test_have_device())
