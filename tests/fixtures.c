@@ -281,6 +281,19 @@ void cld_test_write_jpeg_with_stray_bytes(const char *name, size_t nstray,
     free(out);
 }
 
+void cld_test_crop(const struct cld_image *src, uint32_t x, uint32_t y,
+                   uint32_t w, uint32_t h, struct cld_image *out)
+{
+    assert_true(x + (uint64_t)w <= src->width &&
+                y + (uint64_t)h <= src->height);
+    assert_int_equal(cld_image_alloc(out, w, h, src->channels), CLD_OK);
+    for (uint32_t r = 0; r < h; r++)
+        memcpy(out->data + (size_t)r * w * src->channels,
+               src->data + ((size_t)(y + r) * src->width + x) *
+                               src->channels,
+               (size_t)w * src->channels);
+}
+
 void cld_test_assert_same_image(const struct cld_image *a,
                                 const struct cld_image *b)
 {

@@ -100,6 +100,11 @@ void cld_test_fault_sweep(cld_test_run_fn run, void *arg);
  * data, or fail the test. Free with cld_data_free. */
 void cld_test_load(const char *name, struct cld_data *d);
 
+/* The w x h window of src at (x, y), which must lie inside it, into out
+ * (allocated here; free with cld_image_free), or fail the test. */
+void cld_test_crop(const struct cld_image *src, uint32_t x, uint32_t y,
+                   uint32_t w, uint32_t h, struct cld_image *out);
+
 /* a and b have the same shape and the same bytes, or the test fails. */
 void cld_test_assert_same_image(const struct cld_image *a,
                                 const struct cld_image *b);

@@ -242,12 +242,7 @@ static void make_ppms(const char *dir, unsigned n, uint32_t w, uint32_t h)
         struct cld_save_opts so = {.fmt = CLD_FMT_PPM};
         uint32_t x = i * 29 % (src.width - w), y = i * 17 % (src.height - h);
 
-        assert_int_equal(cld_image_alloc(&c, w, h, src.channels), CLD_OK);
-        for (uint32_t r = 0; r < h; r++)
-            memcpy(c.data + (size_t)r * w * c.channels,
-                   src.data + ((size_t)(y + r) * src.width + x) *
-                                  src.channels,
-                   (size_t)w * c.channels);
+        cld_test_crop(&src, x, y, w, h, &c);
         snprintf(path, sizeof path, "%s/p%02u.ppm", dir, i);
         assert_int_equal(cld_image_save(path, &c, &so), CLD_OK);
         cld_image_free(&c);

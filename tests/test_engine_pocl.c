@@ -114,12 +114,7 @@ static int setup(void **state)
         struct cld_image c;
         struct cld_save_opts so = {.fmt = CLD_FMT_PPM, .overwrite = true};
 
-        assert_int_equal(cld_image_alloc(&c, w, h, src.channels), CLD_OK);
-        for (uint32_t r = 0; r < h; r++)
-            memcpy(c.data + (size_t)r * w * c.channels,
-                   src.data + ((size_t)(y + r) * src.width + x) *
-                                  src.channels,
-                   (size_t)w * c.channels);
+        cld_test_crop(&src, x, y, w, h, &c);
         snprintf(path, sizeof path, "%s/in/item%03d.ppm", f->tmp, i);
         if (i == 0) {
             char dir[4200];

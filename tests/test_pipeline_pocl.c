@@ -46,13 +46,7 @@ static void crop(const struct cld_image *src, uint32_t x, uint32_t y,
 {
     memset(out, 0, sizeof *out);
     out->kind = CLD_DATA_IMAGE;
-    assert_int_equal(cld_image_alloc(&out->img, w, h, src->channels),
-                     CLD_OK);
-    for (uint32_t r = 0; r < h; r++)
-        memcpy(out->img.data + (size_t)r * w * src->channels,
-               src->data + ((size_t)(y + r) * src->width + x) *
-                               src->channels,
-               (size_t)w * src->channels);
+    cld_test_crop(src, x, y, w, h, &out->img);
 }
 
 static int batch_setup(void **state)
