@@ -114,18 +114,31 @@ inline int16 lane_bytes(int b0, int rb)
 }
 
 /* Horizontal blur of the 16 bytes at b0, any position: each lane's taps
- * are clamped to its own channel within the row. */
+ * are clamped to its own channel within the row. A tap whose 16 bytes lie
+ * inside the row is one vector load; only the others are gathered. Lanes
+ * past the end of the row (never stored) read bytes of the row's last
+ * pixel. Each lane's channel comes without a vector division: x = b0 % ch
+ * + lane is below 20 and ch at most 4, so x / ch = (x * m) >> 8 with m =
+ * ceil(256 / ch). */
 inline float16 hblur_edge(__global const uchar *row, int b0, int rb, int ch,
                           int r, __constant float *taps)
 {
-    int16 b = lane_bytes(b0, rb);
-    int16 c = b % ch;
+    int m = (256 + ch - 1) / ch;
+    int16 x = (int16)(b0 % ch) + LANES;
+    int16 c = x - ((x * m) >> 8) * ch;
+    int16 b = (int16)b0 + LANES;
     int16 hi = (int16)(rb - ch) + c;
     float16 s = 0.0f;
 
     for (int k = -r; k <= r; k++) {
-        int16 i = clamp(b + (int16)(k * ch), c, hi);
-        s += taps[k + r] * convert_float16(gather16(row, i));
+        int o = b0 + k * ch;
+        uchar16 v;
+
+        if (o >= 0 && o + VW <= rb)
+            v = vload16(0, row + o);
+        else
+            v = gather16(row, clamp(b + (int16)(k * ch), c, hi));
+        s += taps[k + r] * convert_float16(v);
     }
     return h_round(s);
 }
