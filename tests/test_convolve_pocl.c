@@ -200,11 +200,13 @@ static void test_convolve_real_images(void **state)
     }
 }
 
-/* Other sigmas and amounts on one real image. */
+/* Other sigmas and amounts on one real image; sigma 12 (radius 36) has
+ * taps reaching 108 bytes either side in RGB, beyond the 64-byte strip
+ * of the CPU kernel and its edge vectors. */
 static void test_convolve_sigmas(void **state)
 {
     struct cld_test_devices *t = *state;
-    static const double sigmas[] = {0.5, 5.0};
+    static const double sigmas[] = {0.5, 5.0, 12.0};
     struct cld_data in = {.kind = CLD_DATA_IMAGE};
     struct cld_params p;
 
