@@ -23,7 +23,10 @@
 #include "trace.h"
 
 /* Threads that fsync and rename finished outputs, and the outputs that
- * may wait for them (written, open) before a worker's hand-off blocks. */
+ * may wait for them (written, open) before a worker's hand-off blocks.
+ * A pipelined blur of 64 1920x1080 PPMs on the 2-core VM took (median of
+ * 9) 0.580 s with one commit thread, 0.537 s with two, 0.536 s with
+ * four: concurrent fsyncs share the file system's journal commits. */
 #define COMMIT_THREADS 2u
 #define COMMIT_PENDING 8u
 
