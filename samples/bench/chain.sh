@@ -8,7 +8,12 @@
 # written once as PPM (by `sharpen --amount 0`, which leaves every pixel
 # as it is) and copied N times, so that the codecs cost little next to the
 # jobs. Rounds are interleaved (the chain, then the three runs) and the
-# best of each is kept: the machine may be shared.
+# best of each is kept: the machine may be shared. Every round writes over
+# the files of the round before (--overwrite) after an untimed sync: on
+# the development VM, memory freed by deleting outputs goes back to the
+# host and is slow to touch again, which charged the three runs, which
+# write three times the new data, more than the chain (README, "Measuring
+# on a fresh VM").
 #
 #   samples/bench/chain.sh [ROUNDS] [N] [DEVICE]   # default 3 16 auto
 #   STEPS='blur --sigma 2|sharpen|median' samples/bench/chain.sh 3 16 cpu
@@ -50,21 +55,23 @@ now() { date +%s.%N; }
 best_chain=
 best_sep=
 for r in $(seq 1 "$ROUNDS"); do
-  rm -rf "$work/out" "$work"/t*
+  sync
   t0=$(now)
   "$CLDISPATCH" run "${chain[@]}" "$work/in" -o "$work/out" \
-    --device "$DEVICE" >/dev/null 2>&1
+    --device "$DEVICE" --overwrite >/dev/null 2>&1
   t1=$(now)
   from=$work/in
+  s=0
   for i in "${!steps[@]}"; do
     read -r -a words <<<"${steps[$i]}"
+    sync
+    ta=$(now)
     "$CLDISPATCH" run "${words[@]}" "$from" -o "$work/t$i" \
-      --device "$DEVICE" >/dev/null 2>&1
+      --device "$DEVICE" --overwrite >/dev/null 2>&1
+    s=$(awk -v a="$ta" -v b="$(now)" -v s="$s" 'BEGIN {print s + b - a}')
     from=$work/t$i
   done
-  t2=$(now)
   c=$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')
-  s=$(awk -v a="$t1" -v b="$t2" 'BEGIN {print b - a}')
   printf 'round %d: chain %.3f s, %d runs %.3f s\n' "$r" "$c" \
     "${#steps[@]}" "$s"
   best_chain=$(awk -v a="${best_chain:-$c}" -v b="$c" \
