@@ -300,6 +300,8 @@ static void summarize(struct batch *b, struct cld_batch_result *res)
     res->wall_s = cld_now_s() - b->t_start;
     res->mpix = b->pixels / 1e6;
     res->busy_s = cld_trace_busy(b->trace, &res->lanes);
+    res->cpu_s = cld_process_cpu_s() - b->cpu_start;
+    res->cores = cld_usable_cores();
     res->retried = b->retried;
     res->dropped = b->dropped;
     for (size_t i = 0; i < b->ngroups; i++) {
@@ -466,6 +468,7 @@ enum cld_status cld_batch_run(const struct cld_batch_opts *o,
     b.o = o;
     b.forced = -1;
     b.t_start = cld_now_s();
+    b.cpu_start = cld_process_cpu_s();
     cld_history_init(&b.hist);
     cld_history_init(&b.fresh);
     pthread_mutex_init(&b.lock, NULL);

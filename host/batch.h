@@ -52,6 +52,9 @@ struct cld_batch_result {
     double mpix;     /* input megapixels of the items done */
     double busy_s;   /* busy time summed over the timeline's lanes */
     unsigned lanes;  /* lanes (host workers, device queues) with work */
+    double cpu_s;    /* CPU time of the whole process during the batch
+                        (every thread: workers, commits, OpenCL's) */
+    unsigned cores;  /* cores the process may run on */
     unsigned retried;/* items run again after a device error */
     unsigned dropped;/* devices left out after repeated errors */
     char share[256]; /* "TARGET 75%, host 25%": items per target */

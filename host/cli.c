@@ -559,6 +559,9 @@ void cld__cli_print_summary(FILE *f, const struct cld_batch_result *res)
     if (res->lanes && res->wall_s > 0)
         fprintf(f, "; overlap efficiency %.2f (%u lanes)",
                 res->busy_s / (res->wall_s * res->lanes), res->lanes);
+    if (res->cores && res->wall_s > 0 && res->cpu_s > 0)
+        fprintf(f, "; CPU %.2f of %u cores", res->cpu_s / res->wall_s,
+                res->cores);
     if (res->retried)
         fprintf(f, "; %u item%s run again after a device error",
                 res->retried, res->retried == 1 ? "" : "s");

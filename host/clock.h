@@ -9,6 +9,13 @@
  * anything. Unaffected by changes of the wall clock. */
 double cld_now_s(void);
 
+/* CPU seconds the whole process has used (all its threads, user and
+ * system): differences between two readings mean anything. */
+double cld_process_cpu_s(void);
+
+/* Cores the process may run on (its affinity mask), at least 1. */
+unsigned cld_usable_cores(void);
+
 /* Sort v[0..n-1] into ascending order. */
 void cld_sort_doubles(double *v, size_t n);
 

@@ -101,6 +101,7 @@ struct batch {
     struct cld_executor *commits;
     struct cld_trace *trace;   /* the timeline (always: the summary) */
     double t_start;            /* when the batch began */
+    double cpu_start;          /* the process's CPU time then */
     double pixels;             /* input pixels of the items done */
     unsigned done, failed;     /* items finished so far */
     unsigned errors[CLD_PLAN_MAX]; /* device errors per target */

@@ -17,6 +17,7 @@
 
 #include <json-c/json.h>
 
+#include "clock.h"
 #include "fixtures.h"
 #include "image_io.h"
 #include "jobs.h"
@@ -542,6 +543,19 @@ static void test_cli_progress_trace_summary(void **state)
     assert_non_null(strstr(output, "2 done, 0 failed in "));
     assert_non_null(strstr(output, "MPix/s; "));
     assert_non_null(strstr(output, "100%; overlap efficiency "));
+    {
+        /* The process's CPU use over the batch's wall time, out of the
+         * cores it may run on. */
+        const char *cpu = strstr(output, "; CPU ");
+        double used = -1;
+        unsigned cores = 0;
+
+        assert_non_null(cpu);
+        assert_int_equal(sscanf(cpu, "; CPU %lf of %u cores", &used,
+                                &cores), 2);
+        assert_int_equal(cores, cld_usable_cores());
+        assert_true(used > 0 && used <= cores + 0.5);
+    }
     root = json_object_from_file(trace);
     assert_non_null(root);
     assert_true(json_object_object_get_ex(root, "traceEvents", &events));

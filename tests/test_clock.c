@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <sched.h>
 #include <time.h>
 
 #include "clock.h"
@@ -66,6 +68,58 @@ static void test_clock_counts_sleep_and_never_goes_back(void **state)
     }
 }
 
+/* Spin until the calling thread has used `s` seconds of CPU. */
+static void *spin(void *arg)
+{
+    double s = *(const double *)arg;
+    struct timespec ts;
+
+    do
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    while ((double)ts.tv_sec + ts.tv_nsec * 1e-9 < s);
+    return NULL;
+}
+
+/* The process's CPU time counts every thread's work, and sleeping adds
+ * next to none. */
+static void test_clock_process_cpu_counts_threads(void **state)
+{
+    double s, c0, c1, c2;
+    struct timespec ts, nap = {0, 50000000};
+    pthread_t th;
+
+    (void)state;
+    c0 = cld_process_cpu_s();
+    /* 30 ms of CPU more than this thread has used so far, and 30 ms on
+     * a thread of its own. */
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    s = (double)ts.tv_sec + ts.tv_nsec * 1e-9 + 0.03;
+    {
+        double t = 0.03;
+
+        assert_int_equal(pthread_create(&th, NULL, spin, &t), 0);
+        spin(&s);
+        pthread_join(th, NULL);
+    }
+    c1 = cld_process_cpu_s();
+    assert_true(c1 - c0 >= 0.06);
+    nanosleep(&nap, NULL);
+    c2 = cld_process_cpu_s();
+    assert_true(c2 >= c1 && c2 - c1 < 0.02);
+}
+
+/* The cores the affinity mask allows. */
+static void test_clock_usable_cores(void **state)
+{
+    cpu_set_t set;
+
+    (void)state;
+    CPU_ZERO(&set);
+    assert_int_equal(sched_getaffinity(0, sizeof set, &set), 0);
+    assert_int_equal(cld_usable_cores(), (unsigned)CPU_COUNT(&set));
+    assert_true(cld_usable_cores() >= 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -73,6 +127,8 @@ int main(void)
         cmocka_unit_test(test_clock_median_even_count_is_mean_of_middle),
         cmocka_unit_test(test_clock_sort_doubles),
         cmocka_unit_test(test_clock_counts_sleep_and_never_goes_back),
+        cmocka_unit_test(test_clock_process_cpu_counts_threads),
+        cmocka_unit_test(test_clock_usable_cores),
     };
 
     return cmocka_run_group_tests_name("clock", tests, NULL, NULL);
