@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -24,6 +26,125 @@
 #define TMP_TRIES 100
 /* Deepest folder nesting the walker follows. */
 #define WALK_MAX_DEPTH 128
+
+/* ---- temporary files a signal removes ---------------------------------- */
+
+/* The temporary files open now, in fixed slots that a signal handler can
+ * read without locks or allocation: a slot is FREE, BUSY while its path
+ * is written, or LIVE. */
+#define LIVE_SLOTS 256
+#define LIVE_PATH 4096
+enum { SLOT_FREE, SLOT_BUSY, SLOT_LIVE };
+static struct {
+    atomic_int state;
+    char path[LIVE_PATH];
+} live[LIVE_SLOTS];
+/* Set by the handler before it removes them: a file made by another
+ * thread while it runs removes itself (live_add). */
+static atomic_int dying;
+
+/* Claim a slot (BUSY) before the file is made: slot + 1, or 0 when every
+ * slot is taken (the file is then not removed by a signal). Once the
+ * handler has begun, no new file is made: the claim is given back and
+ * the thread waits for the end of the process, which is near (the
+ * handler saw this slot FREE, or waits for it while it is BUSY). */
+static int live_claim(void)
+{
+    for (int i = 0; i < LIVE_SLOTS; i++) {
+        int expect = SLOT_FREE;
+
+        if (!atomic_compare_exchange_strong(&live[i].state, &expect,
+                                            SLOT_BUSY))
+            continue;
+        if (atomic_load(&dying)) {
+            atomic_store(&live[i].state, SLOT_FREE);
+            for (;;)
+                pause();
+        }
+        return i + 1;
+    }
+    return 0;
+}
+
+/* The file tmp now exists: make its claimed slot LIVE. The thread
+ * making it blocks the ending signals from its claim to here
+ * (cld_atomic_open), so the handler never runs in between on this
+ * thread; on another, it waits for BUSY slots to settle. A file made
+ * while the handler runs removes itself. */
+static void live_set(int slot, const char *tmp)
+{
+    size_t n = strlen(tmp);
+
+    if (slot <= 0 || n >= LIVE_PATH)
+        return;
+    memcpy(live[slot - 1].path, tmp, n + 1);
+    atomic_store(&live[slot - 1].state, SLOT_LIVE);
+    if (atomic_load(&dying))
+        unlink(tmp);
+}
+
+static void live_remove(int slot)
+{
+    if (slot > 0)
+        atomic_store(&live[slot - 1].state, SLOT_FREE);
+}
+
+/* Remove every temporary file still open, then end the process by the
+ * same signal (SA_RESETHAND put its default action back). A slot still
+ * BUSY belongs to a thread in the middle of making its file, with these
+ * signals blocked: wait for it (up to 20 ms) to become LIVE. unlink,
+ * nanosleep and raise are async-signal-safe, and so are lock-free
+ * atomics. */
+static void on_ending_signal(int sig)
+{
+    int saved = errno;
+
+    atomic_store(&dying, 1);
+    for (int i = 0; i < LIVE_SLOTS; i++) {
+        int st = atomic_load(&live[i].state);
+
+        for (int w = 0; st == SLOT_BUSY && w < 200; w++) {
+            struct timespec nap = {0, 100000};
+
+            nanosleep(&nap, NULL);
+            st = atomic_load(&live[i].state);
+        }
+        if (st == SLOT_LIVE)
+            unlink(live[i].path);
+    }
+    errno = saved;
+    raise(sig);
+}
+
+/* Block the signals on_ending_signal handles on this thread; *old gets
+ * the mask to restore. */
+static void block_ending_signals(sigset_t *old)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+void cld_atomic_remove_on_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa, old;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_ending_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND;
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        /* A signal the caller ignores (nohup) stays ignored. */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue;
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
 
 enum cld_status cld__path_error(enum cld_status st, const char *path,
                                 const char *fmt, ...)
@@ -117,6 +238,7 @@ enum cld_status cld_atomic_open(const char *path, bool overwrite,
     char *final_path = NULL, *tmp = NULL;
     size_t dir_len, base_len, tmp_cap;
     struct stat sb;
+    sigset_t mask;
     int fd = -1;
     FILE *fp = NULL;
 
@@ -145,6 +267,10 @@ enum cld_status cld_atomic_open(const char *path, bool overwrite,
         st = cld__path_error(CLD_ERR_NOMEM, path, "out of memory");
         goto out;
     }
+    /* No ending signal on this thread from the claim until the file, if
+     * made, is in its slot. */
+    block_ending_signals(&mask);
+    af->live = live_claim();
     for (int i = 0; i < TMP_TRIES; i++) {
         char suffix[7];
 
@@ -152,8 +278,16 @@ enum cld_status cld_atomic_open(const char *path, bool overwrite,
         snprintf(tmp, tmp_cap, "%.*s.%.*s.%s.tmp", (int)dir_len, path,
                  (int)base_len, base, suffix);
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0)
+            live_set(af->live, tmp);
         if (fd >= 0 || errno != EEXIST)
             break;
+    }
+    {
+        int err = errno;
+
+        pthread_sigmask(SIG_SETMASK, &mask, NULL);
+        errno = err;
     }
     if (fd < 0) {
         int err = errno;
@@ -187,6 +321,10 @@ enum cld_status cld_atomic_open(const char *path, bool overwrite,
     final_path = NULL;
     tmp = NULL;
 out:
+    if (st != CLD_OK) {
+        live_remove(af->live);
+        af->live = 0;
+    }
     free(final_path);
     free(tmp);
     return st;
@@ -251,6 +389,7 @@ exists:
 
 static void atomic_clear(struct cld_atomic_file *af)
 {
+    live_remove(af->live);
     free(af->buf);
     free(af->path);
     free(af->tmp_path);

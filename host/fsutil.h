@@ -28,6 +28,7 @@ struct cld_atomic_file {
     void *buf;       /* the stream's buffer, freed after it is closed */
     bool no_sync;    /* set after open to skip fsync at commit (faster,
                         less durable after a crash) */
+    int live;        /* its slot for cld_atomic_remove_on_signals; 0: none */
 };
 
 /* Create a temporary file next to path (same folder, so the final rename is
@@ -53,6 +54,15 @@ enum cld_status cld_atomic_commit(struct cld_atomic_file *af);
 
 /* Close and remove the temporary file; a no-op on an empty or committed af. */
 void cld_atomic_abort(struct cld_atomic_file *af);
+
+/* For programs (the CLI calls it first): make SIGINT, SIGTERM and SIGHUP
+ * remove every temporary file still open (written but not yet committed
+ * or aborted) before they end the process as they would have. Signals
+ * the process ignores stay ignored. Best effort: a file made in the
+ * instant before the signal may still be left, and SIGKILL leaves them
+ * all (cld_atomic_tmp_base names them for whoever cleans up). Not done
+ * by the library on its own: a host program keeps its own handlers. */
+void cld_atomic_remove_on_signals(void);
 
 /* A temporary name keeps at most this many bytes of the final name. */
 #define CLD_ATOMIC_TMP_BASE_MAX 200

@@ -8,17 +8,22 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 
 #include "clock.h"
 #include "fixtures.h"
+#include "fsutil.h"
 #include "image_io.h"
 #include "jobs.h"
 
@@ -580,6 +585,120 @@ static void test_cli_progress_trace_summary(void **state)
     free(tmp);
 }
 
+/* Entries of dir: *hidden gets those whose name starts with '.'
+ * (temporary outputs), the last of them in last; returns the others. */
+static int scan_outputs(const char *dir, int *hidden, char *last,
+                        size_t cap)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    *hidden = 0;
+    if (!d)
+        return 0;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (e->d_name[0] == '.') {
+            (*hidden)++;
+            snprintf(last, cap, "%s", e->d_name);
+        } else {
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/* Ctrl-C in the middle of a pipelined batch: the process ends by SIGINT,
+ * no temporary output is left behind (some wait on the commit threads),
+ * and every output that is there is whole: the C reference's bytes. */
+static void test_cli_interrupt_leaves_no_temporaries(void **state)
+{
+    const char *bin = getenv("CLDISPATCH_BIN");
+    char *tmp = cld_test_tmpdir();
+    char in[4200], out[4200], path[4400], sigma[] = "6", left[256] = "";
+    const struct cld_job *blur = cld_job_find("blur");
+    struct cld_data src, ref;
+    struct cld_params p;
+    int n = 0, hidden = 0, wst;
+    pid_t pid;
+
+    (void)state;
+    snprintf(in, sizeof in, "%s/in", tmp);
+    snprintf(out, sizeof out, "%s/out", tmp);
+    assert_int_equal(cld_mkdir_p(in), CLD_OK);
+    cld_test_load("astronaut.png", &src);
+    for (int i = 0; i < 80; i++) {
+        struct cld_save_opts so = {.fmt = CLD_FMT_PPM};
+
+        snprintf(path, sizeof path, "%s/a%02d.ppm", in, i);
+        assert_int_equal(cld_image_save(path, &src.img, &so), CLD_OK);
+    }
+    cld_params_default(&p, blur);
+    assert_int_equal(cld_params_set_real(&p, "sigma", 6.0), CLD_OK);
+    assert_int_equal(cld_job_run(blur, NULL, &p, &src, &ref), CLD_OK);
+    fflush(NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execl(bin ? bin : "./cldispatch", "cldispatch", "run", "blur",
+              "--sigma", sigma, "--device", "host", "--no-progress", in,
+              "-o", out, (char *)NULL);
+        _exit(127);
+    }
+    /* Interrupt once a few outputs are in place, at a moment when a
+     * temporary file is there too (an output being written, or waiting
+     * for its fsync), so that the handler has one to remove. */
+    for (int polls = 0; polls < 200000 && !(n >= 3 && hidden > 0);
+         polls++) {
+        struct timespec nap = {0, 200000};
+
+        n = scan_outputs(out, &hidden, left, sizeof left);
+        if (!(n >= 3 && hidden > 0))
+            nanosleep(&nap, NULL);
+    }
+    assert_true(n >= 3 && hidden > 0);
+    assert_int_equal(kill(pid, SIGINT), 0);
+    assert_int_equal(waitpid(pid, &wst, 0), pid);
+    if (!WIFSIGNALED(wst))
+        fail_msg("the batch ended before the interrupt (exit %d); make it "
+                 "longer", WIFEXITED(wst) ? WEXITSTATUS(wst) : -1);
+    assert_int_equal(WTERMSIG(wst), SIGINT);
+    n = scan_outputs(out, &hidden, left, sizeof left);
+    if (hidden) {
+        struct stat sb;
+        char tp[4600];
+
+        snprintf(tp, sizeof tp, "%s/%s", out, left);
+        fail_msg("%d temporary file(s) left, such as %s (%lld bytes); %d "
+                 "outputs", hidden, left,
+                 stat(tp, &sb) == 0 ? (long long)sb.st_size : -1LL, n);
+    }
+    assert_true(n >= 3 && n < 80);
+    for (int i = 0; i < 80; i++) {
+        struct cld_image got;
+
+        snprintf(path, sizeof path, "%s/a%02d.ppm", out, i);
+        if (access(path, F_OK) != 0)
+            continue;
+        assert_int_equal(cld_image_load(path, NULL, &got), CLD_OK);
+        cld_test_assert_same_image(&got, &ref.img);
+        cld_image_free(&got);
+    }
+    printf("  interrupted with a temporary file there, after %d of 80 "
+           "outputs: none left\n", n);
+    cld_data_free(&src);
+    cld_data_free(&ref);
+    cld_test_rmtree(tmp);
+    free(tmp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -595,6 +714,7 @@ int main(void)
         cmocka_unit_test(test_cli_codec_warning_names_file),
         cmocka_unit_test(test_cli_codec_options),
         cmocka_unit_test(test_cli_progress_trace_summary),
+        cmocka_unit_test(test_cli_interrupt_leaves_no_temporaries),
     };
 
     if (!cld_test_have_device())

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1077,6 +1079,84 @@ static void test_image_io_codec_warnings(void **state)
     cld_image_free(&warned);
 }
 
+/* In a child: two outputs open (one flushed, one never flushed), one
+ * committed, one aborted; then sig. Exits 0 if sig did not end it, 3 on
+ * a setup failure. */
+static void child_signalled(const char *dir, int sig)
+{
+    struct cld_atomic_file a, b, c, d;
+    char p[4][4200];
+
+    for (int i = 0; i < 4; i++)
+        snprintf(p[i], sizeof p[i], "%s/out%d.txt", dir, i);
+    cld_atomic_remove_on_signals();
+    if (cld_atomic_open(p[0], false, &a) != CLD_OK ||
+        cld_atomic_open(p[1], false, &b) != CLD_OK ||
+        cld_atomic_open(p[2], false, &c) != CLD_OK ||
+        cld_atomic_open(p[3], false, &d) != CLD_OK)
+        _exit(3);
+    fputs("flushed", a.fp);
+    fputs("buffered", b.fp);
+    fputs("done", c.fp);
+    cld_atomic_abort(&d);
+    if (cld_atomic_flush(&a) != CLD_OK || cld_atomic_commit(&c) != CLD_OK)
+        _exit(3);
+    raise(sig);
+    cld_atomic_abort(&a);
+    cld_atomic_abort(&b);
+    _exit(0);
+}
+
+/* SIGINT, SIGTERM and SIGHUP remove the temporary files still open and
+ * end the process by that signal; committed files stay. A signal the
+ * process ignored (nohup) stays ignored. */
+static void test_fsutil_signal_removes_temporaries(void **state)
+{
+    struct cld_test_tmp *t = *state;
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        char dir[4200], done[4300];
+        int wst;
+        pid_t pid;
+
+        snprintf(dir, sizeof dir, "%s/sig%zu", t->dir, i);
+        assert_int_equal(cld_mkdir_p(dir), CLD_OK);
+        fflush(NULL);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+            child_signalled(dir, sigs[i]);
+        assert_int_equal(waitpid(pid, &wst, 0), pid);
+        assert_true(WIFSIGNALED(wst));
+        assert_int_equal(WTERMSIG(wst), sigs[i]);
+        /* Only the committed file is left. */
+        assert_int_equal(cld_test_count_entries(dir), 1);
+        snprintf(done, sizeof done, "%s/out2.txt", dir);
+        assert_int_equal(access(done, F_OK), 0);
+    }
+    {
+        char dir[4200];
+        int wst;
+        pid_t pid;
+
+        snprintf(dir, sizeof dir, "%s/ignored", t->dir);
+        assert_int_equal(cld_mkdir_p(dir), CLD_OK);
+        fflush(NULL);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            signal(SIGHUP, SIG_IGN);
+            child_signalled(dir, SIGHUP);
+        }
+        assert_int_equal(waitpid(pid, &wst, 0), pid);
+        assert_true(WIFEXITED(wst));
+        assert_int_equal(WEXITSTATUS(wst), 0);
+        /* It went on and aborted its files itself. */
+        assert_int_equal(cld_test_count_entries(dir), 1);
+    }
+}
+
 #define TMP_TEST(f) cmocka_unit_test_setup_teardown(f, cld_test_tmp_setup, cld_test_tmp_teardown)
 
 int main(void)
@@ -1106,6 +1186,7 @@ int main(void)
         TMP_TEST(test_fsutil_no_overwrite_keeps_old),
         TMP_TEST(test_fsutil_failed_save_leaves_nothing),
         TMP_TEST(test_fsutil_atomic_abort_and_commit),
+        TMP_TEST(test_fsutil_signal_removes_temporaries),
         TMP_TEST(test_fsutil_commit_never_clobbers),
         TMP_TEST(test_fsutil_mkdir_p),
         TMP_TEST(test_fsutil_walk_images),
