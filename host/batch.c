@@ -300,6 +300,7 @@ static void summarize(struct batch *b, struct cld_batch_result *res)
     res->wall_s = cld_now_s() - b->t_start;
     res->mpix = b->pixels / 1e6;
     res->busy_s = cld_trace_busy(b->trace, &res->lanes);
+    res->busiest_s = cld_trace_busiest(b->trace);
     res->cpu_s = cld_process_cpu_s() - b->cpu_start;
     res->cores = cld_usable_cores();
     res->retried = b->retried;

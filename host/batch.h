@@ -52,6 +52,7 @@ struct cld_batch_result {
     double mpix;     /* input megapixels of the items done */
     double busy_s;   /* busy time summed over the timeline's lanes */
     unsigned lanes;  /* lanes (host workers, device queues) with work */
+    double busiest_s;/* busy time of the busiest lane (the bottleneck) */
     double cpu_s;    /* CPU time of the whole process during the batch
                         (every thread: workers, commits, OpenCL's) */
     unsigned cores;  /* cores the process may run on */

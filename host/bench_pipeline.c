@@ -119,6 +119,7 @@ struct mode {
     double best_s;      /* whole-batch wall time, best run */
     double eff;         /* its overlap efficiency */
     double cpu;         /* its CPU use: CPU seconds over wall seconds */
+    double busiest;     /* its busiest lane's busy time over wall time */
     unsigned lanes;
     unsigned done;
     char share[256];
@@ -184,6 +185,7 @@ static enum cld_status run_mode(const struct cld_bench_opts *o,
                      ? res.busy_s / (res.wall_s * res.lanes) : 0;
         m->lanes = res.lanes;
         m->cpu = res.wall_s > 0 ? res.cpu_s / res.wall_s : 0;
+        m->busiest = res.wall_s > 0 ? res.busiest_s / res.wall_s : 0;
         m->done = res.done;
         snprintf(m->share, sizeof m->share, "%s", res.share);
     }
@@ -413,21 +415,23 @@ enum cld_status cld_bench_pipeline(const struct cld_bench_opts *o)
             st = run_mode(o, folder, outdir, &modes[i]);
     }
     if (st == CLD_OK) {
-        fprintf(o->out, "  %-26s %9s %9s %7s %11s %5s  %s\n", "mode",
-                "wall", "images/s", "ratio", "overlap eff", "CPU", "share");
+        fprintf(o->out, "  %-26s %9s %9s %7s %11s %7s %5s  %s\n", "mode",
+                "wall", "images/s", "ratio", "overlap eff", "busiest",
+                "CPU", "share");
         for (size_t i = 0; i < nm; i++) {
             const struct mode *m = &modes[i];
             const struct mode *base = &modes[i & ~(size_t)1];
 
             fprintf(o->out, "  %-26s %8.3fs %9.1f %6.2fx %6.2f (%u) "
-                    "%5.2f  %s\n", m->name, m->best_s, m->done / m->best_s,
-                    base->best_s / m->best_s, m->eff, m->lanes, m->cpu,
-                    m->share);
+                    "%7.2f %5.2f  %s\n", m->name, m->best_s,
+                    m->done / m->best_s, base->best_s / m->best_s, m->eff,
+                    m->lanes, m->busiest, m->cpu, m->share);
         }
         fprintf(o->out, "(ratio: the --inflight 1 run's time over this "
                 "one's, same transfer mode; overlap eff: busy time of all "
-                "lanes / (wall x lanes), lanes in brackets; CPU: cores "
-                "busy on average, of %u)\n", cld_usable_cores());
+                "lanes / (wall x lanes), lanes in brackets; busiest: the "
+                "busiest lane's busy time / wall, the bottleneck's; CPU: "
+                "cores busy on average, of %u)\n", cld_usable_cores());
         st = bench_chain(o, folder, tmp, runs);
     }
     cld_remove_tree(tmp);

@@ -184,19 +184,19 @@ double cld_trace_busy(struct cld_trace *t, unsigned *lanes)
     return sum;
 }
 
-double cld_trace_busy_prefix(struct cld_trace *t, const char *prefix)
+double cld_trace_busiest(struct cld_trace *t)
 {
-    double sum = 0;
+    double most = 0;
 
     if (!t)
         return 0;
     pthread_mutex_lock(&t->lock);
     for (unsigned i = 0; i < t->nlanes; i++) {
-        if (strncmp(t->lane[i], prefix, strlen(prefix)) == 0)
-            sum += t->busy[i];
+        if (!t->waits[i] && t->busy[i] > most)
+            most = t->busy[i];
     }
     pthread_mutex_unlock(&t->lock);
-    return sum;
+    return most;
 }
 
 static json_object *event(const char *ph, const char *name, int tid)

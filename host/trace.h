@@ -42,8 +42,9 @@ void cld_trace_span(struct cld_trace *t, int lane, const char *what,
  * left out). */
 double cld_trace_busy(struct cld_trace *t, unsigned *lanes);
 
-/* Seconds on the lanes whose name starts with prefix. */
-double cld_trace_busy_prefix(struct cld_trace *t, const char *prefix);
+/* Busy seconds of the busiest lane (wait lanes left out): in a pipeline,
+ * its bottleneck's. */
+double cld_trace_busiest(struct cld_trace *t);
 
 /* Write the recorded intervals to path as Chrome trace-event JSON, times
  * relative to origin (seconds on the same clock), one track per lane;

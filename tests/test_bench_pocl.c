@@ -292,6 +292,7 @@ static void test_bench_pocl_pipeline(void **state)
     assert_true(ratio_after(out, "chain resize --scale 0.5") > 0);
     assert_true(ratio_after(out, "the same as whole commands") > 0);
     assert_non_null(strstr(out, "CPU: cores busy on average, of "));
+    assert_non_null(strstr(out, "busiest: the busiest lane's busy time"));
     free(out);
     /* Nothing of its own left behind. */
     assert_int_equal(cld_test_count_entries(tmpdir), 0);

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,6 +243,7 @@ struct shown {
     double encode_end[NITEMS], commit_start[NITEMS];
     unsigned host_spans, device_spans, transfers;
     unsigned busy_lanes;         /* lanes with spans, commit lanes aside */
+    double lane_busy[64];        /* seconds of spans per lane, by tid */
     unsigned host_over_device;   /* host spans overlapping device spans */
     unsigned transfer_over_kernel; /* transfers during another item's
                                       kernel */
@@ -324,6 +326,7 @@ static void read_trace(const char *path, struct shown *s)
             used[tid] = true;
             s->busy_lanes++;
         }
+        s->lane_busy[tid] += (ev[nev].t1 - ev[nev].t0) * 1e-6;
         if (strncmp(lanes[tid], "host worker", 11) == 0) {
             int k = item_index(ev[nev].item);
 
@@ -391,6 +394,15 @@ static void whole_batch(struct fx *f, const char *device, bool copy,
     /* The summary's lanes are the workers' and the device's: the commit
      * threads, which wait on the disk, are not among them. */
     assert_int_equal(r.res.lanes, s->busy_lanes);
+    {
+        /* The busiest lane the summary reports is the trace's. */
+        double most = 0;
+
+        for (int i = 0; i < 64; i++)
+            most = s->lane_busy[i] > most ? s->lane_busy[i] : most;
+        assert_true(most > 0);
+        assert_true(fabs(r.res.busiest_s - most) < 1e-3);
+    }
     /* Each item's kernel is on the device's compute lane. */
     assert_true(s->device_spans >= NITEMS);
     printf("  %s%s: %u host spans, %u kernels, %u transfers; %u host spans "
