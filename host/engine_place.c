@@ -80,18 +80,17 @@ static int split_other(const struct cld_plan *plan)
                                              : s->part[0].target;
 }
 
-/* The group of items like the one plan places (its size bucket, its
- * target, and its split if any), or NULL. */
-static struct group *find_group(struct batch *b, const struct cld_plan *plan)
+/* The group of items of about 2^bucket elements on target (and split,
+ * when split_at > 0, with the other part on `other`), or NULL. Caller
+ * holds b->lock. */
+static struct group *group_of(struct batch *b, int bucket, int target,
+                              unsigned split_at, int other)
 {
-    int bucket = cld_history_bucket(plan->elements);
-    unsigned at = plan->split.used ? plan->split.at : 0;
-
     for (size_t i = 0; i < b->ngroups; i++) {
         struct group *g = &b->groups[i];
 
-        if (g->bucket == bucket && g->target == plan->chosen &&
-            g->split_at == at && g->other == split_other(plan))
+        if (g->bucket == bucket && g->target == target &&
+            g->split_at == split_at && g->other == other)
             return g;
     }
     return NULL;
@@ -165,7 +164,8 @@ enum cld_status cld_engine_choose(struct batch *b, const struct cld_job *job,
     if (st != CLD_OK)
         return st;
     *target = plan->chosen;
-    g = find_group(b, plan);
+    g = group_of(b, cld_history_bucket(plan->elements), plan->chosen,
+                 plan->split.used ? plan->split.at : 0, split_other(plan));
     if (!g && b->ngroups < MAX_GROUPS) {
         g = &b->groups[b->ngroups++];
         g->bucket = cld_history_bucket(plan->elements);
@@ -194,44 +194,36 @@ bool cld_engine_exclude(struct batch *b, int i, const char *what,
     return true;
 }
 
-/* One item's time on target in the run history, of job with parameters
- * p on in. Caller holds b->lock. */
-static void add_history(struct batch *b, int target, const struct cld_job *job,
-                        const struct cld_params *p, const struct cld_data *in,
-                        double seconds)
+/* One item's time on target in the run history, for its workload w.
+ * Caller holds b->lock. */
+static void add_history(struct batch *b, int target,
+                        const struct cld_workload *w, double seconds)
 {
     const struct cld_target_profile *t =
         &cld_targets_profiles(b->targets)[target];
-    struct cld_workload w;
 
-    cld_targets_workload(job, p, in, &w);
-    if (w.elements == 0)
+    if (w->elements == 0)
         return;
-    cld_history_add(&b->fresh, w.job, w.params, t->key, cld_history_work(&w),
-                    seconds);
-    cld_history_add(&b->hist, w.job, w.params, t->key, cld_history_work(&w),
+    cld_history_add(&b->fresh, w->job, w->params, t->key,
+                    cld_history_work(w), seconds);
+    cld_history_add(&b->hist, w->job, w->params, t->key, cld_history_work(w),
                     seconds);
 }
 
-/* Count one item of about 2^bucket elements in the group of target (and
- * split, when split_at > 0, with the other target `other`), with its time
- * when timed. Caller holds b->lock. */
+/* Count one item in its group (group_of), with its time when timed.
+ * Caller holds b->lock. */
 static void count_item(struct batch *b, int bucket, int target,
                        unsigned split_at, int other, double seconds,
                        bool timed)
 {
-    for (size_t i = 0; i < b->ngroups; i++) {
-        struct group *g = &b->groups[i];
+    struct group *g = group_of(b, bucket, target, split_at, other);
 
-        if (g->bucket == bucket && g->target == target &&
-            g->split_at == split_at && g->other == other) {
-            g->items++;
-            if (timed) {
-                g->run_s += seconds;
-                g->timed++;
-            }
-            break;
-        }
+    if (!g)
+        return;
+    g->items++;
+    if (timed) {
+        g->run_s += seconds;
+        g->timed++;
     }
 }
 
@@ -246,7 +238,7 @@ void cld_engine_record(struct batch *b, int target, const struct cld_job *job,
     cld_targets_workload(job, p, in, &w);
     pthread_mutex_lock(&b->lock);
     if (timed)
-        add_history(b, target, job, p, in, seconds);
+        add_history(b, target, &w, seconds);
     count_item(b, cld_history_bucket(w.elements), target, 0, -1, seconds,
                timed);
     pthread_mutex_unlock(&b->lock);
@@ -267,16 +259,19 @@ void cld_engine_record_split(struct batch *b, const struct cld_job *job,
     /* The item counts where it was predicted to spend most time, as
      * placement chose its group. */
     int big = s->part[1].seconds > s->part[0].seconds;
-    struct cld_workload w;
+    struct cld_workload w, pw[2];
 
     cld_targets_workload(job, NULL, in, &w);
+    for (int k = 0; k < 2; k++) {
+        if (part[k])
+            cld_targets_workload(part[k], p[k], k ? mid : in, &pw[k]);
+    }
     pthread_mutex_lock(&b->lock);
     /* Each part is a job of its own on its own target; the sum is no
      * time of the whole chain on one target, and is not recorded. */
     for (int k = 0; k < 2; k++) {
         if (timed[k] && part[k])
-            add_history(b, s->part[k].target, part[k], p[k], k ? mid : in,
-                        seconds[k]);
+            add_history(b, s->part[k].target, &pw[k], seconds[k]);
     }
     count_item(b, cld_history_bucket(w.elements), s->part[big].target,
                s->at, s->part[!big].target, seconds[0] + seconds[1],
