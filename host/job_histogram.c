@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host_clones.h"
 #include "job_hooks.h"
 #include "jobs.h"
 
@@ -50,29 +51,11 @@ static void make_lut(const uint64_t hist[256], uint64_t npix,
 #define HOST_BLOCK 2048
 #define HOST_VEC 32
 
-/* Gathering every third byte takes a byte shuffle (SSSE3) that baseline
- * x86-64 lacks, so the RGB loop is also compiled for x86-64-v2, -v3 and
- * -v4, and the dynamic loader picks the best one the CPU supports. Every
- * clone is the same C code. */
-/* Not under ThreadSanitizer: the loader runs the clones' resolver before
- * its runtime starts, and the instrumented resolver crashes. */
-#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute) && \
-    !defined(__SANITIZE_THREAD__)
-#if __has_attribute(target_clones)
-#define HOST_CLONES \
-    __attribute__((target_clones("default", "arch=x86-64-v2", \
-                                 "arch=x86-64-v3", "arch=x86-64-v4")))
-#endif
-#endif
-#ifndef HOST_CLONES
-#define HOST_CLONES
-#endif
-
 /* d[i] = luma of RGB pixel i, for n pixels. Named apart from
  * job_pointwise.c's luma_rgb: clang 14 gives the resolver of a static
  * target_clones function external linkage, so two such functions of one
  * name in two files clash when linking. */
-HOST_CLONES
+CLD_HOST_CLONES
 static void hist_luma_rgb(const uint8_t *restrict s, uint8_t *restrict d,
                           size_t n)
 {

@@ -1,29 +1,12 @@
 /* Pointwise jobs: grayscale (BT.601 luma). */
 #include <string.h>
 
+#include "host_clones.h"
 #include "jobs.h"
 
 /* Pixels per iteration of the host loops' outer loop. The inner loop's
  * constant trip count lets GCC vectorise it whole even at -O2. */
 #define HOST_BLOCK 32
-
-/* Gathering every third byte takes a byte shuffle (SSSE3) that baseline
- * x86-64 lacks, so there the RGB loop is also compiled for x86-64-v2, -v3
- * and -v4, and the dynamic loader picks the best one that the CPU supports.
- * Every clone is the same C code. */
-/* Not under ThreadSanitizer: the loader runs the clones' resolver before
- * its runtime starts, and the instrumented resolver crashes. */
-#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute) && \
-    !defined(__SANITIZE_THREAD__)
-#if __has_attribute(target_clones)
-#define HOST_CLONES \
-    __attribute__((target_clones("default", "arch=x86-64-v2", \
-                                 "arch=x86-64-v3", "arch=x86-64-v4")))
-#endif
-#endif
-#ifndef HOST_CLONES
-#define HOST_CLONES
-#endif
 
 /* Luma of npix pixels of ch (3 or 4, the first three R, G, B) channels.
  * (GCC 12 vectorises the 3-channel case; 4 channels stay scalar.) */
@@ -43,7 +26,7 @@ static inline void luma_pixels(const uint8_t *restrict s,
         d[i] = cld_luma(s[i * ch], s[i * ch + 1], s[i * ch + 2]);
 }
 
-HOST_CLONES
+CLD_HOST_CLONES
 static void luma_rgb(const uint8_t *restrict s, uint8_t *restrict d,
                      size_t npix)
 {
