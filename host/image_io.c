@@ -265,7 +265,7 @@ static void png_on_write(png_structp png, png_bytep buf, size_t len)
 
 static void png_on_flush(png_structp png)
 {
-    (void)png; /* cld_atomic_commit flushes */
+    (void)png; /* cld_image_save_begin flushes (cld_atomic_flush) */
 }
 
 static enum cld_status png_failure(struct png_ctx *c, bool writing)
