@@ -488,6 +488,7 @@ enum cld_status cld_batch_run(const struct cld_batch_opts *o,
     if ((st = cld_executor_create(threads, 2 * threads, &ex)) != CLD_OK)
         goto out;
     b.ex = ex;
+    cld_engine_ring_waiter_init(&b);
     /* Pipelined, the fsync and rename of each output wait on threads of
      * their own (engine.c save_item): they wait on the disk, not the CPU,
      * and a worker waiting there would leave the devices without input. */

@@ -2,6 +2,7 @@
 #include "devq.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,8 @@ struct cld_devq {
     pthread_mutex_t qlock[CLD_ROLES];
     pthread_mutex_t lock;       /* guards what follows */
     pthread_cond_t room;        /* a slot was given back */
+    struct ring_wait *waiting;  /* threads waiting through a waiter */
+    atomic_uint released;       /* slots given back, ever */
     struct cld_devq_slot *free; /* slots whose buffers wait for reuse */
     unsigned slots;             /* slots that exist (in use or free) */
     unsigned in_use, peak_in_use;
@@ -27,6 +30,14 @@ struct cld_devq {
     /* Transfers enqueued since creation or reset (see cld_ring_stats). */
     unsigned long uploads, readbacks;
     unsigned long long upload_bytes, readback_bytes;
+};
+
+/* A thread in cld_devq_acquire waiting through w (on its stack). */
+struct ring_wait {
+    const struct cld_ring_waiter *w;
+    struct cld_devq *q;
+    unsigned gen;           /* q->released when it began to wait */
+    struct ring_wait *next;
 };
 
 static enum cld_role role(const struct cld_devq *q, enum cld_role r);
@@ -74,6 +85,7 @@ enum cld_status cld_devq_create(struct cld_clctx *ctx, struct cld_devq **out)
               (mode && strcmp(mode, "copy") == 0);
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->room, NULL);
+    atomic_init(&q->released, 0);
     for (unsigned r = 0; r < CLD_ROLES; r++)
         pthread_mutex_init(&q->qlock[r], NULL);
     for (unsigned r = 0; r < CLD_ROLES && st == CLD_OK; r++) {
@@ -174,25 +186,43 @@ void cld_devq_unlock(struct cld_devq *q, enum cld_role r)
     pthread_mutex_unlock(&q->qlock[role(q, r)]);
 }
 
+/* A waiter's test, which takes no lock (it runs under the waiter's own):
+ * was a slot given back since it began to wait? */
+static bool has_room(void *arg)
+{
+    const struct ring_wait *rw = arg;
+
+    return atomic_load(&rw->q->released) != rw->gen;
+}
+
 struct cld_devq_slot *cld_devq_acquire(struct cld_devq *q, size_t item_bytes,
-                                       bool (*wait)(void *arg),
-                                       void *wait_arg)
+                                       const struct cld_ring_waiter *w)
 {
     unsigned ring = ring_size(q, item_bytes);
     struct cld_devq_slot *s = NULL;
+    struct ring_wait me = {.w = w, .q = q};
 
     pthread_mutex_lock(&q->lock);
     q->ring = ring;
     while (q->in_use >= ring) {
-        if (!wait) {
+        struct ring_wait **pp;
+
+        if (!w) {
             pthread_cond_wait(&q->room, &q->lock);
             continue;
         }
         /* The slot comes back when another item is finished, which may
-         * be this thread's to do. */
+         * be this thread's to do; cld_devq_release wakes it. */
+        me.gen = atomic_load(&q->released);
+        me.next = q->waiting;
+        q->waiting = &me;
         pthread_mutex_unlock(&q->lock);
-        wait(wait_arg);
+        w->wait(w->arg, has_room, &me);
         pthread_mutex_lock(&q->lock);
+        for (pp = &q->waiting; *pp != &me; pp = &(*pp)->next)
+            ;
+        *pp = me.next;
+        q->ring = ring;
     }
     if (q->free) {
         s = q->free;
@@ -221,6 +251,19 @@ void cld_devq_release(struct cld_devq *q, struct cld_devq_slot *s)
         return;
     pthread_mutex_lock(&q->lock);
     q->in_use--;
+    atomic_fetch_add(&q->released, 1);
+    /* Wake each waiter, each waking once (the workers of one executor
+     * share theirs). Under q->lock, so that no waiter can leave and take
+     * its waker with it meanwhile: a wake must not take q->lock. */
+    for (struct ring_wait *rw = q->waiting; rw; rw = rw->next) {
+        const struct ring_wait *seen = q->waiting;
+
+        while (seen != rw && (seen->w->wake != rw->w->wake ||
+                              seen->w->arg != rw->w->arg))
+            seen = seen->next;
+        if (seen == rw)
+            rw->w->wake(rw->w->arg);
+    }
     /* Keep no more slots (and their buffers) than the ring allows now. */
     drop = q->slots > q->ring;
     if (drop) {

@@ -13,6 +13,7 @@
 
 #include "clw.h"
 #include "error.h"
+#include "launch.h"
 #include "work.h"
 
 enum cld_role {
@@ -57,12 +58,11 @@ cl_command_queue cld_devq_lock(struct cld_devq *q, enum cld_role r);
 void cld_devq_unlock(struct cld_devq *q, enum cld_role r);
 
 /* Take a slot of the ring for an item whose buffers total item_bytes,
- * waiting while the ring is full (calling wait(wait_arg), when not NULL,
- * with no lock held, until a slot is free); give it back with
- * cld_devq_release. */
+ * waiting while the ring is full: through w (launch.h) when not NULL,
+ * else blocked; give it back with cld_devq_release, which wakes the
+ * waiters. */
 struct cld_devq_slot *cld_devq_acquire(struct cld_devq *q, size_t item_bytes,
-                                       bool (*wait)(void *arg),
-                                       void *wait_arg);
+                                       const struct cld_ring_waiter *w);
 void cld_devq_release(struct cld_devq *q, struct cld_devq_slot *s);
 
 /* Copy path: slot s's device buffer i of at least size bytes (made or

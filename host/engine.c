@@ -274,16 +274,33 @@ static void device_done(void *arg)
          * (a driver thread then pays for the encode), and leave the
          * thread as it was. */
         finish_item(pd);
-        cld_launch_set_thread_wait(NULL, NULL);
+        cld_launch_set_thread_wait(NULL);
     }
 }
 
-/* While a device's ring is full: finish an item if one is ready. */
-static bool ring_wait(void *arg)
+/* While a device's ring is full: finish an item if one is ready, else
+ * sleep until a slot comes back (the ring wakes the executor's waiters)
+ * or, as a safety net, a while passes. */
+static void ring_wait(void *arg, bool (*ready)(void *ready_arg),
+                      void *ready_arg)
 {
     struct batch *b = arg;
 
-    return cld_executor_help(b->ex, 0.002);
+    cld_executor_help(b->ex, 0.05, ready, ready_arg);
+}
+
+static void ring_wake(void *arg)
+{
+    struct batch *b = arg;
+
+    cld_executor_wake(b->ex);
+}
+
+void cld_engine_ring_waiter_init(struct batch *b)
+{
+    b->ring_waiter.wait = ring_wait;
+    b->ring_waiter.wake = ring_wake;
+    b->ring_waiter.arg = b;
 }
 
 /* Plan job on ctx and start its device work, trying the plan's fallback
@@ -295,8 +312,8 @@ static enum cld_status start_device(struct item *it, struct cld_clctx *ctx,
 {
     const struct cld_job *job = it->job;
     struct cld_launch_opts lo = {.item = item_name(it), .done = device_done,
-                                 .user = pd, .wait = ring_wait,
-                                 .wait_arg = it->b};
+                                 .user = pd,
+                                 .wait = &it->b->ring_waiter};
     int variant = CLD_VARIANT_AUTO;
     enum cld_status st;
 
@@ -705,7 +722,7 @@ static enum cld_status finish_item(void *arg)
     enum cld_status st;
 
     /* A retry below may wait for a ring slot: finish items meanwhile. */
-    cld_launch_set_thread_wait(ring_wait, b);
+    cld_launch_set_thread_wait(&b->ring_waiter);
     st = cld_launch_finish(pd->l, &device_s);
 
     cld_work_free(&pd->w);
@@ -743,7 +760,7 @@ enum cld_status cld_engine_run_item(void *arg)
 
     /* A run that waits for a ring slot (the sequential loop, a chain run
      * step by step) finishes items meanwhile. */
-    cld_launch_set_thread_wait(ring_wait, it->b);
+    cld_launch_set_thread_wait(&it->b->ring_waiter);
     memset(&res, 0, sizeof res);
     st = load_input(it, &in);
     if (it->src[0])

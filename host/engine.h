@@ -13,6 +13,7 @@
 #include "batch.h"
 #include "executor.h"
 #include "jobs.h"
+#include "launch.h"
 #include "placement.h"
 #include "profile.h"
 #include "targets.h"
@@ -95,6 +96,9 @@ struct batch {
     double discovery_s;    /* this batch's discovery, when it ran one */
     bool hist_loaded;      /* hist was read before discovery */
     struct cld_executor *ex;
+    /* How ex's workers wait for a device's ring slot: finishing items,
+     * woken when a slot comes back (cld_engine_ring_waiter_init). */
+    struct cld_ring_waiter ring_waiter;
     /* Threads that fsync and rename the outputs the workers have written,
      * so that no worker waits on the disk; NULL in the sequential loop
      * (--inflight 1), which saves each output whole before the next. */
@@ -118,6 +122,9 @@ struct batch {
     bool setup_done;
     enum cld_status setup_st;
 };
+
+/* Set b->ring_waiter up for b->ex's workers. */
+void cld_engine_ring_waiter_init(struct batch *b);
 
 /* One item's task for the executor, and its completion callback (user is
  * the batch). */

@@ -40,6 +40,7 @@ struct cld_executor {
     unsigned queued, running, max_pending, nthreads;
     unsigned deferred, posted;   /* pending futures; posted tasks queued
                                     or running */
+    unsigned wakes;              /* cld_executor_wake calls */
     bool stopping;
     pthread_t *threads;
 };
@@ -228,29 +229,43 @@ enum cld_status cld_executor_post(struct cld_executor *ex,
     return CLD_OK;
 }
 
-bool cld_executor_help(struct cld_executor *ex, double timeout_s)
+bool cld_executor_help(struct cld_executor *ex, double timeout_s,
+                       bool (*ready)(void *ready_arg), void *ready_arg)
 {
-    struct post *p;
+    bool worker = cur_ex == ex;
+    struct post *p = NULL;
     struct timespec until;
+    unsigned wakes;
 
-    if (cur_ex != ex)
+    if (!worker && !ready)
         return false;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_nsec += (long)(timeout_s * 1e9);
     until.tv_sec += until.tv_nsec / 1000000000L;
     until.tv_nsec %= 1000000000L;
     pthread_mutex_lock(&ex->lock);
-    while (!ex->phead) {
+    wakes = ex->wakes;
+    while (!(worker && ex->phead) && ex->wakes == wakes &&
+           !(ready && ready(ready_arg))) {
         if (pthread_cond_timedwait(&ex->work, &ex->lock, &until) ==
             ETIMEDOUT)
             break;
     }
-    p = take_post(ex);
+    if (worker)
+        p = take_post(ex);
     pthread_mutex_unlock(&ex->lock);
     if (!p)
         return false;
     run_post(ex, p);
     return true;
+}
+
+void cld_executor_wake(struct cld_executor *ex)
+{
+    pthread_mutex_lock(&ex->lock);
+    ex->wakes++;
+    pthread_cond_broadcast(&ex->work);
+    pthread_mutex_unlock(&ex->lock);
 }
 
 int cld_executor_worker_index(void)

@@ -61,9 +61,19 @@ enum cld_status cld_executor_post(struct cld_executor *ex,
 
 /* On a worker thread waiting for what a posted task brings about (a free
  * slot of a device's ring): run one posted task here if there is one,
- * else wait up to timeout_s for one to be posted. True when it ran one.
- * False at once on a thread that is not one of ex's workers. */
-bool cld_executor_help(struct cld_executor *ex, double timeout_s);
+ * else wait up to timeout_s for one to be posted, for cld_executor_wake,
+ * or for ready(ready_arg) to be true. ready (may be NULL) is tested under
+ * the executor's lock, so a waker that makes it true and then calls
+ * cld_executor_wake is never missed; it may take locks of its own, but
+ * the waker must not hold them while it calls cld_executor_wake. True
+ * when it ran a task. On a thread that is not one of ex's workers it runs
+ * nothing: false at once when ready is NULL, else after the wait. */
+bool cld_executor_help(struct cld_executor *ex, double timeout_s,
+                       bool (*ready)(void *ready_arg), void *ready_arg);
+
+/* Wake the threads waiting in cld_executor_help, so that they test their
+ * ready again. */
+void cld_executor_wake(struct cld_executor *ex);
 
 /* The worker running the calling thread's task, as 0..nthreads-1, or -1
  * on a thread that is not a worker (for traces). */

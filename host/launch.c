@@ -452,13 +452,11 @@ static void settle(struct run *r)
 
 /* The calling thread's wait while a ring is full, for launches that
  * bring none (see cld_launch_set_thread_wait). */
-static _Thread_local bool (*thread_wait)(void *arg);
-static _Thread_local void *thread_wait_arg;
+static _Thread_local const struct cld_ring_waiter *thread_wait;
 
-void cld_launch_set_thread_wait(bool (*wait)(void *arg), void *arg)
+void cld_launch_set_thread_wait(const struct cld_ring_waiter *w)
 {
-    thread_wait = wait;
-    thread_wait_arg = arg;
+    thread_wait = w;
 }
 
 /* One item started on a device and not yet finished. */
@@ -580,10 +578,8 @@ enum cld_status cld_launch_start(struct cld_clctx *ctx, struct cld_work *w,
         (st = cld_clctx_devq(ctx, &r->q)) != CLD_OK)
         goto fail;
     r->copy = cld_devq_copy(r->q);
-    r->slot = o->wait ? cld_devq_acquire(r->q, item_bytes(w), o->wait,
-                                         o->wait_arg)
-                      : cld_devq_acquire(r->q, item_bytes(w), thread_wait,
-                                         thread_wait_arg);
+    r->slot = cld_devq_acquire(r->q, item_bytes(w),
+                               o->wait ? o->wait : thread_wait);
     if (!r->slot) {
         st = CLD_ERR_NOMEM;
         goto fail;

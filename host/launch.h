@@ -33,22 +33,35 @@ enum cld_status cld_launch_run(struct cld_clctx *ctx, struct cld_work *w);
  * frees l; *device_s (may be NULL) gets the seconds the item's commands
  * ran on the device (from OpenCL profiling: uploads, kernels, readbacks).
  * w must live until then. */
+/* How a thread waits for a slot of a full ring without sleeping on the
+ * ring alone: wait(arg, ready, ready_arg) does other work (such as
+ * finishing items) or sleeps until ready(ready_arg) is true, and returns;
+ * it may return early. ready takes no lock. wait must test it under the
+ * lock that wake(arg) takes, so that a slot given back between its test
+ * and its sleep still wakes it. The ring calls wake(arg) each time a slot
+ * comes back while the thread waits, holding the ring's lock (so that the
+ * waiter, and arg, are still there): wake must take no lock but its
+ * own. */
+struct cld_ring_waiter {
+    void (*wait)(void *arg, bool (*ready)(void *ready_arg), void *ready_arg);
+    void (*wake)(void *arg);
+    void *arg;
+};
+
 struct cld_launch;
 struct cld_launch_opts {
     const char *item;            /* the item's name, for the timeline */
     void (*done)(void *user);
     void *user;
-    /* Called (without locks) while the device's ring is full, to let the
-     * thread do other work, such as finishing items; returns when it did
-     * some or a short while passed. NULL: just wait. */
-    bool (*wait)(void *arg);
-    void *wait_arg;
+    /* How the thread waits while the device's ring is full; NULL: the
+     * thread's own (cld_launch_set_thread_wait), else it just blocks. */
+    const struct cld_ring_waiter *wait;
 };
 /* The wait that launches started on the calling thread without their own
  * (cld_launch_run among them) use while a ring is full; NULL: block. The
  * engine sets it on its worker threads, so that a worker waiting for a
  * slot finishes items instead of waiting for other workers to. */
-void cld_launch_set_thread_wait(bool (*wait)(void *arg), void *arg);
+void cld_launch_set_thread_wait(const struct cld_ring_waiter *w);
 
 enum cld_status cld_launch_start(struct cld_clctx *ctx, struct cld_work *w,
                                  const struct cld_launch_opts *o,

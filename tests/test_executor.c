@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,7 +263,7 @@ static enum cld_status wait_for_flag(void *arg)
 
     cld_executor_post(h->ex, set_flag, h);
     while (!atomic_load(&h->flag))
-        h->helped = cld_executor_help(h->ex, 0.01) || h->helped;
+        h->helped = cld_executor_help(h->ex, 0.01, NULL, NULL) || h->helped;
     return CLD_OK;
 }
 
@@ -276,7 +277,7 @@ static void test_executor_help_runs_posted_task(void **state)
     atomic_store(&h.ran_on, -2);
     assert_int_equal(cld_executor_create(1, 1, &h.ex), CLD_OK);
     /* Not a worker of ex: no help, at once. */
-    assert_false(cld_executor_help(h.ex, 0.01));
+    assert_false(cld_executor_help(h.ex, 0.01, NULL, NULL));
     assert_int_equal(cld_executor_worker_index(), -1);
     assert_int_equal(cld_executor_submit(h.ex, wait_for_flag, &h, NULL, NULL,
                                          &f),
@@ -288,6 +289,62 @@ static void test_executor_help_runs_posted_task(void **state)
     cld_executor_destroy(h.ex);
 }
 
+/* A worker waiting in cld_executor_help for its ready is woken by
+ * cld_executor_wake, long before its timeout. */
+struct woken {
+    struct cld_executor *ex;
+    atomic_int flag;
+    atomic_int waiting;
+    int returned_ready;
+    int ran;
+};
+
+static bool flag_set(void *arg)
+{
+    struct woken *w = arg;
+
+    return atomic_load(&w->flag) != 0;
+}
+
+static enum cld_status wait_for_wake(void *arg)
+{
+    struct woken *w = arg;
+
+    atomic_store(&w->waiting, 1);
+    /* A lost wake would hold this for a minute and then fail below. */
+    w->ran = cld_executor_help(w->ex, 60.0, flag_set, w);
+    w->returned_ready = flag_set(w);
+    return CLD_OK;
+}
+
+static void test_executor_wake_ends_help(void **state)
+{
+    struct woken w;
+    struct cld_future *f;
+
+    (void)state;
+    memset(&w, 0, sizeof w);
+    assert_int_equal(cld_executor_create(1, 1, &w.ex), CLD_OK);
+    assert_int_equal(cld_executor_submit(w.ex, wait_for_wake, &w, NULL, NULL,
+                                         &f),
+                     CLD_OK);
+    while (!atomic_load(&w.waiting))
+        sched_yield();
+    /* Most likely asleep in the wait by now (if not, ready holds when it
+     * looks, which is right too). */
+    nanosleep(&(struct timespec){.tv_nsec = 20000000}, NULL);
+    atomic_store(&w.flag, 1);
+    cld_executor_wake(w.ex);
+    assert_int_equal(cld_future_wait(f), CLD_OK);
+    cld_future_release(f);
+    assert_false(w.ran);
+    assert_true(w.returned_ready);
+    /* Not a worker, with a ready that holds: back at once, having run
+     * nothing. */
+    assert_false(cld_executor_help(w.ex, 60.0, flag_set, &w));
+    cld_executor_destroy(w.ex);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -297,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_executor_rejects_bad_sizes),
         cmocka_unit_test(test_executor_deferred_futures),
         cmocka_unit_test(test_executor_help_runs_posted_task),
+        cmocka_unit_test(test_executor_wake_ends_help),
     };
 
     return cmocka_run_group_tests_name("executor", tests, NULL, NULL);

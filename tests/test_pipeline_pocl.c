@@ -4,18 +4,22 @@
  * host threads at once equals the C reference item by item, each item done
  * exactly once; the ring bounds the items and buffers on the device; and a
  * fault injected on one item's kernel or readback leaves every other item
- * done. Worker threads only record; every check runs on the main thread
- * (cmocka is not thread-safe). */
+ * done; and a thread that waits for a slot through a waiter is woken each
+ * time one comes back, never left to its timeout. Worker threads only
+ * record; every check runs on the main thread (cmocka is not
+ * thread-safe). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fixtures.h"
 #include "jobs.h"
@@ -31,9 +35,52 @@ struct batch {
     struct cld_device_list list;
 };
 
+/* A waiter for the ring (launch.h) that sleeps on its own condition
+ * variable: a slot given back without a wake would leave it asleep until
+ * WAITER_TIMEOUT_S, and count as a timeout. */
+#define WAITER_TIMEOUT_S 20
+struct test_waiter {
+    struct cld_ring_waiter w;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    atomic_uint waits, wakes, timeouts;
+};
+
+static void waiter_wait(void *arg, bool (*ready)(void *ready_arg),
+                        void *ready_arg)
+{
+    struct test_waiter *tw = arg;
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += WAITER_TIMEOUT_S;
+    pthread_mutex_lock(&tw->lock);
+    atomic_fetch_add(&tw->waits, 1);
+    while (!ready(ready_arg)) {
+        if (pthread_cond_timedwait(&tw->cond, &tw->lock, &until) ==
+                ETIMEDOUT &&
+            !ready(ready_arg)) {
+            atomic_fetch_add(&tw->timeouts, 1);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&tw->lock);
+}
+
+static void waiter_wake(void *arg)
+{
+    struct test_waiter *tw = arg;
+
+    pthread_mutex_lock(&tw->lock);
+    atomic_fetch_add(&tw->wakes, 1);
+    pthread_cond_broadcast(&tw->cond);
+    pthread_mutex_unlock(&tw->lock);
+}
+
 /* One run of the batch on one device context. */
 struct run {
     const struct batch *b;
+    const struct cld_ring_waiter *waiter;  /* the threads'; NULL: block */
     struct cld_clctx *ctx;
     atomic_uint next;
     struct cld_data out[NITEMS];
@@ -94,6 +141,7 @@ static void *worker(void *arg)
     struct run *r = arg;
     const struct cld_job *blur = cld_job_find("blur");
 
+    cld_launch_set_thread_wait(r->waiter);
     for (;;) {
         unsigned i = atomic_fetch_add(&r->next, 1);
 
@@ -107,11 +155,13 @@ static void *worker(void *arg)
 
 /* Run the batch on a fresh context of device d (so that it reads
  * CLDISPATCH_TRANSFER anew) with `inflight` slots, NTHREADS threads at
- * once, a fault armed first when fault_call is set; check the outputs and
- * return how many items failed, with the ring's counters. */
-static unsigned run_batch(const struct batch *b, cl_device_id dev,
-                          unsigned inflight, const char *fault_call,
-                          struct cld_ring_stats *rs)
+ * once that wait for a slot through waiter (NULL: blocked), a fault armed
+ * first when fault_call is set; check the outputs and return how many
+ * items failed, with the ring's counters. */
+static unsigned run_batch_waiting(const struct batch *b, cl_device_id dev,
+                                  unsigned inflight, const char *fault_call,
+                                  const struct cld_ring_waiter *waiter,
+                                  struct cld_ring_stats *rs)
 {
     struct run *r = calloc(1, sizeof *r);
     pthread_t th[NTHREADS];
@@ -119,6 +169,7 @@ static unsigned run_batch(const struct batch *b, cl_device_id dev,
 
     assert_non_null(r);
     r->b = b;
+    r->waiter = waiter;
     assert_int_equal(cld_clctx_create(dev, &r->ctx), CLD_OK);
     cld_launch_set_inflight(inflight);
     /* One item first, so that the program is built before the fault's
@@ -164,6 +215,13 @@ static unsigned run_batch(const struct batch *b, cl_device_id dev,
     cld_clctx_destroy(r->ctx);
     free(r);
     return failed;
+}
+
+static unsigned run_batch(const struct batch *b, cl_device_id dev,
+                          unsigned inflight, const char *fault_call,
+                          struct cld_ring_stats *rs)
+{
+    return run_batch_waiting(b, dev, inflight, fault_call, NULL, rs);
 }
 
 static void each_mode_and_device(void **state,
@@ -222,6 +280,21 @@ static void batch_body(const struct batch *b, cl_device_id dev, bool copy)
     assert_true(rs.peak_bufs <= 2u * nbufs * (copy ? 2u : 1u));
     if (copy)
         assert_true(rs.live_bufs > 0 && rs.live_bufs <= rs.peak_bufs);
+    /* The same through a waiter: threads waited, and every wait ended
+     * with a slot given back and a wake, none by its timeout. */
+    {
+        struct test_waiter tw = {.w = {waiter_wait, waiter_wake, &tw}};
+
+        pthread_mutex_init(&tw.lock, NULL);
+        pthread_cond_init(&tw.cond, NULL);
+        assert_int_equal(run_batch_waiting(b, dev, 2, NULL, &tw.w, &rs), 0);
+        assert_true(rs.peak_in_use >= 1 && rs.peak_in_use <= 2);
+        assert_true(atomic_load(&tw.waits) > 0);
+        assert_true(atomic_load(&tw.wakes) > 0);
+        assert_int_equal(atomic_load(&tw.timeouts), 0);
+        pthread_cond_destroy(&tw.cond);
+        pthread_mutex_destroy(&tw.lock);
+    }
     /* --inflight 1: one item on the device at a time. */
     assert_int_equal(run_batch(b, dev, 1, NULL, &rs), 0);
     assert_int_equal(rs.peak_in_use, 1);
