@@ -29,8 +29,8 @@ static const char usage_main[] =
     "       cldispatch run JOB [OPTIONS] INPUT... -o OUTDIR\n"
     "       cldispatch run JOB [OPTIONS] then JOB [OPTIONS]... INPUT...\n"
     "                      -o OUTDIR\n"
-    "       cldispatch plan JOB [OPTIONS] INPUT... -o OUTDIR --shards N\n"
-    "                       --plan FILE\n"
+    "       cldispatch plan JOB [OPTIONS] [then JOB [OPTIONS]]... INPUT...\n"
+    "                       -o OUTDIR --shards N --plan FILE\n"
     "       cldispatch run --plan FILE [--shard K]\n"
     "       cldispatch merge FILE\n"
     "       cldispatch bench placement [--quick] [--runs N] [--job NAME]\n"
@@ -518,10 +518,6 @@ static int parse_run(int argc, char **argv, bool plan,
         return usage_error("%s", cld_error_detail());
     if (plan && (!shards || !plan_path))
         return usage_error("%s", "plan: needs --shards N and --plan FILE");
-    if (plan && steps.n > 1)
-        return usage_error("%s", "plan: chains of jobs cannot be split "
-                           "into shards yet (run them with `cldispatch "
-                           "run`)");
     o.params = sp[0];
     if (steps.n > 1) {
         if (cld__steps_chain(&steps, sp, &o.job) != CLD_OK)
@@ -585,9 +581,12 @@ static int cmd_run(int argc, char **argv, bool plan)
         return cld_scaleout_cli_run(argc, argv);
     if (rc != RUN_GO)
         return rc;
-    if (plan)
-        return cld_scaleout_cli_plan(&o, argv + first, argc - first,
-                                     (uint32_t)shards, plan_path);
+    if (plan) {
+        rc = cld_scaleout_cli_plan(&o, argv + first, argc - first,
+                                   (uint32_t)shards, plan_path);
+        cld_chain_job_destroy(o.job);
+        return rc;
+    }
     if (o.explain && o.job->chain)
         cld_chain_explain(o.out, o.job->chain);
     st = cld_batch_run(&o, argv + first, argc - first, &res);

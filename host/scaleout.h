@@ -20,11 +20,17 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "chain.h"
 #include "error.h"
 #include "image_io.h"
 #include "jobs.h"
 
+/* The plan file's version: 3 for one job, 4 for a chain of jobs (it adds
+ * "steps"; a cldispatch that reads only 3 refuses it rather than run the
+ * first step alone). A plan of one job is still written as version 3, so
+ * that older cldispatch on other machines run it. */
 #define CLD_SCALEOUT_VERSION 3
+#define CLD_SCALEOUT_VERSION_CHAIN 4
 #define CLD_SCALEOUT_MAX_SHARDS 1000000u
 /* Folder under OUTDIR for summaries, locks and the merge's results. */
 #define CLD_SCALEOUT_STATE_DIR ".cldispatch"
@@ -36,10 +42,17 @@ struct cld_scaleout_item {
     uint32_t shard;
 };
 
-/* A plan in memory. Owns its strings and items. */
-struct cld_scaleout_plan {
+/* One step of what the plan runs: a job alone is one step, a chain
+ * (`A then B`) one per job, in order. */
+struct cld_scaleout_step {
     char *job;                /* job name (cld_job_find) */
     struct cld_params params;
+};
+
+/* A plan in memory. Owns its strings and items. */
+struct cld_scaleout_plan {
+    struct cld_scaleout_step steps[CLD_CHAIN_MAX_STEPS];
+    unsigned nsteps;          /* 1: a job; 2 or more: a chain */
     enum cld_format format;   /* CLD_FMT_AUTO: keep the input's */
     int quality;              /* 0 = default */
     uint64_t max_pixels;      /* 0 = default */
@@ -58,6 +71,19 @@ struct cld_scaleout_plan {
 
 /* Free everything the plan owns and zero it; accepts NULL. */
 void cld_scaleout_plan_free(struct cld_scaleout_plan *p);
+
+/* Set the plan's steps from what `run` would run: job with its params, or
+ * a chain's job (job->chain; params unused) step by step. */
+enum cld_status cld_scaleout_plan_set_job(struct cld_scaleout_plan *p,
+                                          const struct cld_job *job,
+                                          const struct cld_params *params);
+
+/* The job the plan's steps make, as `run` makes it, into *job and
+ * *params: free with cld_chain_job_destroy(*job). CLD_ERR_USAGE (with the
+ * step named) when the steps do not make a chain. */
+enum cld_status cld_scaleout_plan_job(const struct cld_scaleout_plan *p,
+                                      const struct cld_job **job,
+                                      struct cld_params *params);
 
 /* Sort the items by input path, assign shards balanced by pixels and
  * compute the hash. p->items, p->nitems, p->shards and the settings must

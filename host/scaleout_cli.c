@@ -97,14 +97,14 @@ int cld_scaleout_cli_plan(const struct cld_batch_opts *o,
     if (st != CLD_OK)
         goto out;
     p.items = calloc(n ? n : 1, sizeof *p.items);
-    p.job = strdup(o->job->name);
     p.outdir = outdir;
     outdir = NULL;
-    if (!p.items || !p.job) {
+    if (!p.items) {
         st = cld_error_set(CLD_ERR_NOMEM, "out of memory");
         goto out;
     }
-    p.params = o->params;
+    if ((st = cld_scaleout_plan_set_job(&p, o->job, &o->params)) != CLD_OK)
+        goto out;
     p.format = o->format;
     p.quality = o->quality;
     p.max_pixels = o->limits.max_pixels;

@@ -29,9 +29,68 @@ void cld_scaleout_plan_free(struct cld_scaleout_plan *p)
         free(p->items[i].output);
     }
     free(p->items);
-    free(p->job);
+    for (unsigned k = 0; k < CLD_CHAIN_MAX_STEPS; k++)
+        free(p->steps[k].job);
     free(p->outdir);
     memset(p, 0, sizeof *p);
+}
+
+enum cld_status cld_scaleout_plan_set_job(struct cld_scaleout_plan *p,
+                                          const struct cld_job *job,
+                                          const struct cld_params *params)
+{
+    const struct cld_chain *c = job->chain;
+    unsigned n = c ? c->nsteps : 1;
+
+    for (unsigned k = 0; k < CLD_CHAIN_MAX_STEPS; k++) {
+        free(p->steps[k].job);
+        memset(&p->steps[k], 0, sizeof p->steps[k]);
+    }
+    p->nsteps = 0;
+    for (unsigned k = 0; k < n; k++) {
+        const struct cld_job *jk = c ? c->steps[k].job : job;
+
+        if (!(p->steps[k].job = strdup(jk->name)))
+            return cld_error_set(CLD_ERR_NOMEM, "out of memory");
+        p->steps[k].params = c ? c->steps[k].params : *params;
+        p->nsteps = k + 1;
+    }
+    return CLD_OK;
+}
+
+enum cld_status cld_scaleout_plan_job(const struct cld_scaleout_plan *p,
+                                      const struct cld_job **job,
+                                      struct cld_params *params)
+{
+    struct cld_chain *c = NULL;
+    enum cld_status st;
+
+    *job = NULL;
+    if (p->nsteps == 1) {
+        if (!(*job = cld_job_find(p->steps[0].job)))
+            return cld_error_set(CLD_ERR_USAGE, "unknown job '%s'",
+                                 p->steps[0].job);
+        *params = p->steps[0].params;
+        return CLD_OK;
+    }
+    if ((st = cld_chain_create(&c)) != CLD_OK)
+        return st;
+    for (unsigned k = 0; k < p->nsteps && st == CLD_OK; k++) {
+        const struct cld_job *jk = cld_job_find(p->steps[k].job);
+
+        st = jk ? cld_chain_add(c, jk, &p->steps[k].params)
+                : cld_error_set(CLD_ERR_USAGE, "step %u: unknown job '%s'",
+                                k + 1, p->steps[k].job);
+    }
+    if (st == CLD_OK)
+        st = cld_chain_finish(c);
+    if (st != CLD_OK) {
+        cld_chain_destroy(c);
+        return st;
+    }
+    *job = &c->job;
+    cld_params_default(params, *job);
+    return CLD_OK;
 }
 
 /* ---- split ------------------------------------------------------------ */
@@ -151,28 +210,24 @@ static void hash_fmt(struct sha256_ctx *c, const char *fmt, ...)
     hash_str(c, buf);
 }
 
-void cld_scaleout_plan_hash(const struct cld_scaleout_plan *p, char out[72])
+/* A step's job and parameters. */
+static void hash_step(struct sha256_ctx *c, const struct cld_scaleout_step *s)
 {
-    const struct cld_params *q = &p->params;
-    uint8_t d[SHA256_DIGEST_SIZE];
-    struct sha256_ctx c;
-    const char *fmt = cld_format_ext(p->format);
+    const struct cld_params *q = &s->params;
 
-    sha256_init(&c);
-    hash_fmt(&c, "%s %d", FORMAT_NAME, CLD_SCALEOUT_VERSION);
-    hash_str(&c, p->job ? p->job : "");
+    hash_str(c, s->job ? s->job : "");
     /* The job's declared parameters; %a prints a double exactly, so equal
      * values hash equally. */
     for (size_t i = 0; i < q->n; i++) {
         switch (q->decl[i].type) {
         case CLD_PARAM_REAL:
-            hash_fmt(&c, "%s=%a", q->decl[i].name, q->v[i].real);
+            hash_fmt(c, "%s=%a", q->decl[i].name, q->v[i].real);
             break;
         case CLD_PARAM_INT:
-            hash_fmt(&c, "%s=%" PRIu64, q->decl[i].name, q->v[i].i);
+            hash_fmt(c, "%s=%" PRIu64, q->decl[i].name, q->v[i].i);
             break;
         case CLD_PARAM_SIZE:
-            hash_fmt(&c, "%s=%" PRIu32 "x%" PRIu32, q->decl[i].name,
+            hash_fmt(c, "%s=%" PRIu32 "x%" PRIu32, q->decl[i].name,
                      q->v[i].size.w, q->v[i].size.h);
             break;
         }
@@ -187,7 +242,27 @@ void cld_scaleout_plan_hash(const struct cld_scaleout_plan *p, char out[72])
             if ((q->decl[i].flags & CLD_PARAM_OPTIONAL) &&
                 (q->given & (1u << i)))
                 optional_given |= 1u << i;
-        hash_fmt(&c, "given=%x", optional_given);
+        hash_fmt(c, "given=%x", optional_given);
+    }
+}
+
+void cld_scaleout_plan_hash(const struct cld_scaleout_plan *p, char out[72])
+{
+    uint8_t d[SHA256_DIGEST_SIZE];
+    struct sha256_ctx c;
+    const char *fmt = cld_format_ext(p->format);
+
+    sha256_init(&c);
+    /* One job hashes as version 3 always did; a chain, each step in turn
+     * after its count. */
+    if (p->nsteps <= 1) {
+        hash_fmt(&c, "%s %d", FORMAT_NAME, CLD_SCALEOUT_VERSION);
+        hash_step(&c, &p->steps[0]);
+    } else {
+        hash_fmt(&c, "%s %d", FORMAT_NAME, CLD_SCALEOUT_VERSION_CHAIN);
+        hash_fmt(&c, "steps=%u", p->nsteps);
+        for (unsigned k = 0; k < p->nsteps; k++)
+            hash_step(&c, &p->steps[k]);
     }
     hash_str(&c, fmt ? fmt : "auto");
     hash_fmt(&c, "%d %" PRIu64 " %" PRIu32 " %zu", p->quality, p->max_pixels,
@@ -269,30 +344,12 @@ static int put_json_str(FILE *f, const char *s)
     return rc < 0 ? -1 : 0;
 }
 
-/* The document: settings one per line, then one line per item, so that the
- * file reads and diffs like a list. */
-static int write_doc(FILE *f, const struct cld_scaleout_plan *p)
+/* A step's parameters that have a value, as a JSON object: reals as JSON
+ * numbers, integers and sizes as strings (64-bit integers do not survive
+ * every JSON reader). */
+static void put_params(FILE *f, const struct cld_params *q)
 {
-    const struct cld_params *q = &p->params;
-    const char *fmt = cld_format_ext(p->format);
-    uint64_t *load = calloc(p->shards ? p->shards : 1, sizeof *load);
-    uint64_t total = 0;
-    int err = 0;
-
-    if (!load)
-        return -1;
-    for (size_t i = 0; i < p->nitems; i++) {
-        load[p->items[i].shard] += p->items[i].pixels;
-        total += p->items[i].pixels;
-    }
-    fprintf(f, "{\n  \"format\": \"%s\",\n  \"version\": %d,\n"
-            "  \"hash\": \"%s\",\n  \"job\": ", FORMAT_NAME,
-            CLD_SCALEOUT_VERSION, p->hash);
-    err |= put_json_str(f, p->job);
-    /* The job's declared parameters that have a value: reals as JSON
-     * numbers, integers and sizes as strings (64-bit integers do not
-     * survive every JSON reader). */
-    fprintf(f, ",\n  \"params\": {");
+    fputc('{', f);
     for (size_t i = 0, k = 0; i < q->n; i++) {
         const struct cld_param *d = &q->decl[i];
 
@@ -307,7 +364,46 @@ static int write_doc(FILE *f, const struct cld_scaleout_plan *p)
             fprintf(f, "\"%" PRIu32 "x%" PRIu32 "\"", q->v[i].size.w,
                     q->v[i].size.h);
     }
-    fprintf(f, "},\n");
+    fputc('}', f);
+}
+
+/* The document: settings one per line, then one line per item, so that the
+ * file reads and diffs like a list. */
+static int write_doc(FILE *f, const struct cld_scaleout_plan *p)
+{
+    const char *fmt = cld_format_ext(p->format);
+    uint64_t *load = calloc(p->shards ? p->shards : 1, sizeof *load);
+    uint64_t total = 0;
+    int err = 0;
+
+    if (!load)
+        return -1;
+    for (size_t i = 0; i < p->nitems; i++) {
+        load[p->items[i].shard] += p->items[i].pixels;
+        total += p->items[i].pixels;
+    }
+    fprintf(f, "{\n  \"format\": \"%s\",\n  \"version\": %d,\n"
+            "  \"hash\": \"%s\",\n", FORMAT_NAME,
+            p->nsteps > 1 ? CLD_SCALEOUT_VERSION_CHAIN : CLD_SCALEOUT_VERSION,
+            p->hash);
+    if (p->nsteps <= 1) {
+        fputs("  \"job\": ", f);
+        err |= put_json_str(f, p->steps[0].job);
+        fputs(",\n  \"params\": ", f);
+        put_params(f, &p->steps[0].params);
+        fputs(",\n", f);
+    } else {
+        /* A chain: one line per step, in order. */
+        fputs("  \"steps\": [\n", f);
+        for (unsigned k = 0; k < p->nsteps; k++) {
+            fputs("    {\"job\": ", f);
+            err |= put_json_str(f, p->steps[k].job);
+            fputs(", \"params\": ", f);
+            put_params(f, &p->steps[k].params);
+            fprintf(f, "}%s\n", k + 1 < p->nsteps ? "," : "");
+        }
+        fputs("  ],\n", f);
+    }
     fprintf(f, "  \"output_format\": \"%s\",\n  \"quality\": %d,\n"
             "  \"max_pixels\": %" PRIu64 ",\n",
             fmt ? fmt : "auto", p->quality, p->max_pixels);
@@ -445,36 +541,90 @@ static enum cld_status failed(void)
                                                             : CLD_ERR_FORMAT;
 }
 
-/* The job's parameters (p->params holds its defaults), parsed and range
- * checked as on the command line. */
-static enum cld_status load_params(const char *path, json_object *doc,
-                                   struct cld_scaleout_plan *p)
+/* A step of obj (the plan, or one of its "steps", where names it): its
+ * "job", an image job of this cldispatch, and its "params", parsed and
+ * range checked as on the command line (pre prefixes the messages). */
+static enum cld_status load_step(const char *path, json_object *obj,
+                                 const char *where, const char *pre,
+                                 struct cld_scaleout_step *s)
 {
-    json_object *pj = member(path, doc, "plan", "params", json_type_object);
+    const struct cld_job *job;
+    json_object *pj;
 
-    if (!pj)
+    if (!(s->job = member_str(path, obj, where, "job")))
+        return failed();
+    job = cld_job_find(s->job);
+    if (!job || job->input != CLD_DATA_IMAGE)
+        return bad(path, "%sjob \"%s\" is not an image job of this "
+                   "cldispatch", pre, s->job);
+    cld_params_default(&s->params, job);
+    if (!(pj = member(path, obj, where, "params", json_type_object)))
         return failed();
     json_object_object_foreach(pj, key, val) {
-        int i = cld_params_find(&p->params, key);
+        int i = cld_params_find(&s->params, key);
         char text[64];
 
         if (i < 0)
-            return bad(path, "params: \"%s\" is not a parameter of %s", key,
-                       p->job);
-        if (p->params.decl[i].type == CLD_PARAM_REAL) {
+            return bad(path, "%sparams: \"%s\" is not a parameter of %s",
+                       pre, key, s->job);
+        if (s->params.decl[i].type == CLD_PARAM_REAL) {
             if (!json_object_is_type(val, json_type_double) &&
                 !json_object_is_type(val, json_type_int))
-                return bad(path, "params: \"%s\" should be a number", key);
+                return bad(path, "%sparams: \"%s\" should be a number", pre,
+                           key);
             snprintf(text, sizeof text, "%.17g",
                      json_object_get_double(val));
         } else {
             if (!json_object_is_type(val, json_type_string))
-                return bad(path, "params: \"%s\" should be a string", key);
+                return bad(path, "%sparams: \"%s\" should be a string", pre,
+                           key);
             snprintf(text, sizeof text, "%s", json_object_get_string(val));
         }
-        if (cld_params_parse(&p->params, (size_t)i, text) != CLD_OK)
-            return bad(path, "params: %s", cld_error_detail());
+        if (cld_params_parse(&s->params, (size_t)i, text) != CLD_OK)
+            return bad(path, "%sparams: %s", pre, cld_error_detail());
     }
+    if (cld_job_validate(job, &s->params) != CLD_OK)
+        return bad(path, "%sparams: %s", pre, cld_error_detail());
+    return CLD_OK;
+}
+
+/* What the plan runs: version 3's "job" and "params", or version 4's
+ * "steps" of a chain, which must make one as `run` would. */
+static enum cld_status load_steps(const char *path, json_object *doc,
+                                  int64_t version, struct cld_scaleout_plan *p)
+{
+    const struct cld_job *job;
+    struct cld_params params;
+    json_object *arr;
+    size_t n;
+    enum cld_status st;
+
+    if (version == CLD_SCALEOUT_VERSION) {
+        p->nsteps = 1;
+        return load_step(path, doc, "plan", "", &p->steps[0]);
+    }
+    if (!(arr = member(path, doc, "plan", "steps", json_type_array)))
+        return failed();
+    n = json_object_array_length(arr);
+    if (n < 2 || n > CLD_CHAIN_MAX_STEPS)
+        return bad(path, "steps: a chain has 2 to %d steps, not %zu",
+                   CLD_CHAIN_MAX_STEPS, n);
+    for (size_t k = 0; k < n; k++) {
+        json_object *sj = json_object_array_get_idx(arr, k);
+        char where[24], pre[32];
+
+        snprintf(where, sizeof where, "step %zu", k + 1);
+        snprintf(pre, sizeof pre, "%s: ", where);
+        if (!json_object_is_type(sj, json_type_object))
+            return bad(path, "%snot a JSON object", pre);
+        p->nsteps = (unsigned)k + 1;
+        if ((st = load_step(path, sj, where, pre, &p->steps[k])) != CLD_OK)
+            return st;
+    }
+    if ((st = cld_scaleout_plan_job(p, &job, &params)) != CLD_OK)
+        return st == CLD_ERR_NOMEM ? st
+                                   : bad(path, "steps: %s", cld_error_detail());
+    cld_chain_job_destroy(job);
     return CLD_OK;
 }
 
@@ -601,7 +751,6 @@ static enum cld_status load_doc(const char *path, json_object *doc,
                                 struct cld_scaleout_plan *p)
 {
     json_object *v;
-    const struct cld_job *job;
     const char *s;
     char hash[72];
     int64_t x;
@@ -615,20 +764,12 @@ static enum cld_status load_doc(const char *path, json_object *doc,
                    FORMAT_NAME);
     if (!member_int(path, doc, "plan", "version", 0, INT32_MAX, &x))
         return failed();
-    if (x != CLD_SCALEOUT_VERSION)
+    if (x != CLD_SCALEOUT_VERSION && x != CLD_SCALEOUT_VERSION_CHAIN)
         return bad(path, "plan version %" PRId64 " (this cldispatch reads "
-                   "version %d; re-plan with it)", x, CLD_SCALEOUT_VERSION);
-    if (!(p->job = member_str(path, doc, "plan", "job")))
-        return failed();
-    job = cld_job_find(p->job);
-    if (!job || job->input != CLD_DATA_IMAGE)
-        return bad(path, "job \"%s\" is not an image job of this cldispatch",
-                   p->job);
-    cld_params_default(&p->params, job);
-    if ((st = load_params(path, doc, p)) != CLD_OK)
+                   "versions %d and %d; re-plan with it)", x,
+                   CLD_SCALEOUT_VERSION, CLD_SCALEOUT_VERSION_CHAIN);
+    if ((st = load_steps(path, doc, x, p)) != CLD_OK)
         return st;
-    if (cld_job_validate(job, &p->params) != CLD_OK)
-        return bad(path, "params: %s", cld_error_detail());
     if (!(v = member(path, doc, "plan", "output_format", json_type_string)))
         return failed();
     s = json_object_get_string(v);

@@ -424,8 +424,8 @@ enum cld_status cld_scaleout_run_shard(const struct cld_scaleout_plan *p,
     }
     if (nrun > 0) {
         memset(&bo, 0, sizeof bo);
-        bo.job = cld_job_find(p->job);
-        bo.params = p->params;
+        if ((st = cld_scaleout_plan_job(p, &bo.job, &bo.params)) != CLD_OK)
+            goto out;
         bo.outdir = p->outdir;
         bo.format = p->format;
         bo.quality = p->quality;
@@ -444,7 +444,10 @@ enum cld_status cld_scaleout_run_shard(const struct cld_scaleout_plan *p,
         hook.run = run;
         bo.on_item = on_item;
         bo.on_item_user = &hook;
+        if (bo.explain && bo.job->chain)
+            cld_chain_explain(bo.out, bo.job->chain);
         st = cld_batch_run(&bo, in, (int)nrun, &br);
+        cld_chain_job_destroy(bo.job);
         if (st != CLD_OK)
             goto out;
     }

@@ -266,16 +266,11 @@ static const char *const plan_images[] = {
 };
 #define NPLAN (sizeof plan_images / sizeof plan_images[0])
 
-/* A plan of the real images above, written to DIR/plan.json, with outputs
- * under DIR/out. */
-static void make_plan(struct cld_test_tmp *t, uint32_t shards,
-                      struct cld_scaleout_plan *p)
+/* The plan's settings and the real images above as its items, with
+ * outputs under DIR/out; finished and written to DIR/name. */
+static void plan_items(struct cld_test_tmp *t, uint32_t shards,
+                       const char *name, struct cld_scaleout_plan *p)
 {
-    memset(p, 0, sizeof *p);
-    p->job = strdup("blur");
-    cld_params_default(&p->params, cld_job_find("blur"));
-    assert_int_equal(cld_params_set_real(&p->params, "sigma", 0.1 + 1.2),
-                     CLD_OK);  /* not exact in binary */
     p->format = CLD_FMT_PNG;
     p->shards = shards;
     assert_true(asprintf(&p->outdir, "%s/out", t->dir) > 0);
@@ -297,8 +292,51 @@ static void make_plan(struct cld_test_tmp *t, uint32_t shards,
         p->nitems++;
     }
     assert_int_equal(cld_scaleout_plan_finish(p), CLD_OK);
-    assert_int_equal(cld_scaleout_plan_write(p,
-                     cld_test_tmp_path(t, "plan.json")), CLD_OK);
+    assert_int_equal(cld_scaleout_plan_write(p, cld_test_tmp_path(t, name)),
+                     CLD_OK);
+}
+
+/* A plan of blur over the real images, written to DIR/plan.json. */
+static void make_plan(struct cld_test_tmp *t, uint32_t shards,
+                      struct cld_scaleout_plan *p)
+{
+    memset(p, 0, sizeof *p);
+    p->steps[0].job = strdup("blur");
+    p->nsteps = 1;
+    cld_params_default(&p->steps[0].params, cld_job_find("blur"));
+    assert_int_equal(cld_params_set_real(&p->steps[0].params, "sigma",
+                                         0.1 + 1.2),
+                     CLD_OK);  /* not exact in binary */
+    plan_items(t, shards, "plan.json", p);
+}
+
+/* A plan of the chain `resize --scale 0.5 then blur --sigma SIGMA then
+ * sharpen` over the real images, written to DIR/name. */
+static void make_chain_plan(struct cld_test_tmp *t, uint32_t shards,
+                            double sigma, const char *name,
+                            struct cld_scaleout_plan *p)
+{
+    const char *jobs[] = {"resize", "blur", "sharpen"};
+    struct cld_chain *c;
+
+    assert_int_equal(cld_chain_create(&c), CLD_OK);
+    for (unsigned k = 0; k < 3; k++) {
+        const struct cld_job *job = cld_job_find(jobs[k]);
+        struct cld_params q;
+
+        cld_params_default(&q, job);
+        if (k == 0)
+            assert_int_equal(cld_params_set_real(&q, "scale", 0.5), CLD_OK);
+        if (k == 1)
+            assert_int_equal(cld_params_set_real(&q, "sigma", sigma),
+                             CLD_OK);
+        assert_int_equal(cld_chain_add(c, job, &q), CLD_OK);
+    }
+    assert_int_equal(cld_chain_finish(c), CLD_OK);
+    memset(p, 0, sizeof *p);
+    assert_int_equal(cld_scaleout_plan_set_job(p, &c->job, NULL), CLD_OK);
+    cld_chain_destroy(c);
+    plan_items(t, shards, name, p);
 }
 
 static void test_scaleout_plan_round_trip(void **state)
@@ -312,10 +350,10 @@ static void test_scaleout_plan_round_trip(void **state)
     assert_int_equal(cld_scaleout_plan_load(cld_test_tmp_path(t,
                      "plan.json"), &q), CLD_OK);
     assert_string_equal(q.hash, p.hash);
-    assert_string_equal(q.job, "blur");
-    assert_true(q.params.decl == cld_job_find("blur")->params);
-    assert_true(cld_param_real(&q.params, 0) ==
-                cld_param_real(&p.params, 0));
+    assert_string_equal(q.steps[0].job, "blur");
+    assert_true(q.steps[0].params.decl == cld_job_find("blur")->params);
+    assert_true(cld_param_real(&q.steps[0].params, 0) ==
+                cld_param_real(&p.steps[0].params, 0));
     assert_int_equal(q.format, CLD_FMT_PNG);
     assert_int_equal(q.shards, 3);
     assert_string_equal(q.outdir, p.outdir);
@@ -343,8 +381,9 @@ static void test_scaleout_plan_defaults_and_codec_options(void **state)
     struct cld_scaleout_plan p, q;
 
     memset(&p, 0, sizeof p);
-    p.job = strdup("sharpen");
-    cld_params_default(&p.params, cld_job_find("sharpen"));
+    p.steps[0].job = strdup("sharpen");
+    p.nsteps = 1;
+    cld_params_default(&p.steps[0].params, cld_job_find("sharpen"));
     p.format = CLD_FMT_AUTO;
     p.png_compression = CLD_PNG_LEVEL(9);
     p.png_filter = CLD_PNG_FILTER_PAETH;
@@ -366,8 +405,8 @@ static void test_scaleout_plan_defaults_and_codec_options(void **state)
     assert_int_equal(q.png_filter, CLD_PNG_FILTER_PAETH);
     assert_true(q.keep_orientation);
     assert_true(q.no_shrink_on_load);
-    assert_true(cld_param_real(&q.params, 0) ==
-                cld_param_real(&p.params, 0));
+    assert_true(cld_param_real(&q.steps[0].params, 0) ==
+                cld_param_real(&p.steps[0].params, 0));
     cld_scaleout_plan_free(&q);
 
     /* Each codec option is covered by the hash. */
@@ -476,6 +515,109 @@ static void test_scaleout_plan_hash_catches_changes(void **state)
     cld_scaleout_plan_free(&p);
 }
 
+/* The file at path as a string. */
+static char *read_text(const char *path)
+{
+    size_t n;
+    char *text = (char *)cld_test_read_file(path, &n);
+
+    text = realloc(text, n + 1);
+    assert_non_null(text);
+    text[n] = '\0';
+    return text;
+}
+
+/* A chain's plan is version 4 with its steps in order; it loads back with
+ * the same hash and steps and makes the chain `run` makes; a step's
+ * parameter, or the steps' order, changes the hash; a damaged step is
+ * named. A plan of one job stays version 3. */
+static void test_scaleout_chain_plan(void **state)
+{
+    struct cld_test_tmp *t = *state;
+    const char *path = cld_test_tmp_path(t, "chain.json");
+    struct cld_scaleout_plan p, q, one;
+    const struct cld_job *job;
+    struct cld_params params;
+    char *text, hash[72];
+
+    make_plan(t, 2, &one);
+    text = read_text(cld_test_tmp_path(t, "plan.json"));
+    assert_non_null(strstr(text, "\"version\": 3,"));
+    assert_null(strstr(text, "\"steps\""));
+    free(text);
+    cld_scaleout_plan_free(&one);
+
+    make_chain_plan(t, 2, 0.1 + 1.2, "chain.json", &p);
+    assert_int_equal(p.nsteps, 3);
+    text = read_text(path);
+    assert_non_null(strstr(text, "\"version\": 4,"));
+    assert_non_null(strstr(text, "\"steps\": [\n    {\"job\": \"resize\", "
+                                 "\"params\": {\"scale\": 0.5}},\n"
+                                 "    {\"job\": \"blur\", \"params\": "
+                                 "{\"sigma\": 1.3}},\n"
+                                 "    {\"job\": \"sharpen\", \"params\": "
+                                 "{"));
+    assert_null(strstr(text, "\"job\": \"resize\",\n"));
+    free(text);
+    assert_int_equal(cld_scaleout_plan_load(path, &q), CLD_OK);
+    assert_string_equal(q.hash, p.hash);
+    assert_int_equal(q.nsteps, 3);
+    assert_string_equal(q.steps[0].job, "resize");
+    assert_string_equal(q.steps[1].job, "blur");
+    assert_string_equal(q.steps[2].job, "sharpen");
+    assert_true(cld_param_real(&q.steps[1].params, 0) == 0.1 + 1.2);
+    assert_int_equal(cld_scaleout_plan_job(&q, &job, &params), CLD_OK);
+    assert_non_null(job->chain);
+    assert_int_equal(job->chain->nsteps, 3);
+    assert_ptr_equal(job->chain->steps[0].job, cld_job_find("resize"));
+    assert_true(cld_param_real(&job->chain->steps[0].params, 0) == 0.5);
+    assert_ptr_equal(job->chain->steps[2].job, cld_job_find("sharpen"));
+    cld_chain_job_destroy(job);
+    cld_scaleout_plan_free(&q);
+
+    /* A step's parameter, then the steps' order: other hashes. */
+    memcpy(hash, p.hash, sizeof hash);
+    edit_file(path, "\"sigma\": 1.3", "\"sigma\": 1.4");
+    expect_bad_plan(path, "hash mismatch");
+    p.steps[1].params.v[0].real = 1.4;
+    cld_scaleout_plan_hash(&p, p.hash);
+    assert_string_not_equal(hash, p.hash);
+    p.steps[1].params.v[0].real = 0.1 + 1.2;
+    {
+        struct cld_scaleout_step s = p.steps[1];
+
+        p.steps[1] = p.steps[2];
+        p.steps[2] = s;
+        cld_scaleout_plan_hash(&p, p.hash);
+        assert_string_not_equal(hash, p.hash);
+        p.steps[2] = p.steps[1];
+        p.steps[1] = s;
+    }
+    cld_scaleout_plan_hash(&p, p.hash);
+    assert_string_equal(hash, p.hash);
+
+    /* Damage, named by step. */
+    assert_int_equal(cld_scaleout_plan_write(&p, path), CLD_OK);
+    edit_file(path, "{\"job\": \"blur\"", "{\"job\": \"matmul\"");
+    expect_bad_plan(path, "step 2: job \"matmul\" is not an image job");
+    assert_int_equal(cld_scaleout_plan_write(&p, path), CLD_OK);
+    edit_file(path, "\"sigma\": 1.3", "\"sigma\": 1000");
+    expect_bad_plan(path, "step 2: params: --sigma '1000' is out of range");
+    assert_int_equal(cld_scaleout_plan_write(&p, path), CLD_OK);
+    edit_file(path, "{\"job\": \"blur\", \"params\"",
+              "{\"job\": \"blur\", \"parms\"");
+    expect_bad_plan(path, "step 2: missing \"params\"");
+    /* Read as version 3, it has no job: refused, not run in part. */
+    assert_int_equal(cld_scaleout_plan_write(&p, path), CLD_OK);
+    edit_file(path, "\"version\": 4", "\"version\": 3");
+    expect_bad_plan(path, "plan: missing \"job\"");
+    assert_int_equal(cld_scaleout_plan_write(&p, path), CLD_OK);
+    edit_file(path, "\"version\": 4", "\"version\": 5");
+    expect_bad_plan(path, "plan version 5 (this cldispatch reads versions "
+                    "3 and 4");
+    cld_scaleout_plan_free(&p);
+}
+
 static void test_scaleout_plan_damage(void **state)
 {
     struct cld_test_tmp *t = *state;
@@ -493,8 +635,8 @@ static void test_scaleout_plan_damage(void **state)
     cld_test_write_file(path, "{\"format\": \"x\"}", 15);
     expect_bad_plan(path, "not a cldispatch plan");
     cld_test_write_file(path, text, n);
-    edit_file(path, "\"version\": 3", "\"version\": 4");
-    expect_bad_plan(path, "plan version 4");
+    edit_file(path, "\"version\": 3", "\"version\": 5");
+    expect_bad_plan(path, "plan version 5");
     cld_test_write_file(path, text, n);
     edit_file(path, "\"shards\": 3", "\"shards\": 2");
     expect_bad_plan(path, "\"shard\" is out of range");
@@ -956,6 +1098,52 @@ static void test_scaleout_commands(void **state)
     expect_output("d.json: not a cldispatch plan");
 }
 
+/* A chain planned, its shards run and merged as a user runs them: every
+ * output equals, byte for byte, what one `run` of the same chain wrote. */
+static void test_scaleout_chain_commands(void **state)
+{
+    struct cld_test_tmp *t = *state;
+    const char *names[] = {"chelsea.png", "rocket.jpg", "camera.png",
+                           "astronaut.ppm"};
+    char inputs[2048] = "";
+    const char *chain = "resize --scale 0.5 then blur --sigma 2 then "
+                        "sharpen --amount 0.8";
+
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        size_t len = strlen(inputs);
+
+        snprintf(inputs + len, sizeof inputs - len, " '%s'",
+                 cld_test_image(names[i]));
+    }
+    assert_int_equal(run_cli(t->dir, "CLD plan %s%s -o out --shards 2 "
+                             "--plan c.json", chain, inputs), 0);
+    expect_output("4 inputs");
+    expect_output("2 shards of");
+    assert_int_equal(run_cli(t->dir, "CLD run --plan c.json --shard 0 "
+                             "-d host --explain"), 0);
+    expect_output("chain resize+blur+sharpen, 3 steps");
+    assert_int_equal(run_cli(t->dir, "CLD run --plan c.json --shard 1 "
+                             "-d host"), 0);
+    assert_int_equal(run_cli(t->dir, "CLD merge c.json"), 0);
+    expect_output("4 inputs: 4 done, 0 skipped (already there), 0 failed");
+    assert_int_equal(run_cli(t->dir, "CLD run %s%s -o ref -d host", chain,
+                             inputs), 0);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char *a, *b, rel[128];
+        size_t na, nb;
+
+        snprintf(rel, sizeof rel, "out/%s", names[i]);
+        a = (char *)cld_test_read_file(cld_test_tmp_path(t, rel), &na);
+        snprintf(rel, sizeof rel, "ref/%s", names[i]);
+        b = (char *)cld_test_read_file(cld_test_tmp_path(t, rel), &nb);
+        if (na != nb || memcmp(a, b, na) != 0)
+            fail_msg("%s: the sharded chain's output differs from one "
+                     "run's", names[i]);
+        free(a);
+        free(b);
+    }
+}
+
 static int fresh_tmp(void **state)
 {
     return cld_test_tmp_setup(state);
@@ -980,6 +1168,8 @@ int main(void)
             cld_test_tmp_teardown),
         cmocka_unit_test_setup_teardown(test_scaleout_plan_damage, fresh_tmp,
                                         cld_test_tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_scaleout_chain_plan, fresh_tmp,
+                                        cld_test_tmp_teardown),
         cmocka_unit_test_setup_teardown(test_scaleout_shard_resume,
                                         fresh_tmp, cld_test_tmp_teardown),
         cmocka_unit_test_setup_teardown(test_scaleout_shard_lock, fresh_tmp,
@@ -988,6 +1178,8 @@ int main(void)
                                         cld_test_tmp_teardown),
         cmocka_unit_test_setup_teardown(test_scaleout_commands, fresh_tmp,
                                         cld_test_tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_scaleout_chain_commands,
+                                        fresh_tmp, cld_test_tmp_teardown),
     };
 
     int rc = cmocka_run_group_tests_name("scaleout", tests, NULL, NULL);
