@@ -171,7 +171,7 @@ static enum cld_status matmul_host(const struct cld_params *p,
                                    struct cld_data *out)
 {
     struct cld_matrix tmp[2] = {{0}, {0}};
-    const struct cld_matrix *a, *b;
+    const struct cld_matrix *a = NULL, *b = NULL;
     enum cld_status st;
 
     st = operands(p, in, tmp, &a, &b);
@@ -206,7 +206,7 @@ static enum cld_status matmul_plan(const struct cld_params *p,
                                    struct cld_work *w)
 {
     struct cld_matrix tmp[2] = {{0}, {0}}, ma, mb;
-    const struct cld_matrix *a, *b;
+    const struct cld_matrix *a = NULL, *b = NULL;
     struct cld_work_launch *l;
     uint32_t m, k, n;
     unsigned ba, bb, bc;

@@ -410,7 +410,7 @@ static void test_chain_cli_writes_composition(void **state)
  * fragment); returns the exit code. */
 static int run_bin(char *out, size_t len, const char *args)
 {
-    char cmd[8192];
+    char cmd[8192 + 4096];  /* args (at most 8192) and the binary's path */
     FILE *p;
     size_t n;
     int st;
