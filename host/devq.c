@@ -222,7 +222,6 @@ struct cld_devq_slot *cld_devq_acquire(struct cld_devq *q, size_t item_bytes,
         for (pp = &q->waiting; *pp != &me; pp = &(*pp)->next)
             ;
         *pp = me.next;
-        q->ring = ring;
     }
     if (q->free) {
         s = q->free;
