@@ -67,6 +67,26 @@ void cld_test_rmtree(const char *path)
     cld_remove_tree(path);
 }
 
+const char *cld_test_device(int k)
+{
+    static char list[512];
+    static const char *sel[CLD_TEST_MAX_DEVICES];
+    static int n = -1;
+
+    if (n < 0) {
+        const char *env = getenv("CLDISPATCH_TEST_DEVICES");
+        char *save = NULL;
+
+        snprintf(list, sizeof list, "%s",
+                 env && *env ? env : "pocl:pthread pocl:basic");
+        n = 0;
+        for (char *t = strtok_r(list, " ", &save);
+             t && n < CLD_TEST_MAX_DEVICES; t = strtok_r(NULL, " ", &save))
+            sel[n++] = t;
+    }
+    return k >= 0 && k < n ? sel[k] : NULL;
+}
+
 int cld_test_no_device(const char *suite)
 {
     const char *req = getenv("CLDISPATCH_REQUIRE_DEVICE");

@@ -77,6 +77,14 @@ struct cld_test_devices {
 
 /* True when at least one OpenCL device is present. */
 bool cld_test_have_device(void);
+
+/* The device selectors that the engine's whole-batch tests run on, k = 0,
+ * 1, ...; NULL past the last. From CLDISPATCH_TEST_DEVICES (selectors
+ * separated by spaces, e.g. "gpu" on a GPU machine), else PoCL's
+ * "pocl:pthread pocl:basic". The first is expected to run transfers
+ * while other commands run (PoCL's pthread device, a GPU); the others
+ * may run one command at a time (PoCL's basic device). */
+const char *cld_test_device(int k);
 int cld_test_devices_setup(void **state);
 int cld_test_devices_teardown(void **state);
 

@@ -287,8 +287,8 @@ static void test_bench_pocl_pipeline(void **state)
     make_ppms(in, 6, 96, 64);
     assert_int_equal(cld_mkdir_p(tmpdir), CLD_OK);
     setenv("TMPDIR", tmpdir, 1);
-    snprintf(args, sizeof args, "bench pipeline --runs 1 --device "
-             "pocl:pthread '%s'", in);
+    snprintf(args, sizeof args, "bench pipeline --runs 1 --device %s '%s'",
+             cld_test_device(0), in);
     assert_int_equal(run_cli(args, &out), 0);
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         assert_true(ratio_after(out, rows[i]) > 0);

@@ -417,7 +417,7 @@ static void whole_batch(struct fx *f, const char *device, bool copy,
          * kernels (about 30 of 400 here; the single-threaded `basic`
          * device runs one command at a time). */
         assert_true(s->transfers >= 2 * NITEMS);
-        if (strcmp(device, "pocl:pthread") == 0)
+        if (strcmp(device, cld_test_device(0)) == 0)
             assert_true(s->transfer_over_kernel > 0);
     }
     free(r.err);
@@ -457,8 +457,12 @@ static void test_engine_zero_copy(void **state)
 {
     struct fx *f = *state;
 
-    whole_batch(f, "pocl:pthread", false, "zc-pthread");
-    whole_batch(f, "pocl:basic", false, "zc-basic");
+    char out[32];
+
+    for (int k = 0; cld_test_device(k); k++) {
+        snprintf(out, sizeof out, "zc-%d", k);
+        whole_batch(f, cld_test_device(k), false, out);
+    }
     check_history();
 }
 
@@ -466,15 +470,19 @@ static void test_engine_copy_path(void **state)
 {
     struct fx *f = *state;
 
-    whole_batch(f, "pocl:pthread", true, "cp-pthread");
-    whole_batch(f, "pocl:basic", true, "cp-basic");
+    char out[32];
+
+    for (int k = 0; cld_test_device(k); k++) {
+        snprintf(out, sizeof out, "cp-%d", k);
+        whole_batch(f, cld_test_device(k), true, out);
+    }
 }
 
 /* --inflight 1 is the plain loop: no host work while a kernel runs. */
 static void test_engine_inflight_one_is_sequential(void **state)
 {
     struct fx *f = *state;
-    struct run r = {.device = "pocl:pthread", .inflight = 1,
+    struct run r = {.device = cld_test_device(0), .inflight = 1,
                     .outdir = "seq"};
     struct shown *s = calloc(1, sizeof *s);
 
@@ -498,7 +506,7 @@ static void test_engine_inflight_one_is_sequential(void **state)
 static void test_engine_device_error_forced(void **state)
 {
     struct fx *f = *state;
-    struct run r = {.device = "pocl:pthread", .copy = true,
+    struct run r = {.device = cld_test_device(0), .copy = true,
                     .outdir = "forced-fault"};
     char dir[4200];
 
@@ -598,14 +606,14 @@ static void commit_fault(struct fx *f, struct run *r)
 
 static void test_engine_commit_fault_pipelined(void **state)
 {
-    struct run r = {.device = "pocl:pthread", .outdir = "commit-fault"};
+    struct run r = {.device = cld_test_device(0), .outdir = "commit-fault"};
 
     commit_fault(*state, &r);
 }
 
 static void test_engine_commit_fault_sequential(void **state)
 {
-    struct run r = {.device = "pocl:pthread", .inflight = 1,
+    struct run r = {.device = cld_test_device(0), .inflight = 1,
                     .outdir = "commit-fault-seq"};
 
     commit_fault(*state, &r);
