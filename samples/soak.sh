@@ -7,9 +7,8 @@
 #
 #   samples/soak.sh [N]            # JOB=sobel by default; CLDISPATCH, OUT
 #
-# The job must give the same bytes on every target (grayscale, sobel,
-# resize, equalize and dither do; blur and sharpen differ by one level in a
-# few pixels today). Exit status 0 when every output matches and each
+# The job must give the same bytes on every target: every 8-bit image job
+# does (tests/test_exact_pocl.c). Exit status 0 when every output matches and each
 # device's peak RSS at N items is within 10% of the one at N/10.
 set -euo pipefail
 source "$(dirname "$0")/jobs/common.sh"
