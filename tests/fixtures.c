@@ -254,6 +254,19 @@ uint8_t *cld_test_read_file(const char *path, size_t *n)
     return buf;
 }
 
+void cld_test_assert_files_equal(const char *a, const char *b)
+{
+    size_t na, nb;
+    uint8_t *x = cld_test_read_file(a, &na);
+    uint8_t *y = cld_test_read_file(b, &nb);
+    bool same = na == nb && memcmp(x, y, na) == 0;
+
+    free(x);
+    free(y);
+    if (!same)
+        fail_msg("%s (%zu bytes) and %s (%zu bytes) differ", a, na, b, nb);
+}
+
 void cld_test_load(const char *name, struct cld_data *d)
 {
     memset(d, 0, sizeof *d);

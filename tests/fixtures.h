@@ -50,6 +50,8 @@ void cld_test_write_file(const char *path, const void *data, size_t n);
 /* A whole file in a malloc'd buffer (caller frees); *n gets its size. Fails
  * the test when the file cannot be read. */
 uint8_t *cld_test_read_file(const char *path, size_t *n);
+/* Fail the test, naming both, unless files a and b hold the same bytes. */
+void cld_test_assert_files_equal(const char *a, const char *b);
 
 /* Copy the real JPEG `name` to path with nstray zero bytes put before its
  * first scan (SOS marker): a file libjpeg decodes to the same pixels while

@@ -462,17 +462,10 @@ static void test_chain_cli_explain_and_plan(void **state)
     /* The sharded chain wrote what the chain's run on the device wrote. */
     {
         char pa[4096], pb[4096];
-        size_t na, nb;
-        void *a, *b;
 
         snprintf(pa, sizeof pa, "%s/p/%s", dir, images[0]);
         snprintf(pb, sizeof pb, "%s/m/%s", dir, images[0]);
-        a = cld_test_read_file(pa, &na);
-        b = cld_test_read_file(pb, &nb);
-        assert_int_equal(na, nb);
-        assert_memory_equal(a, b, na);
-        free(a);
-        free(b);
+        cld_test_assert_files_equal(pa, pb);
     }
     cld_test_rmtree(dir);
     free(dir);

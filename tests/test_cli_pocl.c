@@ -143,17 +143,9 @@ static void test_cli_inflight_and_copy_path(void **state)
     unsetenv("CLDISPATCH_TRANSFER");
     assert_non_null(strstr(output, "3 done, 0 failed"));
     for (size_t i = 0; i < 3; i++) {
-        uint8_t *x, *y;
-        size_t nx, ny;
-
         snprintf(a, sizeof a, "%s/one/%s", tmp, names[i]);
         snprintf(b, sizeof b, "%s/copy/%s", tmp, names[i]);
-        x = cld_test_read_file(a, &nx);
-        y = cld_test_read_file(b, &ny);
-        assert_int_equal(nx, ny);
-        assert_memory_equal(x, y, nx);
-        free(x);
-        free(y);
+        cld_test_assert_files_equal(a, b);
     }
     cld_test_rmtree(tmp);
     free(tmp);

@@ -370,6 +370,9 @@ static void test_scaleout_plan_round_trip(void **state)
 
 static void edit_file(const char *path, const char *from, const char *to);
 static void expect_bad_plan(const char *path, const char *mention);
+static void refused_after_edit(const struct cld_scaleout_plan *p,
+                               const char *path, const char *from,
+                               const char *to, const char *mention);
 
 /* A plan whose parameters were all defaulted (nothing typed) and whose
  * codec options were set loads back with the same hash and the same
@@ -412,19 +415,14 @@ static void test_scaleout_plan_defaults_and_codec_options(void **state)
     /* Each codec option is covered by the hash. */
     edit_file(path, "\"png_filter\": \"paeth\"", "\"png_filter\": \"sub\"");
     expect_bad_plan(path, "hash mismatch");
-    assert_int_equal(cld_scaleout_plan_write(&p, path), CLD_OK);
-    edit_file(path, "\"png_compression\": 10", "\"png_compression\": 2");
-    expect_bad_plan(path, "hash mismatch");
-    assert_int_equal(cld_scaleout_plan_write(&p, path), CLD_OK);
-    edit_file(path, "\"orientation\": false", "\"orientation\": true");
-    expect_bad_plan(path, "hash mismatch");
-    assert_int_equal(cld_scaleout_plan_write(&p, path), CLD_OK);
-    edit_file(path, "\"shrink_on_load\": false",
-              "\"shrink_on_load\": true");
-    expect_bad_plan(path, "hash mismatch");
-    assert_int_equal(cld_scaleout_plan_write(&p, path), CLD_OK);
-    edit_file(path, "\"png_filter\": \"paeth\"", "\"png_filter\": \"x\"");
-    expect_bad_plan(path, "unknown png_filter");
+    refused_after_edit(&p, path, "\"png_compression\": 10",
+                       "\"png_compression\": 2", "hash mismatch");
+    refused_after_edit(&p, path, "\"orientation\": false",
+                       "\"orientation\": true", "hash mismatch");
+    refused_after_edit(&p, path, "\"shrink_on_load\": false",
+                       "\"shrink_on_load\": true", "hash mismatch");
+    refused_after_edit(&p, path, "\"png_filter\": \"paeth\"",
+                       "\"png_filter\": \"x\"", "unknown png_filter");
     cld_scaleout_plan_free(&p);
 }
 
@@ -466,6 +464,17 @@ static void expect_bad_plan(const char *path, const char *mention)
     assert_null(q.items);
 }
 
+/* p written to path again, then from replaced by to in the file: loading
+ * it is refused with mention. */
+static void refused_after_edit(const struct cld_scaleout_plan *p,
+                               const char *path, const char *from,
+                               const char *to, const char *mention)
+{
+    assert_int_equal(cld_scaleout_plan_write(p, path), CLD_OK);
+    edit_file(path, from, to);
+    expect_bad_plan(path, mention);
+}
+
 /* A changed input list is caught by the manifest hash. */
 static void test_scaleout_plan_hash_catches_changes(void **state)
 {
@@ -488,9 +497,8 @@ static void test_scaleout_plan_hash_catches_changes(void **state)
     expect_bad_plan(path, "hash mismatch");
 
     /* One input renamed. */
-    assert_int_equal(cld_scaleout_plan_write(&p, path), CLD_OK);
-    edit_file(path, "camera.png\"", "camerb.png\"");
-    expect_bad_plan(path, "hash mismatch");
+    refused_after_edit(&p, path, "camera.png\"", "camerb.png\"",
+                       "hash mismatch");
 
     /* An item moved to another shard. */
     assert_int_equal(cld_scaleout_plan_write(&p, path), CLD_OK);
@@ -501,9 +509,8 @@ static void test_scaleout_plan_hash_catches_changes(void **state)
     expect_bad_plan(path, "hash mismatch");
 
     /* A parameter changed. */
-    assert_int_equal(cld_scaleout_plan_write(&p, path), CLD_OK);
-    edit_file(path, "\"sigma\": 1.3", "\"sigma\": 1.4");
-    expect_bad_plan(path, "hash mismatch");
+    refused_after_edit(&p, path, "\"sigma\": 1.3", "\"sigma\": 1.4",
+                       "hash mismatch");
 
     /* Another input list hashes differently. */
     memcpy(hash, p.hash, sizeof hash);
@@ -597,24 +604,20 @@ static void test_scaleout_chain_plan(void **state)
     assert_string_equal(hash, p.hash);
 
     /* Damage, named by step. */
-    assert_int_equal(cld_scaleout_plan_write(&p, path), CLD_OK);
-    edit_file(path, "{\"job\": \"blur\"", "{\"job\": \"matmul\"");
-    expect_bad_plan(path, "step 2: job \"matmul\" is not an image job");
-    assert_int_equal(cld_scaleout_plan_write(&p, path), CLD_OK);
-    edit_file(path, "\"sigma\": 1.3", "\"sigma\": 1000");
-    expect_bad_plan(path, "step 2: params: --sigma '1000' is out of range");
-    assert_int_equal(cld_scaleout_plan_write(&p, path), CLD_OK);
-    edit_file(path, "{\"job\": \"blur\", \"params\"",
-              "{\"job\": \"blur\", \"parms\"");
-    expect_bad_plan(path, "step 2: missing \"params\"");
+    refused_after_edit(&p, path, "{\"job\": \"blur\"",
+                       "{\"job\": \"matmul\"",
+                       "step 2: job \"matmul\" is not an image job");
+    refused_after_edit(&p, path, "\"sigma\": 1.3", "\"sigma\": 1000",
+                       "step 2: params: --sigma '1000' is out of range");
+    refused_after_edit(&p, path, "{\"job\": \"blur\", \"params\"",
+                       "{\"job\": \"blur\", \"parms\"",
+                       "step 2: missing \"params\"");
     /* Read as version 3, it has no job: refused, not run in part. */
-    assert_int_equal(cld_scaleout_plan_write(&p, path), CLD_OK);
-    edit_file(path, "\"version\": 4", "\"version\": 3");
-    expect_bad_plan(path, "plan: missing \"job\"");
-    assert_int_equal(cld_scaleout_plan_write(&p, path), CLD_OK);
-    edit_file(path, "\"version\": 4", "\"version\": 5");
-    expect_bad_plan(path, "plan version 5 (this cldispatch reads versions "
-                    "3 and 4");
+    refused_after_edit(&p, path, "\"version\": 4", "\"version\": 3",
+                       "plan: missing \"job\"");
+    refused_after_edit(&p, path, "\"version\": 4", "\"version\": 5",
+                       "plan version 5 (this cldispatch reads versions "
+                       "3 and 4");
     cld_scaleout_plan_free(&p);
 }
 
@@ -1129,18 +1132,11 @@ static void test_scaleout_chain_commands(void **state)
     assert_int_equal(run_cli(t->dir, "CLD run %s%s -o ref -d host", chain,
                              inputs), 0);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        char *a, *b, rel[128];
-        size_t na, nb;
+        char a[4096], b[4096];
 
-        snprintf(rel, sizeof rel, "out/%s", names[i]);
-        a = (char *)cld_test_read_file(cld_test_tmp_path(t, rel), &na);
-        snprintf(rel, sizeof rel, "ref/%s", names[i]);
-        b = (char *)cld_test_read_file(cld_test_tmp_path(t, rel), &nb);
-        if (na != nb || memcmp(a, b, na) != 0)
-            fail_msg("%s: the sharded chain's output differs from one "
-                     "run's", names[i]);
-        free(a);
-        free(b);
+        snprintf(a, sizeof a, "%s/out/%s", t->dir, names[i]);
+        snprintf(b, sizeof b, "%s/ref/%s", t->dir, names[i]);
+        cld_test_assert_files_equal(a, b);
     }
 }
 
