@@ -54,7 +54,8 @@ struct cld_launch_opts {
     void (*done)(void *user);
     void *user;
     /* How the thread waits while the device's ring is full; NULL: the
-     * thread's own (cld_launch_set_thread_wait), else it just blocks. */
+     * thread's own (cld_launch_set_thread_wait), and where the thread has
+     * none either, it blocks. */
     const struct cld_ring_waiter *wait;
 };
 /* The wait that launches started on the calling thread without their own
