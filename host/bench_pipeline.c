@@ -319,30 +319,25 @@ static enum cld_status bench_chain(const struct cld_bench_opts *o,
                                    const char *in, const char *tmp,
                                    unsigned runs)
 {
-    const struct cld_job *job[3];
+    const struct cld_job *job[3], *cj;
+    const struct cld_chain *c;
     struct cld_params p[3], dp;
-    struct cld_chain *c = NULL;
     double best_chain = 0, best_steps = 0, cmd_chain = 0, cmd_steps = 0;
     char step_in[4300], step_out[4300];
     enum cld_status st = chain_steps(job, p);
 
     if (st == CLD_OK)
-        st = cld_chain_create(&c);
-    for (int k = 0; k < 3 && st == CLD_OK; k++)
-        st = cld_chain_add(c, job[k], &p[k]);
-    if (st == CLD_OK)
-        st = cld_chain_finish(c);
-    if (st != CLD_OK) {
-        cld_chain_destroy(c);
+        st = cld_chain_make(3, job, p, &cj);
+    if (st != CLD_OK)
         return st;
-    }
-    cld_params_default(&dp, &c->job);
+    c = cj->chain;
+    cld_params_default(&dp, cj);
     for (unsigned r = 0; r < runs && st == CLD_OK; r++) {
         struct cld_batch_result res;
         double t, sum = 0;
 
         snprintf(step_out, sizeof step_out, "%s/chain", tmp);
-        st = run_job(o, &c->job, &dp, 0, in, step_out, &t, &res);
+        st = run_job(o, cj, &dp, 0, in, step_out, &t, &res);
         if (st == CLD_OK && (best_chain <= 0 || t < best_chain))
             best_chain = t;
         snprintf(step_in, sizeof step_in, "%s", in);
@@ -369,7 +364,7 @@ static enum cld_status bench_chain(const struct cld_bench_opts *o,
         fprintf(o->out, "the same as whole commands (`cldispatch run`, "
                 "start-up included): one %.3fs, three %.3fs: %.2fx\n",
                 cmd_chain, cmd_steps, cmd_steps / cmd_chain);
-    cld_chain_job_destroy(&c->job);
+    cld_chain_job_destroy(cj);
     return st;
 }
 

@@ -176,6 +176,26 @@ static enum cld_status make_part(const struct cld_chain *c, unsigned from,
     return CLD_OK;
 }
 
+enum cld_status cld_chain_make(unsigned n, const struct cld_job *const job[],
+                               const struct cld_params p[],
+                               const struct cld_job **out)
+{
+    struct cld_chain *c;
+    enum cld_status st = cld_chain_create(&c);
+
+    *out = NULL;
+    for (unsigned k = 0; k < n && st == CLD_OK; k++)
+        st = cld_chain_add(c, job[k], &p[k]);
+    if (st == CLD_OK)
+        st = cld_chain_finish(c);
+    if (st != CLD_OK) {
+        cld_chain_destroy(c);
+        return st;
+    }
+    *out = &c->job;
+    return CLD_OK;
+}
+
 const struct cld_job *cld_chain_part(const struct cld_chain *c,
                                      unsigned from, unsigned to,
                                      const struct cld_params **p)

@@ -81,6 +81,14 @@ enum cld_status cld_chain_add(struct cld_chain *c, const struct cld_job *job,
  * parameters do not fit the run history's fields; CLD_ERR_NOMEM. */
 enum cld_status cld_chain_finish(struct cld_chain *c);
 
+/* The chain of n steps, job[k] with parameters p[k], made and finished
+ * (cld_chain_create, cld_chain_add, cld_chain_finish): *out gets its job,
+ * to free with cld_chain_job_destroy. On failure (the errors of
+ * cld_chain_add and cld_chain_finish) nothing is left. */
+enum cld_status cld_chain_make(unsigned n, const struct cld_job *const job[],
+                               const struct cld_params p[],
+                               const struct cld_job **out);
+
 /* The job that runs steps [from, to) of c, one part of a split (from 0
  * and 0 < to < nsteps, or 0 < from < nsteps and to nsteps), and its
  * parameters into *p: for one step its job and parameters, else the

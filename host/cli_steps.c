@@ -148,20 +148,5 @@ enum cld_status cld__steps_chain(const struct cld__steps *s,
                                  const struct cld_params *p,
                                  const struct cld_job **job)
 {
-    struct cld_chain *c = NULL;
-    enum cld_status st;
-
-    *job = NULL;
-    if ((st = cld_chain_create(&c)) != CLD_OK)
-        return st;
-    for (int k = 0; k < s->n && st == CLD_OK; k++)
-        st = cld_chain_add(c, s->job[k], &p[k]);
-    if (st == CLD_OK)
-        st = cld_chain_finish(c);
-    if (st != CLD_OK) {
-        cld_chain_destroy(c);
-        return st;
-    }
-    *job = &c->job;
-    return CLD_OK;
+    return cld_chain_make((unsigned)s->n, s->job, p, job);
 }

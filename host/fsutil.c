@@ -412,22 +412,17 @@ enum cld_status cld_atomic_flush(struct cld_atomic_file *af)
 
 enum cld_status cld_atomic_commit(struct cld_atomic_file *af)
 {
-    enum cld_status st = CLD_OK;
+    enum cld_status st;
     FILE *fp;
 
     if (!af || !af->fp || !af->tmp_path || !af->path)
         return cld_error_set(CLD_ERR_INVALID,
                              "cld_atomic_commit: no open file");
+    st = cld_atomic_flush(af);
     fp = af->fp;
     af->fp = NULL;
-    if (ferror(fp)) {
-        st = cld__path_error(CLD_ERR_IO, af->path,
-                             "write error (an earlier write failed)");
-    } else if (fflush(fp) != 0) {
-        st = cld__path_error(CLD_ERR_IO, af->path, "write error: %s",
-                             strerror(errno));
-    } else if (!af->no_sync && fsync(fileno(fp)) != 0 && errno != EINVAL &&
-               errno != EROFS) {
+    if (st == CLD_OK && !af->no_sync && fsync(fileno(fp)) != 0 &&
+        errno != EINVAL && errno != EROFS) {
         st = cld__path_error(CLD_ERR_IO, af->path, "fsync failed: %s",
                              strerror(errno));
     }

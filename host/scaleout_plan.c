@@ -62,7 +62,8 @@ enum cld_status cld_scaleout_plan_job(const struct cld_scaleout_plan *p,
                                       const struct cld_job **job,
                                       struct cld_params *params)
 {
-    struct cld_chain *c = NULL;
+    const struct cld_job *jobs[CLD_CHAIN_MAX_STEPS];
+    struct cld_params ps[CLD_CHAIN_MAX_STEPS];
     enum cld_status st;
 
     *job = NULL;
@@ -73,22 +74,14 @@ enum cld_status cld_scaleout_plan_job(const struct cld_scaleout_plan *p,
         *params = p->steps[0].params;
         return CLD_OK;
     }
-    if ((st = cld_chain_create(&c)) != CLD_OK)
-        return st;
-    for (unsigned k = 0; k < p->nsteps && st == CLD_OK; k++) {
-        const struct cld_job *jk = cld_job_find(p->steps[k].job);
-
-        st = jk ? cld_chain_add(c, jk, &p->steps[k].params)
-                : cld_error_set(CLD_ERR_USAGE, "step %u: unknown job '%s'",
-                                k + 1, p->steps[k].job);
+    for (unsigned k = 0; k < p->nsteps; k++) {
+        if (!(jobs[k] = cld_job_find(p->steps[k].job)))
+            return cld_error_set(CLD_ERR_USAGE, "step %u: unknown job '%s'",
+                                 k + 1, p->steps[k].job);
+        ps[k] = p->steps[k].params;
     }
-    if (st == CLD_OK)
-        st = cld_chain_finish(c);
-    if (st != CLD_OK) {
-        cld_chain_destroy(c);
+    if ((st = cld_chain_make(p->nsteps, jobs, ps, job)) != CLD_OK)
         return st;
-    }
-    *job = &c->job;
     cld_params_default(params, *job);
     return CLD_OK;
 }
